@@ -1,0 +1,1 @@
+//! `lwt-harness`: the scenario engine (filled by the "Scenario engine" issue).
