@@ -1,4 +1,97 @@
 //! `lwt-broker`: a strict MQTT 3.1.1 + 5.0 reference broker that is right on every Last-Will rule.
+//!
+//! Data flow: [`listener`] accepts → [`client`] reads and decodes with [`codec`] over a
+//! [`connection::Connection`] → the single-owner [`core::Core`] applies sessions, routing
+//! ([`router`]), retained messages and the will rules ([`will`]) over a [`store::Store`] → each
+//! connection's writer sends the result.
+//!
+//! Embed it with [`start`] (or [`start_embedded`]) and stop it with [`BrokerHandle::shutdown`].
 #![warn(missing_docs)]
 
+pub mod client;
 pub mod codec;
+pub mod config;
+pub mod connection;
+pub mod core;
+pub mod listener;
+pub mod router;
+pub mod store;
+pub mod will;
+
+pub use config::Config;
+
+use std::net::SocketAddr;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
+
+/// A running broker: its addresses and the means to stop it.
+pub struct BrokerHandle {
+    addrs: Vec<SocketAddr>,
+    core_tx: mpsc::Sender<Event>,
+    stop: watch::Sender<bool>,
+    core_task: JoinHandle<()>,
+}
+
+use crate::core::{Event, Stats};
+
+impl BrokerHandle {
+    /// The first listener's address (the one an embedded broker has).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addrs[0]
+    }
+    /// Every listener's address.
+    pub fn local_addrs(&self) -> &[SocketAddr] {
+        &self.addrs
+    }
+    /// `mqtt://host:port` of the first listener.
+    pub fn url(&self) -> String {
+        format!("mqtt://{}", self.addrs[0])
+    }
+    /// Current counters.
+    pub async fn stats(&self) -> Stats {
+        let (tx, rx) = oneshot::channel();
+        if self.core_tx.send(Event::Stats(tx)).await.is_err() {
+            return Stats::default();
+        }
+        rx.await.unwrap_or_default()
+    }
+    /// Stops accepting, publishes the wills that are due on shutdown, sends DISCONNECT 0x8B to 5.0
+    /// clients and closes every connection.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        let (tx, rx) = oneshot::channel();
+        if self.core_tx.send(Event::Shutdown(tx)).await.is_ok() {
+            let _ = rx.await;
+        }
+        let _ = self.core_task.await;
+        // Give writers a moment to flush the final DISCONNECTs.
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+/// Starts a broker with `cfg`, listening on each TCP address in `binds` (port 0 = any free port).
+pub async fn start(cfg: Config, binds: &[SocketAddr]) -> anyhow::Result<BrokerHandle> {
+    cfg.validate()?;
+    anyhow::ensure!(!binds.is_empty(), "no listener address given");
+    let cfg = Arc::new(cfg);
+    let (core_tx, core_rx) = mpsc::channel(16 * 1024);
+    let core = core::Core::new(cfg.clone(), Box::new(store::MemoryStore::new()));
+    let core_task = tokio::spawn(core.run(core_rx));
+    let (stop, stop_rx) = watch::channel(false);
+    let ids = Arc::new(AtomicU64::new(1));
+    let mut addrs = Vec::new();
+    for bind in binds {
+        let l = TcpListener::bind(bind).await.map_err(|e| anyhow::anyhow!("cannot listen on {bind}: {e}"))?;
+        addrs.push(l.local_addr()?);
+        tokio::spawn(listener::run_tcp(l, cfg.clone(), core_tx.clone(), ids.clone(), stop_rx.clone()));
+    }
+    Ok(BrokerHandle { addrs, core_tx, stop, core_task })
+}
+
+/// Starts a broker with the default configuration on `127.0.0.1:0`: the harness's default target.
+pub async fn start_embedded() -> anyhow::Result<BrokerHandle> {
+    start(Config::default(), &["127.0.0.1:0".parse().expect("valid address")]).await
+}

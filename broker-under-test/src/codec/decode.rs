@@ -140,6 +140,11 @@ pub fn decode_frame(frame: &Frame, version: ProtocolVersion) -> Result<Packet, D
         15 if v5 => {
             expect_flags(0)?;
             let (reason, properties) = reason_and_props(&mut r, ReasonContext::Auth, PropertyContext::Auth)?;
+            // 3.15.2.2.2: "It is a Protocol Error to omit the Authentication Method"; only the
+            // Remaining Length 0 short form (3.15.2.1) carries no property list at all.
+            if !frame.body.is_empty() && properties.authentication_method().is_none() {
+                return protocol_error("AUTH without Authentication Method (5.0 section 3.15.2.2.2)");
+            }
             Packet::Auth(Auth { reason, properties })
         }
         _ => return malformed(format!("reserved packet type {kind}")),
@@ -181,6 +186,9 @@ fn connect(r: &mut Reader) -> Result<Connect, DecodeError> {
     }
     let keep_alive = r.u16("keep alive")?;
     let props = if v5 { properties(r, PropertyContext::Connect)? } else { Properties::new() };
+    if props.0.iter().any(|p| matches!(p, Property::AuthenticationData(_))) && props.authentication_method().is_none() {
+        return protocol_error("Authentication Data without Authentication Method (5.0 section 3.1.2.11.10)");
+    }
     let client_id = r.string("client identifier")?;
     let will = if will_flag {
         let will_props = if v5 { properties(r, PropertyContext::Will)? } else { Properties::new() };
@@ -267,6 +275,9 @@ fn subscribe(r: &mut Reader, v5: bool) -> Result<Subscribe, DecodeError> {
         }
         let qos = match QoS::from_u8(o & 0x03) {
             Some(q) => q,
+            // 5.0 section 3.8.3.1: "It is a Protocol Error if the Maximum QoS field has the value 3";
+            // 3.1.1 treats it as malformed (MQTT-3-8.3-4).
+            None if v5 => return protocol_error("subscription Maximum QoS 3 (5.0 section 3.8.3.1)"),
             None => return malformed("subscription QoS 3 (MQTT-3-8.3-4)"),
         };
         let retain_handling = (o >> 4) & 0x03;

@@ -1,0 +1,197 @@
+//! One task pair per network connection: the reader decodes packets, enforces keep-alive and forwards
+//! everything to the core in order; the writer drains the connection's outbox. Neither holds state
+//! beyond the socket, so a stalled peer never blocks anyone else.
+
+use crate::codec::{reason, ConnAck, DecodeError, Packet, Properties, Property, ProtocolVersion};
+use crate::config::Config;
+use crate::connection::{Connection, ReadError};
+use crate::core::{CloseReason, ConnId, ConnectReply, Event, Outbound, Outbox};
+use bytes::BytesMut;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+use tracing::{debug, Instrument};
+
+/// A byte stream a listener hands over (TCP now, TLS later).
+pub trait Stream: AsyncRead + AsyncWrite + Send + Unpin + 'static {}
+impl<T: AsyncRead + AsyncWrite + Send + Unpin + 'static> Stream for T {}
+
+/// Serves one connection until it closes.
+pub async fn serve<S: Stream>(stream: S, peer: SocketAddr, conn: ConnId, cfg: Arc<Config>, core: mpsc::Sender<Event>) {
+    let span = tracing::debug_span!("conn", id = conn, %peer);
+    async move {
+        let (read_half, write_half) = tokio::io::split(stream);
+        let (outbox, rx, queued) = Outbox::new();
+        let (closed_tx, closed_rx) = oneshot::channel();
+        tokio::spawn(writer(write_half, rx, queued, closed_tx).in_current_span());
+        reader(read_half, peer, conn, cfg, core, outbox, closed_rx).await;
+    }
+    .instrument(span)
+    .await
+}
+
+async fn reader<S: Stream>(
+    read_half: ReadHalf<S>,
+    peer: SocketAddr,
+    conn: ConnId,
+    cfg: Arc<Config>,
+    core: mpsc::Sender<Event>,
+    outbox: Outbox,
+    mut closed: oneshot::Receiver<()>,
+) {
+    let mut c = Connection::new(read_half);
+    c.set_max_packet_size(cfg.max_packet_size as usize);
+
+    // CONNECT must come first, within the connect timeout.
+    let first = tokio::select! {
+        r = tokio::time::timeout(Duration::from_secs(cfg.connect_timeout_secs), c.read_frame()) => r,
+        _ = &mut closed => return,
+    };
+    let frame = match first {
+        Err(_) => return debug!("no CONNECT within {} s: closed", cfg.connect_timeout_secs),
+        Ok(Ok(Some(f))) => f,
+        Ok(Ok(None)) => return debug!("closed before CONNECT"),
+        Ok(Err(e)) => {
+            debug!("bad first packet: {e}");
+            if let ReadError::Decode(err @ DecodeError::TooLarge { .. }) = &e {
+                refuse_connect(&outbox, ProtocolVersion::V5, err.reason_code(), &err.to_string());
+            }
+            return outbox.close();
+        }
+    };
+    if frame.header >> 4 != 1 {
+        debug!("first packet is not CONNECT (MQTT-3.1.0-1): closed");
+        return outbox.close();
+    }
+    // The level byte tells which CONNACK encoding the client understands, even if the rest is bad.
+    let level = if frame.body.len() >= 7 && frame.body[..6] == *b"\x00\x04MQTT" { frame.body[6] } else { 0 };
+    let connect = match crate::codec::decode_frame(&frame, ProtocolVersion::V5) {
+        Ok(Packet::Connect(connect)) => connect,
+        Ok(_) => unreachable!("type checked above"),
+        Err(err) => {
+            debug!("CONNECT rejected: {err}");
+            match (&err, level) {
+                (DecodeError::UnsupportedProtocol { .. }, l) if l != 5 => {
+                    refuse_connect(&outbox, ProtocolVersion::V311, reason::v311::UNACCEPTABLE_PROTOCOL_VERSION, "")
+                }
+                (_, 5) | (DecodeError::UnsupportedProtocol { .. }, _) => {
+                    refuse_connect(&outbox, ProtocolVersion::V5, err.reason_code(), &err.to_string())
+                }
+                _ => {}
+            }
+            return outbox.close();
+        }
+    };
+    let version = connect.protocol;
+    c.set_version(version);
+    tracing::Span::current().record("client", connect.client_id.as_str());
+    let (reply_tx, reply_rx) = oneshot::channel();
+    let event = Event::Connect { conn, peer, connect: Box::new(connect), outbox: outbox.clone(), reply: reply_tx };
+    if core.send(event).await.is_err() {
+        return outbox.close();
+    }
+    let Ok(ConnectReply { accepted: true, keep_alive }) = reply_rx.await else { return };
+    drop(outbox);
+
+    // Keep-alive: the deadline is 1.5 x keep-alive after the last packet received (MQTT-3.1.2-24 / -22).
+    let grace = (keep_alive > 0).then(|| Duration::from_millis(keep_alive as u64 * 1500));
+    let mut deadline = grace.map(|g| Instant::now() + g);
+    let reason = loop {
+        let read = tokio::select! {
+            r = c.read_packet() => r,
+            _ = sleep_until_opt(deadline) => break CloseReason::KeepAliveTimeout,
+            // The writer stopped: the broker closed the connection, or a write failed.
+            _ = &mut closed => break CloseReason::Io("connection closed for writing".into()),
+        };
+        match read {
+            Ok(Some(packet)) => {
+                if let Some(g) = grace {
+                    deadline = Some(Instant::now() + g);
+                }
+                let is_disconnect = matches!(packet, Packet::Disconnect(_));
+                if core.send(Event::Packet { conn, packet }).await.is_err() {
+                    return;
+                }
+                if is_disconnect {
+                    return;
+                }
+            }
+            Ok(None) => break CloseReason::PeerClosed,
+            Err(ReadError::Io(e)) => break CloseReason::Io(e.to_string()),
+            Err(ReadError::EofInPacket(n)) => {
+                break CloseReason::Io(format!("connection closed inside a packet ({n} bytes buffered)"))
+            }
+            Err(ReadError::Decode(e)) => break CloseReason::BadPacket { code: e.reason_code(), detail: e.to_string() },
+        }
+    };
+    let _ = core.send(Event::Closed { conn, reason }).await;
+}
+
+fn refuse_connect(outbox: &Outbox, version: ProtocolVersion, code: u8, why: &str) {
+    let mut properties = Properties::new();
+    if version.is_v5() && !why.is_empty() {
+        properties.push(Property::ReasonString(why.to_owned()));
+    }
+    outbox.packet(&Packet::ConnAck(ConnAck { session_present: false, code, properties }), version);
+}
+
+/// How long one write may block before the peer is considered gone.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+
+async fn writer<S: Stream>(
+    mut w: WriteHalf<S>,
+    mut rx: mpsc::UnboundedReceiver<Outbound>,
+    queued: Arc<AtomicUsize>,
+    closed: oneshot::Sender<()>,
+) {
+    let mut buf = BytesMut::with_capacity(8192);
+    'outer: while let Some(first) = rx.recv().await {
+        let mut item = Some(first);
+        let mut close = false;
+        let mut n = 0;
+        while let Some(it) = item.take() {
+            match it {
+                Outbound::Bytes(b) => {
+                    buf.extend_from_slice(&b);
+                    n += 1;
+                }
+                Outbound::Close => {
+                    close = true;
+                    break;
+                }
+            }
+            if buf.len() < 64 * 1024 {
+                item = rx.try_recv().ok();
+            }
+        }
+        if !buf.is_empty() {
+            // A peer that stops reading for this long is treated as gone.
+            let r = match tokio::time::timeout(WRITE_TIMEOUT, w.write_all(&buf)).await {
+                Ok(r) => r,
+                Err(_) => Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "peer stopped reading")),
+            };
+            buf.clear();
+            queued.fetch_sub(n, Ordering::Relaxed);
+            if let Err(e) = r {
+                debug!("write failed: {e}");
+                break 'outer;
+            }
+        }
+        if close {
+            break;
+        }
+    }
+    let _ = w.shutdown().await;
+    let _ = closed.send(());
+}
+
+async fn sleep_until_opt(deadline: Option<Instant>) {
+    match deadline {
+        Some(t) => tokio::time::sleep_until(t).await,
+        None => std::future::pending().await,
+    }
+}

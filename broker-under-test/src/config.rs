@@ -1,0 +1,114 @@
+//! Broker capabilities and limits, loadable from YAML (`--config FILE.yaml`).
+
+use crate::codec::QoS;
+use serde::Deserialize;
+use std::path::Path;
+
+/// What the broker supports and enforces. Every field has a default, so an empty file is valid.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Highest QoS accepted (0, 1, 2). A Will above it is refused with 0x9B.
+    pub max_qos: u8,
+    /// Whether retained messages are supported. A retained Will is refused with 0x9A when not.
+    pub retain_available: bool,
+    /// Cap on the Will Delay Interval in seconds (a larger delay is lowered to it); `None` = no cap.
+    pub max_will_delay: Option<u32>,
+    /// Largest packet accepted from a client, in bytes.
+    pub max_packet_size: u32,
+    /// Smallest keep-alive (s) accepted from a 5.0 client; a smaller non-zero value is raised via
+    /// Server Keep Alive.
+    pub keep_alive_min: u16,
+    /// Largest keep-alive (s) accepted from a 5.0 client (0 = no limit); a larger or zero value is
+    /// lowered via Server Keep Alive.
+    pub keep_alive_max: u16,
+    /// Cap on Session Expiry Interval (s); 0xFFFFFFFF = no cap. Also the lifetime of 3.1.1
+    /// persistent sessions.
+    pub session_expiry_max: u32,
+    /// Receive Maximum the broker announces (concurrent inbound QoS 1/2 per client).
+    pub receive_maximum: u16,
+    /// Topic Alias Maximum the broker announces.
+    pub topic_alias_maximum: u16,
+    /// Messages kept per session while it is offline or over its inflight window; beyond it new
+    /// messages for that session are dropped (and logged).
+    pub max_queued_messages: usize,
+    /// Outbound QoS 1/2 messages in flight per client (further limited by the client's Receive Maximum).
+    pub max_inflight: u16,
+    /// Seconds to wait for CONNECT after a connection opens.
+    pub connect_timeout_secs: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            max_qos: 2,
+            retain_available: true,
+            max_will_delay: None,
+            max_packet_size: 1 << 20,
+            keep_alive_min: 0,
+            keep_alive_max: 0,
+            session_expiry_max: u32::MAX,
+            receive_maximum: 1024,
+            topic_alias_maximum: 32,
+            max_queued_messages: 10_000,
+            max_inflight: 256,
+            connect_timeout_secs: 10,
+        }
+    }
+}
+
+impl Config {
+    /// Parses YAML text; errors name the offending field.
+    pub fn from_yaml(text: &str) -> anyhow::Result<Config> {
+        let cfg: Config = serde_saphyr::from_str(text).map_err(|e| anyhow::anyhow!("invalid broker config: {e}"))?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// Reads and parses a YAML file.
+    pub fn load(path: &Path) -> anyhow::Result<Config> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| anyhow::anyhow!("cannot read broker config {}: {e}", path.display()))?;
+        Self::from_yaml(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+    }
+
+    /// Checks value ranges.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        anyhow::ensure!(self.max_qos <= 2, "max_qos must be 0, 1 or 2 (got {})", self.max_qos);
+        anyhow::ensure!(self.max_packet_size >= 64, "max_packet_size must be at least 64 bytes");
+        anyhow::ensure!(self.receive_maximum > 0, "receive_maximum must be at least 1");
+        anyhow::ensure!(self.max_inflight > 0, "max_inflight must be at least 1");
+        anyhow::ensure!(
+            self.keep_alive_max == 0 || self.keep_alive_min <= self.keep_alive_max,
+            "keep_alive_min ({}) is above keep_alive_max ({})",
+            self.keep_alive_min,
+            self.keep_alive_max
+        );
+        Ok(())
+    }
+
+    /// `max_qos` as a [`QoS`].
+    pub fn max_qos(&self) -> QoS {
+        QoS::from_u8(self.max_qos).unwrap_or(QoS::ExactlyOnce)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_yaml_gives_defaults() {
+        assert_eq!(Config::from_yaml("{}").unwrap(), Config::default());
+    }
+
+    #[test]
+    fn fields_parse_and_unknown_fields_are_named() {
+        let c = Config::from_yaml("max_qos: 1\nretain_available: false\nmax_will_delay: 30\n").unwrap();
+        assert_eq!((c.max_qos, c.retain_available, c.max_will_delay), (1, false, Some(30)));
+        let err = Config::from_yaml("max_qso: 1\n").unwrap_err().to_string();
+        assert!(err.contains("max_qso"), "{err}");
+        let err = Config::from_yaml("max_qos: 3\n").unwrap_err().to_string();
+        assert!(err.contains("max_qos"), "{err}");
+    }
+}

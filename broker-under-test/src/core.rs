@@ -1,0 +1,929 @@
+//! The one owner of broker state. Connection tasks send it [`Event`]s; it decides everything that
+//! touches sessions, subscriptions, retained messages and wills, and answers through each
+//! connection's [`Outbox`]. Every will decision is made here (see [`crate::will`]).
+
+use crate::codec::{
+    reason, topic, ConnAck, Connect, Disconnect, Packet, Properties, Property, ProtocolVersion, PubResp, Publish,
+    QoS, SubAck, Subscribe, UnsubAck, Unsubscribe, Will,
+};
+use crate::config::Config;
+use crate::router::{delivery_for, SubscriptionTree};
+use crate::store::{
+    ArmedWill, Delivery, FlowState, Inflight, Message, PendingWill, Session, Store, Subscription, NEVER,
+};
+use crate::will::{self, Ending};
+use bytes::Bytes;
+use std::collections::{BTreeSet, HashMap};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+use tracing::{debug, info, warn};
+
+/// Identifies one network connection for the lifetime of the broker.
+pub type ConnId = u64;
+
+/// What the core sends to a connection's writer.
+#[derive(Debug)]
+pub enum Outbound {
+    /// Encoded packet bytes to write.
+    Bytes(Bytes),
+    /// Flush, close the socket and stop the connection.
+    Close,
+}
+
+/// The sending side of a connection's writer queue, with a count of queued items so a stalled
+/// subscriber can be detected without blocking the core.
+#[derive(Clone, Debug)]
+pub struct Outbox {
+    tx: mpsc::UnboundedSender<Outbound>,
+    queued: Arc<AtomicUsize>,
+}
+
+impl Outbox {
+    /// A new outbox and the receiving end for the writer.
+    pub fn new() -> (Outbox, mpsc::UnboundedReceiver<Outbound>, Arc<AtomicUsize>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let queued = Arc::new(AtomicUsize::new(0));
+        (Outbox { tx, queued: queued.clone() }, rx, queued)
+    }
+    /// Encodes and queues `packet`.
+    pub fn packet(&self, packet: &Packet, version: ProtocolVersion) {
+        self.bytes(packet.to_bytes(version));
+    }
+    /// Queues encoded bytes.
+    pub fn bytes(&self, bytes: Bytes) {
+        self.queued.fetch_add(1, Ordering::Relaxed);
+        let _ = self.tx.send(Outbound::Bytes(bytes));
+    }
+    /// Asks the writer to close the connection.
+    pub fn close(&self) {
+        let _ = self.tx.send(Outbound::Close);
+    }
+    /// Items queued and not yet written.
+    pub fn backlog(&self) -> usize {
+        self.queued.load(Ordering::Relaxed)
+    }
+}
+
+/// Why the network side of a connection ended, as seen by its reader.
+#[derive(Clone, Debug)]
+pub enum CloseReason {
+    /// The peer closed the stream (FIN) without DISCONNECT.
+    PeerClosed,
+    /// A socket error (e.g. RST).
+    Io(String),
+    /// Nothing arrived for 1.5 × keep-alive.
+    KeepAliveTimeout,
+    /// A malformed packet or protocol error; the code goes in the server's DISCONNECT.
+    BadPacket {
+        /// 5.0 reason code for the DISCONNECT.
+        code: u8,
+        /// What was wrong.
+        detail: String,
+    },
+}
+
+/// Negotiated parameters the connection task needs after CONNECT.
+#[derive(Debug)]
+pub struct ConnectReply {
+    /// Whether the CONNACK accepted the connection.
+    pub accepted: bool,
+    /// Keep-alive in force (seconds, 0 = none).
+    pub keep_alive: u16,
+}
+
+/// Snapshot counters, for tests and benchmarks.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Live connections that completed CONNECT.
+    pub connections: usize,
+    /// Sessions (live and offline).
+    pub sessions: usize,
+    /// Wills waiting for their delay or session end.
+    pub pending_wills: usize,
+    /// Wills published since start.
+    pub wills_published: u64,
+}
+
+/// Messages to the core.
+#[derive(Debug)]
+pub enum Event {
+    /// A CONNECT arrived on a new connection.
+    Connect {
+        /// Connection id.
+        conn: ConnId,
+        /// Peer address.
+        peer: SocketAddr,
+        /// The decoded CONNECT.
+        connect: Box<Connect>,
+        /// Where to send packets for this connection.
+        outbox: Outbox,
+        /// Negotiated parameters.
+        reply: oneshot::Sender<ConnectReply>,
+    },
+    /// A packet arrived after CONNACK.
+    Packet {
+        /// Connection id.
+        conn: ConnId,
+        /// The packet.
+        packet: Packet,
+    },
+    /// The connection's network side ended.
+    Closed {
+        /// Connection id.
+        conn: ConnId,
+        /// Why.
+        reason: CloseReason,
+    },
+    /// Report counters.
+    Stats(oneshot::Sender<Stats>),
+    /// Publish every due will, close every connection and stop.
+    Shutdown(oneshot::Sender<()>),
+}
+
+/// Per-connection state the core keeps while a connection is attached.
+struct Conn {
+    client_id: String,
+    outbox: Outbox,
+    version: ProtocolVersion,
+    /// Client's Receive Maximum.
+    receive_maximum: u16,
+    /// Client's Maximum Packet Size.
+    max_packet_size: Option<u32>,
+    /// Inbound topic aliases.
+    aliases: HashMap<u16, String>,
+    /// Session Expiry Interval the CONNECT asked for (0 forbids a non-zero value on DISCONNECT).
+    connect_expiry: u32,
+}
+
+/// The broker core: run it with [`Core::run`].
+pub struct Core {
+    cfg: Arc<Config>,
+    store: Box<dyn Store>,
+    tree: SubscriptionTree,
+    conns: HashMap<ConnId, Conn>,
+    expiries: BTreeSet<(Instant, String)>,
+    assigned: u64,
+    wills_published: u64,
+}
+
+impl Core {
+    /// A core over `store`.
+    pub fn new(cfg: Arc<Config>, store: Box<dyn Store>) -> Self {
+        Core {
+            cfg,
+            store,
+            tree: SubscriptionTree::default(),
+            conns: HashMap::new(),
+            expiries: BTreeSet::new(),
+            assigned: 0,
+            wills_published: 0,
+        }
+    }
+
+    /// Processes events until [`Event::Shutdown`] or until every sender is gone; fires timers.
+    pub async fn run(mut self, mut rx: mpsc::Receiver<Event>) {
+        loop {
+            let deadline = self.next_deadline();
+            let event = tokio::select! {
+                ev = rx.recv() => ev,
+                _ = sleep_until_opt(deadline) => {
+                    self.on_timers(Instant::now());
+                    continue;
+                }
+            };
+            match event {
+                None => break,
+                Some(Event::Shutdown(done)) => {
+                    self.shutdown();
+                    let _ = done.send(());
+                    break;
+                }
+                Some(ev) => self.handle(ev),
+            }
+        }
+    }
+
+    fn next_deadline(&self) -> Option<Instant> {
+        let w = self.store.next_will_due();
+        let s = self.expiries.first().map(|(t, _)| *t);
+        match (w, s) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    fn handle(&mut self, ev: Event) {
+        match ev {
+            Event::Connect { conn, peer, connect, outbox, reply } => self.on_connect(conn, peer, *connect, outbox, reply),
+            Event::Packet { conn, packet } => self.on_packet(conn, packet),
+            Event::Closed { conn, reason } => self.end_connection(conn, Ending::Network(reason)),
+            Event::Stats(tx) => {
+                let _ = tx.send(Stats {
+                    connections: self.conns.len(),
+                    sessions: self.store.session_count(),
+                    pending_wills: self.store.pending_will_count(),
+                    wills_published: self.wills_published,
+                });
+            }
+            Event::Shutdown(_) => unreachable!("handled in run"),
+        }
+    }
+
+    // ---------------------------------------------------------------- CONNECT
+
+    fn on_connect(&mut self, conn: ConnId, peer: SocketAddr, c: Connect, outbox: Outbox, reply: oneshot::Sender<ConnectReply>) {
+        let v5 = c.protocol.is_v5();
+        let (client_id, assigned) = match self.admit(&c) {
+            Ok(ids) => ids,
+            Err((code5, code311, why)) => {
+                let code = if v5 { code5 } else { code311 };
+                info!(conn, %peer, client = %c.client_id, code = format!("{code:#04x}"), "CONNECT refused: {why}");
+                if let Some(w) = &c.will {
+                    debug!(target: "lwt_broker::will", client = %c.client_id, topic = %w.topic,
+                        "will dropped: CONNECT refused (MQTT-3.1.4-5/-6)");
+                }
+                let mut properties = Properties::new();
+                if v5 && c.properties.request_problem_information() != Some(0) {
+                    properties.push(Property::ReasonString(why.to_owned()));
+                }
+                outbox.packet(&Packet::ConnAck(ConnAck { session_present: false, code, properties }), c.protocol);
+                outbox.close();
+                let _ = reply.send(ConnectReply { accepted: false, keep_alive: 0 });
+                return;
+            }
+        };
+
+        // Session Expiry and keep-alive negotiation.
+        let requested_expiry = if v5 {
+            c.properties.session_expiry_interval().unwrap_or(0)
+        } else if c.clean_start {
+            0
+        } else {
+            NEVER
+        };
+        let expiry = requested_expiry.min(self.cfg.session_expiry_max);
+        let keep_alive = negotiate_keep_alive(&self.cfg, c.keep_alive, v5);
+
+        // Takeover: the old connection ends first, exactly as a network close would (its will follows
+        // the same rules), then the new connection resumes or ends the session.
+        let old_conn = self.store.session(&client_id).and_then(|s| s.connection);
+        if let Some(old) = old_conn {
+            info!(conn, old_conn = old, client = %client_id, "session taken over");
+            self.end_connection(old, Ending::TakenOver);
+        }
+
+        let session_present = if c.clean_start {
+            self.end_session(&client_id, "clean start on reconnect");
+            false
+        } else {
+            let resumed = self.store.session(&client_id).is_some();
+            if resumed {
+                if let Some(pw) = self.store.take_pending_will(&client_id) {
+                    debug!(target: "lwt_broker::will", client = %client_id, topic = %pw.will.topic,
+                        "will cancelled: reconnected to the session within the will delay (MQTT-3.1.3-9)");
+                }
+            }
+            resumed
+        };
+        if self.store.session(&client_id).is_none() {
+            self.store.insert_session(Session::new(client_id.clone(), c.protocol, expiry));
+        }
+
+        let will_delay_requested = c.will.as_ref().and_then(|w| w.properties.will_delay_interval()).unwrap_or(0);
+        let will_delay = match self.cfg.max_will_delay {
+            Some(cap) if will_delay_requested > cap => {
+                debug!(target: "lwt_broker::will", client = %client_id, requested = will_delay_requested, cap, "will delay capped");
+                cap
+            }
+            _ => will_delay_requested,
+        };
+        let session = self.store.session(&client_id).expect("session exists");
+        session.connection = Some(conn);
+        session.expires_at = None;
+        session.expiry_interval = expiry;
+        session.version = c.protocol;
+        session.will = c.will.clone().map(|will| ArmedWill { will, delay: will_delay });
+        if let Some(w) = &session.will {
+            debug!(target: "lwt_broker::will", client = %client_id, topic = %w.will.topic, qos = w.will.qos as u8,
+                retain = w.will.retain, delay = w.delay, session_expiry = expiry, "will armed");
+        }
+
+        let mut props = Properties::new();
+        if v5 {
+            if let Some(id) = &assigned {
+                props.push(Property::AssignedClientIdentifier(id.clone()));
+            }
+            if keep_alive != c.keep_alive {
+                props.push(Property::ServerKeepAlive(keep_alive));
+            }
+            if expiry != requested_expiry {
+                props.push(Property::SessionExpiryInterval(expiry));
+            }
+            props.push(Property::ReceiveMaximum(self.cfg.receive_maximum));
+            if self.cfg.max_qos < 2 {
+                props.push(Property::MaximumQos(self.cfg.max_qos));
+            }
+            if !self.cfg.retain_available {
+                props.push(Property::RetainAvailable(0));
+            }
+            props.push(Property::MaximumPacketSize(self.cfg.max_packet_size));
+            props.push(Property::TopicAliasMaximum(self.cfg.topic_alias_maximum));
+            props.push(Property::SharedSubscriptionAvailable(0));
+        }
+        outbox.packet(&Packet::ConnAck(ConnAck { session_present, code: 0, properties: props }), c.protocol);
+        info!(conn, %peer, client = %client_id, version = ?c.protocol, clean_start = c.clean_start, keep_alive,
+            session_expiry = expiry, session_present, "connected");
+        self.conns.insert(
+            conn,
+            Conn {
+                client_id: client_id.clone(),
+                outbox,
+                version: c.protocol,
+                receive_maximum: c.properties.receive_maximum().unwrap_or(u16::MAX),
+                max_packet_size: c.properties.maximum_packet_size(),
+                aliases: HashMap::new(),
+                connect_expiry: requested_expiry,
+            },
+        );
+        let _ = reply.send(ConnectReply { accepted: true, keep_alive });
+        self.resend_inflight(conn);
+        self.pump(conn);
+    }
+
+    /// Checks a CONNECT against the broker's rules and capabilities. Gives the client id to use (and
+    /// the assigned one for 5.0), or the refusal as (5.0 code, 3.1.1 code, reason).
+    fn admit(&mut self, c: &Connect) -> Result<(String, Option<String>), (u8, u8, &'static str)> {
+        let v5 = c.protocol.is_v5();
+        if v5 && c.properties.authentication_method().is_some() {
+            return Err((reason::BAD_AUTHENTICATION_METHOD, 0, "enhanced authentication is not supported"));
+        }
+        if let Some(w) = &c.will {
+            if w.qos > self.cfg.max_qos() {
+                return Err((reason::QOS_NOT_SUPPORTED, reason::v311::NOT_AUTHORIZED, "Will QoS above Maximum QoS (MQTT-3.2.2-12)"));
+            }
+            if w.retain && !self.cfg.retain_available {
+                return Err((
+                    reason::RETAIN_NOT_SUPPORTED,
+                    reason::v311::NOT_AUTHORIZED,
+                    "Will Retain but retain is not available (MQTT-3.2.2-13)",
+                ));
+            }
+            if w.properties.payload_format_indicator() == Some(1) && std::str::from_utf8(&w.payload).is_err() {
+                return Err((
+                    reason::PAYLOAD_FORMAT_INVALID,
+                    reason::v311::NOT_AUTHORIZED,
+                    "Will Payload Format Indicator is 1 but the payload is not UTF-8",
+                ));
+            }
+        }
+        if !c.client_id.is_empty() {
+            return Ok((c.client_id.clone(), None));
+        }
+        if !v5 && !c.clean_start {
+            return Err((0, reason::v311::IDENTIFIER_REJECTED, "empty client id with clean session 0 (MQTT-3.1.3-8)"));
+        }
+        self.assigned += 1;
+        let id = format!("lwt-auto-{}", self.assigned);
+        Ok((id.clone(), v5.then_some(id)))
+    }
+
+    // ---------------------------------------------------------------- packets after CONNACK
+
+    fn on_packet(&mut self, conn: ConnId, packet: Packet) {
+        if !self.conns.contains_key(&conn) {
+            return;
+        }
+        match packet {
+            Packet::Publish(p) => self.on_publish(conn, p),
+            Packet::PubAck(r) => self.on_ack(conn, r, 1),
+            Packet::PubRec(r) => self.on_ack(conn, r, 2),
+            Packet::PubComp(r) => self.on_ack(conn, r, 3),
+            Packet::PubRel(r) => self.on_pubrel(conn, r),
+            Packet::Subscribe(s) => self.on_subscribe(conn, s),
+            Packet::Unsubscribe(u) => self.on_unsubscribe(conn, u),
+            Packet::PingReq => {
+                let c = &self.conns[&conn];
+                c.outbox.packet(&Packet::PingResp, c.version);
+            }
+            Packet::Disconnect(d) => self.on_disconnect(conn, d),
+            other => {
+                let what = format!("{} from a client after CONNACK", other.name());
+                self.protocol_error(conn, reason::PROTOCOL_ERROR, what);
+            }
+        }
+    }
+
+    fn protocol_error(&mut self, conn: ConnId, code: u8, detail: String) {
+        self.end_connection(conn, Ending::Network(CloseReason::BadPacket { code, detail }));
+    }
+
+    fn on_publish(&mut self, conn: ConnId, mut p: Publish) {
+        let cfg = self.cfg.clone();
+        let c = self.conns.get_mut(&conn).expect("checked");
+        let v5 = c.version.is_v5();
+        if p.qos > cfg.max_qos() {
+            return self.protocol_error(conn, reason::QOS_NOT_SUPPORTED, format!("PUBLISH QoS {} above Maximum QoS", p.qos as u8));
+        }
+        if p.retain && !cfg.retain_available {
+            return self.protocol_error(conn, reason::RETAIN_NOT_SUPPORTED, "retained PUBLISH but retain is not available".into());
+        }
+        if !p.properties.subscription_identifiers().is_empty() {
+            return self.protocol_error(conn, reason::PROTOCOL_ERROR, "Subscription Identifier in a client PUBLISH (MQTT-3.3.4-6)".into());
+        }
+        if let Some(alias) = p.properties.topic_alias() {
+            if alias == 0 || alias > cfg.topic_alias_maximum {
+                return self.protocol_error(conn, reason::TOPIC_ALIAS_INVALID, format!("Topic Alias {alias} out of range"));
+            }
+            if p.topic.is_empty() {
+                match c.aliases.get(&alias) {
+                    Some(t) => p.topic = t.clone(),
+                    None => return self.protocol_error(conn, reason::PROTOCOL_ERROR, format!("unknown Topic Alias {alias}")),
+                }
+            } else {
+                c.aliases.insert(alias, p.topic.clone());
+            }
+        }
+        let client_id = c.client_id.clone();
+        let version = c.version;
+        let outbox = c.outbox.clone();
+        let bad_format = v5 && p.properties.payload_format_indicator() == Some(1) && std::str::from_utf8(&p.payload).is_err();
+        if p.qos == QoS::ExactlyOnce {
+            let pid = p.packet_id.unwrap_or(0);
+            let session = self.store.session(&client_id).expect("connected session");
+            if session.awaiting_rel.contains(&pid) {
+                // A retransmission: acknowledge again, do not route twice.
+                outbox.packet(&Packet::PubRec(PubResp::new(pid)), version);
+                return;
+            }
+            if session.awaiting_rel.len() >= cfg.receive_maximum as usize {
+                return self.protocol_error(conn, reason::RECEIVE_MAXIMUM_EXCEEDED, "Receive Maximum exceeded".into());
+            }
+        }
+        if bad_format {
+            if p.qos == QoS::AtMostOnce {
+                return self.protocol_error(conn, reason::PAYLOAD_FORMAT_INVALID, "payload is not UTF-8 but Payload Format Indicator is 1".into());
+            }
+            let mut r = PubResp::new(p.packet_id.unwrap_or(0));
+            r.reason = reason::PAYLOAD_FORMAT_INVALID;
+            let pkt = if p.qos == QoS::AtLeastOnce { Packet::PubAck(r) } else { Packet::PubRec(r) };
+            outbox.packet(&pkt, version);
+            return;
+        }
+        let now = Instant::now();
+        let mut props = p.properties;
+        props.remove(crate::codec::property_id::TOPIC_ALIAS);
+        let expires_at = props.message_expiry_interval().map(|s| now + Duration::from_secs(s as u64));
+        props.remove(crate::codec::property_id::MESSAGE_EXPIRY_INTERVAL);
+        let msg = Message {
+            topic: p.topic,
+            payload: p.payload,
+            qos: p.qos,
+            retain: p.retain,
+            properties: props,
+            expires_at,
+            publisher: Some(client_id.clone()),
+        };
+        let matched = self.route(msg);
+        let code = if matched == 0 && v5 { reason::NO_MATCHING_SUBSCRIBERS } else { 0 };
+        if let Some(pid) = p.packet_id {
+            let mut r = PubResp::new(pid);
+            r.reason = code;
+            match p.qos {
+                QoS::AtLeastOnce => outbox.packet(&Packet::PubAck(r), version),
+                QoS::ExactlyOnce => {
+                    if let Some(s) = self.store.session(&client_id) {
+                        s.awaiting_rel.insert(pid);
+                    }
+                    outbox.packet(&Packet::PubRec(r), version)
+                }
+                QoS::AtMostOnce => {}
+            }
+        }
+    }
+
+    fn on_pubrel(&mut self, conn: ConnId, r: PubResp) {
+        let c = &self.conns[&conn];
+        let (client_id, version, outbox) = (c.client_id.clone(), c.version, c.outbox.clone());
+        let found = self.store.session(&client_id).map(|s| s.awaiting_rel.remove(&r.packet_id)).unwrap_or(false);
+        let mut resp = PubResp::new(r.packet_id);
+        if !found && version.is_v5() {
+            resp.reason = reason::PACKET_IDENTIFIER_NOT_FOUND;
+        }
+        outbox.packet(&Packet::PubComp(resp), version);
+    }
+
+    /// PUBACK (kind 1), PUBREC (2) or PUBCOMP (3) for an outbound message.
+    fn on_ack(&mut self, conn: ConnId, r: PubResp, kind: u8) {
+        let c = &self.conns[&conn];
+        let (client_id, version, outbox) = (c.client_id.clone(), c.version, c.outbox.clone());
+        let Some(session) = self.store.session(&client_id) else { return };
+        let entry = session.inflight.get(&r.packet_id).map(|i| (i.delivery.qos, i.state));
+        match (kind, entry) {
+            (1, Some((QoS::AtLeastOnce, FlowState::AwaitAck))) | (3, Some((QoS::ExactlyOnce, FlowState::AwaitComp))) => {
+                session.inflight.remove(&r.packet_id);
+            }
+            (2, Some((QoS::ExactlyOnce, FlowState::AwaitAck))) => {
+                if r.reason >= 0x80 {
+                    session.inflight.remove(&r.packet_id);
+                } else {
+                    session.inflight.get_mut(&r.packet_id).expect("present").state = FlowState::AwaitComp;
+                    outbox.packet(&Packet::PubRel(PubResp::new(r.packet_id)), version);
+                }
+            }
+            (2, _) => {
+                // PUBREC for an unknown id: answer PUBREL 0x92 so the client can finish its state.
+                let mut rel = PubResp::new(r.packet_id);
+                if version.is_v5() {
+                    rel.reason = reason::PACKET_IDENTIFIER_NOT_FOUND;
+                }
+                outbox.packet(&Packet::PubRel(rel), version);
+            }
+            _ => debug!(client = %client_id, packet_id = r.packet_id, kind, "acknowledgement for no matching message ignored"),
+        }
+        self.pump(conn);
+    }
+
+    fn on_subscribe(&mut self, conn: ConnId, s: Subscribe) {
+        let c = &self.conns[&conn];
+        let (client_id, version, outbox) = (c.client_id.clone(), c.version, c.outbox.clone());
+        let v5 = version.is_v5();
+        let sub_id = s.properties.subscription_identifiers().first().copied();
+        let now = Instant::now();
+        let mut codes = Vec::with_capacity(s.filters.len());
+        let mut retained: Vec<Delivery> = Vec::new();
+        for (filter, options) in s.filters {
+            if !topic::valid_filter(&filter) {
+                codes.push(if v5 { reason::TOPIC_FILTER_INVALID } else { reason::v311::SUBACK_FAILURE });
+                continue;
+            }
+            if topic::shared_subscription(&filter).is_some() || filter.starts_with("$share/") {
+                codes.push(if v5 { reason::SHARED_SUBSCRIPTIONS_NOT_SUPPORTED } else { reason::v311::SUBACK_FAILURE });
+                continue;
+            }
+            let granted = options.qos.min(self.cfg.max_qos());
+            let mut opts = options;
+            opts.qos = granted;
+            let session = self.store.session(&client_id).expect("connected session");
+            let existed = session.subscriptions.insert(filter.clone(), Subscription { options: opts, id: sub_id }).is_some();
+            self.tree.insert(&filter, &client_id);
+            let send_retained = match opts.retain_handling {
+                0 => true,
+                1 => !existed,
+                _ => false,
+            };
+            if send_retained && self.cfg.retain_available {
+                for m in self.store.retained_matching(&filter, now) {
+                    retained.push(Delivery {
+                        qos: m.qos.min(granted),
+                        message: m,
+                        retain: true,
+                        subscription_ids: sub_id.into_iter().collect(),
+                    });
+                }
+            }
+            codes.push(granted as u8);
+        }
+        outbox.packet(&Packet::SubAck(SubAck { packet_id: s.packet_id, properties: Properties::new(), codes }), version);
+        for d in retained {
+            self.deliver(&client_id, d);
+        }
+    }
+
+    fn on_unsubscribe(&mut self, conn: ConnId, u: Unsubscribe) {
+        let c = &self.conns[&conn];
+        let (client_id, version, outbox) = (c.client_id.clone(), c.version, c.outbox.clone());
+        let session = self.store.session(&client_id).expect("connected session");
+        let mut codes = Vec::new();
+        for f in &u.filters {
+            if session.subscriptions.remove(f).is_some() {
+                self.tree.remove(f, &client_id);
+                codes.push(reason::SUCCESS);
+            } else {
+                codes.push(reason::NO_SUBSCRIPTION_EXISTED);
+            }
+        }
+        let codes = if version.is_v5() { codes } else { Vec::new() };
+        outbox.packet(&Packet::UnsubAck(UnsubAck { packet_id: u.packet_id, properties: Properties::new(), codes }), version);
+    }
+
+    fn on_disconnect(&mut self, conn: ConnId, d: Disconnect) {
+        let c = &self.conns[&conn];
+        let (client_id, v5, connect_expiry) = (c.client_id.clone(), c.version.is_v5(), c.connect_expiry);
+        if v5 {
+            if let Some(new_expiry) = d.properties.session_expiry_interval() {
+                if connect_expiry == 0 && new_expiry != 0 {
+                    // MQTT-3.14.2-2: the DISCONNECT is not valid, so the will is not deleted.
+                    return self.protocol_error(
+                        conn,
+                        reason::PROTOCOL_ERROR,
+                        "DISCONNECT sets a Session Expiry Interval but CONNECT had 0 (MQTT-3.14.2-2)".into(),
+                    );
+                }
+                let capped = new_expiry.min(self.cfg.session_expiry_max);
+                if let Some(s) = self.store.session(&client_id) {
+                    s.expiry_interval = capped;
+                }
+            }
+        }
+        self.end_connection(conn, Ending::ClientDisconnect { reason: if v5 { d.reason } else { 0 } });
+    }
+
+    // ---------------------------------------------------------------- connection end and wills
+
+    /// Every way a connection ends comes here once: the will and session consequences follow
+    /// [`will::on_connection_end`]; later calls for the same connection do nothing.
+    fn end_connection(&mut self, conn: ConnId, ending: Ending) {
+        let Some(c) = self.conns.remove(&conn) else { return };
+        if let Some(code) = ending.server_disconnect_code() {
+            if c.version.is_v5() {
+                let mut d = Disconnect::new(code);
+                if let Ending::Network(CloseReason::BadPacket { detail, .. }) = &ending {
+                    d.properties.push(Property::ReasonString(detail.clone()));
+                }
+                c.outbox.packet(&Packet::Disconnect(d), c.version);
+            }
+        }
+        c.outbox.close();
+        let now = Instant::now();
+        let Some(session) = self.store.session(&c.client_id) else { return };
+        if session.connection != Some(conn) {
+            return;
+        }
+        session.connection = None;
+        let expiry = session.expiry_interval;
+        let armed = session.will.take();
+        info!(conn, client = %c.client_id, ending = %ending, "connection ended");
+        let mut publish_now = None;
+        if let Some(armed) = armed {
+            match will::on_connection_end(&ending, armed.delay, expiry) {
+                will::Decision::Discard => {
+                    debug!(target: "lwt_broker::will", client = %c.client_id, topic = %armed.will.topic,
+                        "will discarded: {ending} (MQTT-3.1.2-10 / MQTT-3.14.4-3)");
+                }
+                will::Decision::PublishNow => publish_now = Some(armed.will),
+                will::Decision::Delay(secs) => {
+                    let due = now + Duration::from_secs(secs as u64);
+                    debug!(target: "lwt_broker::will", client = %c.client_id, topic = %armed.will.topic,
+                        delay_secs = secs, "will scheduled: {ending}");
+                    self.store.put_pending_will(PendingWill {
+                        client_id: c.client_id.clone(),
+                        will: armed.will,
+                        due,
+                        cause: ending.to_string(),
+                    });
+                }
+            }
+        }
+        if let Some(w) = publish_now {
+            self.publish_will(&c.client_id, w, &ending.to_string());
+        }
+        if expiry == 0 {
+            self.end_session(&c.client_id, "session expiry interval 0 at disconnect");
+        } else if expiry != NEVER {
+            let at = now + Duration::from_secs(expiry as u64);
+            if let Some(s) = self.store.session(&c.client_id) {
+                s.expires_at = Some(at);
+            }
+            self.expiries.insert((at, c.client_id.clone()));
+        }
+    }
+
+    /// Ends a session: its subscriptions go, and a pending will is published now (session end is
+    /// the latest moment a delayed will may wait for, MQTT-3.1.3.2.2).
+    fn end_session(&mut self, client_id: &str, why: &str) {
+        if let Some(s) = self.store.remove_session(client_id) {
+            for f in s.subscriptions.keys() {
+                self.tree.remove(f, client_id);
+            }
+            debug!(client = %client_id, "session ended: {why}");
+        }
+        if let Some(pw) = self.store.take_pending_will(client_id) {
+            self.publish_will(client_id, pw.will, &format!("session ended ({why}) before the will delay"));
+        }
+    }
+
+    fn publish_will(&mut self, client_id: &str, will: Will, cause: &str) {
+        let now = Instant::now();
+        let mut props = will.properties;
+        props.remove(crate::codec::property_id::WILL_DELAY_INTERVAL);
+        let expires_at = props.message_expiry_interval().map(|s| now + Duration::from_secs(s as u64));
+        props.remove(crate::codec::property_id::MESSAGE_EXPIRY_INTERVAL);
+        let msg = Message {
+            topic: will.topic,
+            payload: will.payload,
+            qos: will.qos,
+            retain: will.retain,
+            properties: props,
+            expires_at,
+            publisher: Some(client_id.to_owned()),
+        };
+        debug!(target: "lwt_broker::will", client = %client_id, topic = %msg.topic, qos = msg.qos as u8, retain = msg.retain,
+            "will published: {cause}");
+        self.wills_published += 1;
+        self.route(msg);
+    }
+
+    fn on_timers(&mut self, now: Instant) {
+        for pw in self.store.take_due_wills(now) {
+            let cause = format!("will delay elapsed after {}", pw.cause);
+            self.publish_will(&pw.client_id, pw.will, &cause);
+        }
+        while let Some((at, id)) = self.expiries.first().cloned() {
+            if at > now {
+                break;
+            }
+            self.expiries.pop_first();
+            let still = self.store.session(&id).is_some_and(|s| s.connection.is_none() && s.expires_at == Some(at));
+            if still {
+                self.end_session(&id, "session expired");
+            }
+        }
+    }
+
+    fn shutdown(&mut self) {
+        info!(connections = self.conns.len(), "shutting down");
+        let conns: Vec<ConnId> = self.conns.keys().copied().collect();
+        // Wills of live connections and delayed wills go out now, while subscribers are still connected
+        // (MQTT 3.1.2.5 allows deferring to a restart, but the memory store would lose them).
+        for conn in &conns {
+            if let Some(c) = self.conns.get(conn) {
+                let id = c.client_id.clone();
+                if let Some(armed) = self.store.session(&id).and_then(|s| s.will.take()) {
+                    self.publish_will(&id, armed.will, "broker shutting down");
+                }
+            }
+        }
+        for pw in self.store.take_all_pending_wills() {
+            self.publish_will(&pw.client_id, pw.will, "broker shutting down before the will delay elapsed");
+        }
+        for conn in conns {
+            self.end_connection(conn, Ending::Shutdown);
+        }
+    }
+
+    // ---------------------------------------------------------------- routing and delivery
+
+    /// Stores a retained message and hands `msg` to every matching session. Returns how many matched.
+    fn route(&mut self, msg: Message) -> usize {
+        let msg = Arc::new(msg);
+        if msg.retain && self.cfg.retain_available {
+            if msg.payload.is_empty() {
+                self.store.set_retained(&msg.topic, None);
+            } else {
+                self.store.set_retained(&msg.topic.clone(), Some(msg.clone()));
+            }
+        }
+        let clients = self.tree.matching_clients(&msg.topic);
+        let mut n = 0;
+        for client in clients {
+            let Some(session) = self.store.session(&client) else { continue };
+            if let Some(d) = delivery_for(&msg, &client, &session.subscriptions) {
+                n += 1;
+                self.deliver(&client, d);
+            }
+        }
+        n
+    }
+
+    fn deliver(&mut self, client_id: &str, d: Delivery) {
+        let max_queued = self.cfg.max_queued_messages;
+        let Some(session) = self.store.session(client_id) else { return };
+        let online = session.connection.and_then(|id| self.conns.get(&id).map(|c| (id, c)));
+        match online {
+            None => {
+                if d.qos == QoS::AtMostOnce {
+                    return;
+                }
+                if session.queue.len() >= max_queued {
+                    warn!(client = %client_id, topic = %d.message.topic, "offline queue full: message dropped");
+                    return;
+                }
+                session.queue.push_back(d);
+            }
+            Some((conn, c)) => {
+                if d.qos == QoS::AtMostOnce {
+                    if c.outbox.backlog() >= max_queued {
+                        warn!(client = %client_id, topic = %d.message.topic, "subscriber is not reading: QoS 0 message dropped");
+                        return;
+                    }
+                    send_publish(c, &d, None, false);
+                    return;
+                }
+                if session.queue.len() >= max_queued {
+                    warn!(client = %client_id, topic = %d.message.topic, "queue full: message dropped");
+                    return;
+                }
+                session.queue.push_back(d);
+                self.pump(conn);
+            }
+        }
+    }
+
+    /// Sends queued messages while the inflight window has room.
+    fn pump(&mut self, conn: ConnId) {
+        let Some(c) = self.conns.get(&conn) else { return };
+        let window = (c.receive_maximum.min(self.cfg.max_inflight)) as usize;
+        let now = Instant::now();
+        let Some(session) = self.store.session(&c.client_id) else { return };
+        while session.inflight.len() < window {
+            let Some(d) = session.queue.pop_front() else { break };
+            if d.message.expired(now) {
+                continue;
+            }
+            if d.qos == QoS::AtMostOnce {
+                send_publish(c, &d, None, false);
+                continue;
+            }
+            let Some(pid) = session.next_packet_id() else {
+                session.queue.push_front(d);
+                break;
+            };
+            if send_publish(c, &d, Some(pid), false) {
+                session.inflight.insert(pid, Inflight { delivery: d, state: FlowState::AwaitAck });
+            }
+        }
+    }
+
+    /// On resuming a session: PUBLISH again (DUP) what was unacknowledged, PUBREL what awaited PUBCOMP.
+    fn resend_inflight(&mut self, conn: ConnId) {
+        let Some(c) = self.conns.get(&conn) else { return };
+        let Some(session) = self.store.session(&c.client_id) else { return };
+        let now = Instant::now();
+        let mut expired = Vec::new();
+        for (pid, inf) in &session.inflight {
+            match inf.state {
+                FlowState::AwaitAck => {
+                    if inf.delivery.message.expired(now) || !send_publish(c, &inf.delivery, Some(*pid), true) {
+                        expired.push(*pid);
+                    }
+                }
+                FlowState::AwaitComp => c.outbox.packet(&Packet::PubRel(PubResp::new(*pid)), c.version),
+            }
+        }
+        for pid in expired {
+            session.inflight.remove(&pid);
+        }
+    }
+}
+
+/// Encodes and queues a PUBLISH for one receiver. Returns false if it was not sent (expired or larger
+/// than the client's Maximum Packet Size, MQTT-3.1.2-25).
+fn send_publish(c: &Conn, d: &Delivery, packet_id: Option<u16>, dup: bool) -> bool {
+    let now = Instant::now();
+    let m = &d.message;
+    let mut properties = m.properties.clone();
+    if let Some(at) = m.expires_at {
+        if at <= now {
+            return false;
+        }
+        let left = at - now;
+        let secs = left.as_secs() + u64::from(left.subsec_nanos() > 0);
+        properties.0.insert(0, Property::MessageExpiryInterval(secs.min(u32::MAX as u64) as u32));
+    }
+    for id in &d.subscription_ids {
+        properties.push(Property::SubscriptionIdentifier(*id));
+    }
+    let p = Packet::Publish(Publish {
+        dup,
+        qos: d.qos,
+        retain: d.retain,
+        topic: m.topic.clone(),
+        packet_id,
+        properties,
+        payload: m.payload.clone(),
+    });
+    let bytes = p.to_bytes(c.version);
+    if let Some(max) = c.max_packet_size {
+        if bytes.len() > max as usize {
+            debug!(client = %c.client_id, topic = %m.topic, size = bytes.len(), max, "message larger than the client's Maximum Packet Size: dropped");
+            return false;
+        }
+    }
+    c.outbox.bytes(bytes);
+    true
+}
+
+fn negotiate_keep_alive(cfg: &Config, requested: u16, v5: bool) -> u16 {
+    if !v5 {
+        return requested;
+    }
+    let mut ka = requested;
+    if cfg.keep_alive_max > 0 && (ka == 0 || ka > cfg.keep_alive_max) {
+        ka = cfg.keep_alive_max;
+    }
+    if ka != 0 && ka < cfg.keep_alive_min {
+        ka = cfg.keep_alive_min;
+    }
+    ka
+}
+
+async fn sleep_until_opt(deadline: Option<Instant>) {
+    match deadline {
+        Some(t) => tokio::time::sleep_until(t).await,
+        None => std::future::pending().await,
+    }
+}

@@ -1,0 +1,44 @@
+//! Accept loops. Each accepted stream gets `TCP_NODELAY` and its own connection task; the transport
+//! is a [`crate::client::Stream`], so TLS can plug in here without touching the rest.
+
+use crate::client;
+use crate::config::Config;
+use crate::core::Event;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, watch};
+use tracing::{info, warn};
+
+/// Accepts TCP connections on `listener` until `stop` changes.
+pub async fn run_tcp(
+    listener: TcpListener,
+    cfg: Arc<Config>,
+    core: mpsc::Sender<Event>,
+    ids: Arc<AtomicU64>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let addr = listener.local_addr().ok();
+    info!(?addr, "accepting (tcp)");
+    loop {
+        let accepted = tokio::select! {
+            r = listener.accept() => r,
+            _ = stop.changed() => break,
+        };
+        match accepted {
+            Ok((stream, peer)) => {
+                if let Err(e) = stream.set_nodelay(true) {
+                    warn!(%peer, "TCP_NODELAY failed: {e}");
+                }
+                let id = ids.fetch_add(1, Ordering::Relaxed);
+                tokio::spawn(client::serve(stream, peer, id, cfg.clone(), core.clone()));
+            }
+            Err(e) => {
+                // Typically EMFILE under load: back off briefly instead of spinning.
+                warn!("accept failed: {e}");
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    }
+}

@@ -1,0 +1,3 @@
+use mqtt5_protocol as _;
+#[test]
+fn t(){}
