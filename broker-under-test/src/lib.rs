@@ -58,6 +58,13 @@ impl BrokerHandle {
         }
         rx.await.unwrap_or_default()
     }
+    /// Simulates a crash: stops at once, without publishing any will or sending any DISCONNECT.
+    /// Every connection then closes as its writer loses the core.
+    pub fn abort(self) {
+        let _ = self.stop.send(true);
+        self.core_task.abort();
+    }
+
     /// Stops accepting, publishes the wills that are due on shutdown, sends DISCONNECT 0x8B to 5.0
     /// clients and closes every connection.
     pub async fn shutdown(self) {

@@ -1,1 +1,20 @@
-//! `lwt-harness`: the scenario engine (filled by the "Scenario engine" issue).
+//! `lwt-harness`: drives MQTT brokers and judges their Last Will behaviour.
+//!
+//! The engine, used alike by tests, Gherkin steps and load runs:
+//! - [`target`]: the broker under test (embedded by default, external, or launched).
+//! - [`profile`]: what a target declares it supports.
+//! - [`sensor`] (victims) and [`actuator`] (observers): raw-codec clients.
+//! - [`fault`] and [`proxy`]: exact faults with planned and actual instants.
+//! - [`verdict`]: expectations judged into verdicts with rule ids; absence proven by a probe.
+//! - [`latency`]: HdrHistogram series and interval logs.
+#![warn(missing_docs)]
+
+pub mod actuator;
+pub mod fault;
+pub mod latency;
+pub mod profile;
+pub mod proxy;
+pub mod sensor;
+pub mod target;
+pub mod transport;
+pub mod verdict;

@@ -1,0 +1,292 @@
+//! Actuators (observers): clients that subscribe and record every delivery with a monotonic
+//! timestamp. A background task reads, acknowledges and records; nothing a broker sends can make it
+//! invent or lose an observation, and a broken observer is reported as such, never as a verdict.
+
+use crate::transport::ClientStream;
+use anyhow::{bail, Context};
+use bytes::Bytes;
+use lwt_broker::codec::{
+    Connect, Disconnect, Packet, Properties, Property, ProtocolVersion, PubResp, Publish, QoS, SubOptions, Subscribe,
+};
+use lwt_broker::connection::Connection;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::io::{ReadHalf, WriteHalf};
+use tokio::sync::{oneshot, watch};
+use tokio::time::Instant;
+
+/// One PUBLISH an observer received.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Observation {
+    /// When it was decoded (monotonic).
+    pub at: Instant,
+    /// Topic name.
+    pub topic: String,
+    /// Payload.
+    pub payload: Bytes,
+    /// QoS it arrived with.
+    pub qos: QoS,
+    /// RETAIN flag.
+    pub retain: bool,
+    /// DUP flag.
+    pub dup: bool,
+    /// Properties (5.0), in order.
+    pub properties: Properties,
+}
+
+/// How an observer connects.
+#[derive(Clone, Debug)]
+pub struct ActuatorSpec {
+    /// Client id.
+    pub client_id: String,
+    /// Protocol version.
+    pub version: ProtocolVersion,
+    /// Clean start.
+    pub clean_start: bool,
+    /// Session Expiry Interval (5.0).
+    pub session_expiry: Option<u32>,
+}
+
+impl ActuatorSpec {
+    /// A clean-start observer.
+    pub fn new(client_id: impl Into<String>, version: ProtocolVersion) -> Self {
+        ActuatorSpec { client_id: client_id.into(), version, clean_start: true, session_expiry: None }
+    }
+}
+
+#[derive(Default)]
+struct Shared {
+    log: Vec<Observation>,
+    waiting: HashMap<u16, oneshot::Sender<Packet>>,
+    pings: Vec<oneshot::Sender<Instant>>,
+    /// Set when the connection ended or the broker sent something undecodable.
+    broken: Option<String>,
+}
+
+/// A connected observer.
+pub struct Actuator {
+    /// Its spec.
+    pub spec: ActuatorSpec,
+    writer: Arc<tokio::sync::Mutex<Connection<WriteHalf<ClientStream>>>>,
+    shared: Arc<Mutex<Shared>>,
+    changed: watch::Receiver<u64>,
+    next_pid: Mutex<u16>,
+    reader: tokio::task::JoinHandle<()>,
+    /// Session Present of its CONNACK.
+    pub session_present: bool,
+}
+
+impl Actuator {
+    /// Connects and starts recording.
+    pub async fn connect(addr: SocketAddr, spec: ActuatorSpec) -> anyhow::Result<Actuator> {
+        let stream = ClientStream::connect_tcp(addr).await.with_context(|| format!("observer cannot connect to {addr}"))?;
+        let mut conn = Connection::new(stream);
+        conn.set_version(spec.version);
+        let mut c = Connect::new(spec.version, spec.client_id.clone());
+        c.clean_start = spec.clean_start;
+        c.keep_alive = 0;
+        if let (ProtocolVersion::V5, Some(s)) = (spec.version, spec.session_expiry) {
+            c.properties.push(Property::SessionExpiryInterval(s));
+        }
+        conn.write_packet(&Packet::Connect(c)).await?;
+        let ack = match tokio::time::timeout(Duration::from_secs(5), conn.read_packet()).await {
+            Ok(Ok(Some(Packet::ConnAck(a)))) => a,
+            Ok(Ok(other)) => bail!("observer {} expected CONNACK, got {other:?}", spec.client_id),
+            Ok(Err(e)) => bail!("observer {} CONNECT failed: {e}", spec.client_id),
+            Err(_) => bail!("observer {}: no CONNACK within 5 s", spec.client_id),
+        };
+        if ack.code != 0 {
+            bail!("observer {} refused with code {:#04x}", spec.client_id, ack.code);
+        }
+        let version = spec.version;
+        let stream = conn.into_inner();
+        let (r, w) = tokio::io::split(stream);
+        let mut reader = Connection::new(r);
+        reader.set_version(version);
+        let mut writer = Connection::new(w);
+        writer.set_version(version);
+        let writer = Arc::new(tokio::sync::Mutex::new(writer));
+        let shared = Arc::new(Mutex::new(Shared::default()));
+        let (tx, changed) = watch::channel(0u64);
+        let reader = tokio::spawn(read_loop(reader, writer.clone(), shared.clone(), tx));
+        Ok(Actuator {
+            spec,
+            writer,
+            shared,
+            changed,
+            next_pid: Mutex::new(0),
+            reader,
+            session_present: ack.session_present,
+        })
+    }
+
+    fn pid(&self) -> u16 {
+        let mut p = self.next_pid.lock().unwrap();
+        *p = p.wrapping_add(1).max(1);
+        *p
+    }
+
+    /// Subscribes and returns the SUBACK codes.
+    pub async fn subscribe_with(&self, filter: &str, options: SubOptions) -> anyhow::Result<Vec<u8>> {
+        let packet_id = self.pid();
+        let (tx, rx) = oneshot::channel();
+        self.shared.lock().unwrap().waiting.insert(packet_id, tx);
+        let s = Subscribe { packet_id, properties: Properties::new(), filters: vec![(filter.to_owned(), options)] };
+        self.writer.lock().await.write_packet(&Packet::Subscribe(s)).await?;
+        match tokio::time::timeout(Duration::from_secs(5), rx).await {
+            Ok(Ok(Packet::SubAck(a))) => Ok(a.codes),
+            Ok(Ok(other)) => bail!("expected SUBACK, got {}", other.name()),
+            _ => bail!("observer {}: no SUBACK for {filter}", self.spec.client_id),
+        }
+    }
+
+    /// Subscribes at `qos` and checks the grant is not a failure.
+    pub async fn subscribe(&self, filter: &str, qos: QoS) -> anyhow::Result<QoS> {
+        let codes = self.subscribe_with(filter, SubOptions::qos(qos)).await?;
+        match codes.first().copied().and_then(QoS::from_u8) {
+            Some(q) => Ok(q),
+            None => bail!("subscription to {filter} refused with code {:#04x}", codes.first().copied().unwrap_or(0)),
+        }
+    }
+
+    /// Publishes at QoS 0 on the observer's own connection (used for probes).
+    pub async fn publish(&self, p: Publish) -> anyhow::Result<()> {
+        self.writer.lock().await.write_packet(&Packet::Publish(p)).await?;
+        Ok(())
+    }
+
+    /// Sends PINGREQ and returns when PINGRESP arrives: proof the connection is live.
+    pub async fn ping(&self) -> anyhow::Result<Instant> {
+        let (tx, rx) = oneshot::channel();
+        self.shared.lock().unwrap().pings.push(tx);
+        self.writer.lock().await.write_packet(&Packet::PingReq).await?;
+        match tokio::time::timeout(Duration::from_secs(5), rx).await {
+            Ok(Ok(at)) => Ok(at),
+            _ => bail!("observer {}: no PINGRESP", self.spec.client_id),
+        }
+    }
+
+    /// Every observation so far.
+    pub fn observations(&self) -> Vec<Observation> {
+        self.shared.lock().unwrap().log.clone()
+    }
+
+    /// Observations on `topic`.
+    pub fn on_topic(&self, topic: &str) -> Vec<Observation> {
+        self.shared.lock().unwrap().log.iter().filter(|o| o.topic == topic).cloned().collect()
+    }
+
+    /// Why the observer stopped working, if it did.
+    pub fn broken(&self) -> Option<String> {
+        self.shared.lock().unwrap().broken.clone()
+    }
+
+    /// Waits until an observation satisfies `pred` or `deadline` passes.
+    pub async fn wait_for(&self, pred: impl Fn(&Observation) -> bool, deadline: Instant) -> Option<Observation> {
+        let mut changed = self.changed.clone();
+        loop {
+            if let Some(o) = self.shared.lock().unwrap().log.iter().find(|o| pred(o)).cloned() {
+                return Some(o);
+            }
+            if self.broken().is_some() {
+                return None;
+            }
+            match tokio::time::timeout_at(deadline, changed.changed()).await {
+                Ok(Ok(())) => continue,
+                _ => return None,
+            }
+        }
+    }
+
+    /// Sends DISCONNECT 0x00 and stops.
+    pub async fn disconnect(self) {
+        let _ = self.writer.lock().await.write_packet(&Packet::Disconnect(Disconnect::new(0))).await;
+        let _ = self.writer.lock().await.shutdown().await;
+        self.reader.abort();
+    }
+}
+
+impl Drop for Actuator {
+    fn drop(&mut self) {
+        self.reader.abort();
+    }
+}
+
+async fn read_loop(
+    mut reader: Connection<ReadHalf<ClientStream>>,
+    writer: Arc<tokio::sync::Mutex<Connection<WriteHalf<ClientStream>>>>,
+    shared: Arc<Mutex<Shared>>,
+    tx: watch::Sender<u64>,
+) {
+    let mut n = 0u64;
+    loop {
+        let packet = match reader.read_packet().await {
+            Ok(Some(p)) => p,
+            Ok(None) => {
+                shared.lock().unwrap().broken = Some("broker closed the observer's connection".into());
+                break;
+            }
+            Err(e) => {
+                shared.lock().unwrap().broken = Some(format!("observer read failed: {e}"));
+                break;
+            }
+        };
+        let at = Instant::now();
+        let reply = match packet {
+            Packet::Publish(p) => {
+                let reply = match (p.qos, p.packet_id) {
+                    (QoS::AtLeastOnce, Some(id)) => Some(Packet::PubAck(PubResp::new(id))),
+                    (QoS::ExactlyOnce, Some(id)) => Some(Packet::PubRec(PubResp::new(id))),
+                    _ => None,
+                };
+                shared.lock().unwrap().log.push(Observation {
+                    at,
+                    topic: p.topic,
+                    payload: p.payload,
+                    qos: p.qos,
+                    retain: p.retain,
+                    dup: p.dup,
+                    properties: p.properties,
+                });
+                reply
+            }
+            Packet::PubRel(r) => Some(Packet::PubComp(PubResp::new(r.packet_id))),
+            Packet::SubAck(ref a) => {
+                if let Some(w) = shared.lock().unwrap().waiting.remove(&a.packet_id) {
+                    let _ = w.send(packet.clone());
+                }
+                None
+            }
+            Packet::UnsubAck(ref a) => {
+                if let Some(w) = shared.lock().unwrap().waiting.remove(&a.packet_id) {
+                    let _ = w.send(packet.clone());
+                }
+                None
+            }
+            Packet::PingResp => {
+                let pings = std::mem::take(&mut shared.lock().unwrap().pings);
+                for p in pings {
+                    let _ = p.send(at);
+                }
+                None
+            }
+            Packet::Disconnect(d) => {
+                shared.lock().unwrap().broken = Some(format!("broker sent DISCONNECT {:#04x} to the observer", d.reason));
+                break;
+            }
+            _ => None,
+        };
+        if let Some(r) = reply {
+            if writer.lock().await.write_packet(&r).await.is_err() {
+                shared.lock().unwrap().broken = Some("observer write failed".into());
+                break;
+            }
+        }
+        n += 1;
+        let _ = tx.send(n);
+    }
+    n += 1;
+    let _ = tx.send(n);
+}

@@ -1,0 +1,269 @@
+//! Sensors (victims): clients that carry a will and suffer faults. Driven through the shared codec on
+//! a raw socket, so every fault is exact: no client library decides what goes on the wire.
+
+use crate::fault::{Fault, FaultRecord, ProtocolViolation};
+use crate::transport::ClientStream;
+use anyhow::{bail, Context};
+use bytes::Bytes;
+use lwt_broker::codec::raw::RawPacket;
+use lwt_broker::codec::{
+    ConnAck, Connect, Disconnect, Packet, Properties, Property, ProtocolVersion, PubResp, Publish, QoS, Will,
+};
+use lwt_broker::connection::{Connection, ReadError};
+use std::net::SocketAddr;
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// How long to wait for a CONNACK or an acknowledgement.
+pub const REPLY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Everything a sensor's CONNECT says.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SensorSpec {
+    /// Client identifier.
+    pub client_id: String,
+    /// Protocol version.
+    pub version: ProtocolVersion,
+    /// Clean Session / Clean Start.
+    pub clean_start: bool,
+    /// Session Expiry Interval (5.0; `None` = property absent).
+    pub session_expiry: Option<u32>,
+    /// Keep Alive in seconds.
+    pub keep_alive: u16,
+    /// The will.
+    pub will: Option<Will>,
+    /// User Name.
+    pub username: Option<String>,
+    /// Password.
+    pub password: Option<Bytes>,
+}
+
+impl SensorSpec {
+    /// A sensor with clean start, keep-alive 60 s and no will.
+    pub fn new(client_id: impl Into<String>, version: ProtocolVersion) -> Self {
+        SensorSpec {
+            client_id: client_id.into(),
+            version,
+            clean_start: true,
+            session_expiry: None,
+            keep_alive: 60,
+            will: None,
+            username: None,
+            password: None,
+        }
+    }
+
+    /// Sets a will without properties.
+    pub fn with_will(mut self, topic: &str, payload: impl Into<Bytes>, qos: QoS, retain: bool) -> Self {
+        self.will = Some(Will { topic: topic.into(), payload: payload.into(), qos, retain, properties: Properties::new() });
+        self
+    }
+
+    /// Adds a will property (5.0). Requires a will.
+    pub fn will_property(mut self, p: Property) -> Self {
+        if let Some(w) = &mut self.will {
+            w.properties.push(p);
+        }
+        self
+    }
+
+    /// The CONNECT packet.
+    pub fn to_connect(&self) -> Connect {
+        let mut c = Connect::new(self.version, self.client_id.clone());
+        c.clean_start = self.clean_start;
+        c.keep_alive = self.keep_alive;
+        if let (ProtocolVersion::V5, Some(s)) = (self.version, self.session_expiry) {
+            c.properties.push(Property::SessionExpiryInterval(s));
+        }
+        c.will = self.will.clone();
+        c.username = self.username.clone();
+        c.password = self.password.clone();
+        c
+    }
+}
+
+/// How a CONNECT was answered.
+#[derive(Debug)]
+pub enum ConnectOutcome {
+    /// CONNACK with code 0.
+    Accepted(Sensor),
+    /// CONNACK with a non-zero code.
+    Refused(ConnAck),
+    /// The broker closed the connection without CONNACK.
+    Closed(String),
+}
+
+impl ConnectOutcome {
+    /// The sensor, or an error describing the refusal.
+    pub fn accepted(self) -> anyhow::Result<Sensor> {
+        match self {
+            ConnectOutcome::Accepted(s) => Ok(s),
+            ConnectOutcome::Refused(a) => bail!("CONNECT refused with code {:#04x}", a.code),
+            ConnectOutcome::Closed(why) => bail!("connection closed without CONNACK: {why}"),
+        }
+    }
+}
+
+/// A connected sensor.
+#[derive(Debug)]
+pub struct Sensor {
+    /// What it connected with.
+    pub spec: SensorSpec,
+    /// The CONNACK it got.
+    pub connack: ConnAck,
+    conn: Connection<ClientStream>,
+    last_sent: Instant,
+    next_pid: u16,
+}
+
+impl Sensor {
+    /// Connects to `addr` with `spec` and reads the CONNACK.
+    pub async fn connect(addr: SocketAddr, spec: SensorSpec) -> anyhow::Result<ConnectOutcome> {
+        let stream = ClientStream::connect_tcp(addr).await.with_context(|| format!("cannot connect to {addr}"))?;
+        Self::connect_over(stream, spec).await
+    }
+
+    /// Sends CONNECT over an open stream and reads the CONNACK.
+    pub async fn connect_over(stream: ClientStream, spec: SensorSpec) -> anyhow::Result<ConnectOutcome> {
+        let mut conn = Connection::new(stream);
+        conn.set_version(spec.version);
+        conn.write_packet(&Packet::Connect(spec.to_connect())).await?;
+        let last_sent = Instant::now();
+        match tokio::time::timeout(REPLY_TIMEOUT, conn.read_packet()).await {
+            Err(_) => bail!("no CONNACK within {REPLY_TIMEOUT:?} for {}", spec.client_id),
+            Ok(Ok(Some(Packet::ConnAck(ack)))) if ack.code == 0 => {
+                Ok(ConnectOutcome::Accepted(Sensor { spec, connack: ack, conn, last_sent, next_pid: 0 }))
+            }
+            Ok(Ok(Some(Packet::ConnAck(ack)))) => Ok(ConnectOutcome::Refused(ack)),
+            Ok(Ok(Some(other))) => bail!("expected CONNACK, got {}", other.name()),
+            Ok(Ok(None)) => Ok(ConnectOutcome::Closed("end of stream".into())),
+            Ok(Err(ReadError::Io(e))) => Ok(ConnectOutcome::Closed(e.to_string())),
+            Ok(Err(e)) => bail!("undecodable reply to CONNECT: {e}"),
+        }
+    }
+
+    /// When the sensor last sent a packet (the base of the keep-alive deadline).
+    pub fn last_sent(&self) -> Instant {
+        self.last_sent
+    }
+
+    /// The local socket address (how the fault proxy identifies this client).
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.conn.get_ref().local_addr()
+    }
+
+    /// Sends a packet.
+    pub async fn send(&mut self, p: &Packet) -> anyhow::Result<()> {
+        self.conn.write_packet(p).await?;
+        self.last_sent = Instant::now();
+        Ok(())
+    }
+
+    /// Publishes and completes the QoS flow (the broker's acknowledgements are checked).
+    pub async fn publish(&mut self, mut p: Publish) -> anyhow::Result<()> {
+        if p.qos != QoS::AtMostOnce && p.packet_id.is_none() {
+            self.next_pid = self.next_pid.wrapping_add(1).max(1);
+            p.packet_id = Some(self.next_pid);
+        }
+        let (qos, id) = (p.qos, p.packet_id.unwrap_or(0));
+        self.send(&Packet::Publish(p)).await?;
+        match qos {
+            QoS::AtMostOnce => Ok(()),
+            QoS::AtLeastOnce => self.expect(|p| matches!(p, Packet::PubAck(r) if r.packet_id == id), "PUBACK").await,
+            QoS::ExactlyOnce => {
+                self.expect(|p| matches!(p, Packet::PubRec(r) if r.packet_id == id), "PUBREC").await?;
+                self.send(&Packet::PubRel(PubResp::new(id))).await?;
+                self.expect(|p| matches!(p, Packet::PubComp(r) if r.packet_id == id), "PUBCOMP").await
+            }
+        }
+    }
+
+    /// Sends PINGREQ and waits for PINGRESP.
+    pub async fn ping(&mut self) -> anyhow::Result<()> {
+        self.send(&Packet::PingReq).await?;
+        self.expect(|p| matches!(p, Packet::PingResp), "PINGRESP").await
+    }
+
+    async fn expect(&mut self, want: impl Fn(&Packet) -> bool, what: &str) -> anyhow::Result<()> {
+        let deadline = Instant::now() + REPLY_TIMEOUT;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match tokio::time::timeout(left, self.conn.read_packet()).await {
+                Err(_) => bail!("no {what} within {REPLY_TIMEOUT:?}"),
+                Ok(Ok(Some(p))) if want(&p) => return Ok(()),
+                Ok(Ok(Some(_))) => continue,
+                Ok(Ok(None)) => bail!("connection closed while waiting for {what}"),
+                Ok(Err(e)) => bail!("error while waiting for {what}: {e}"),
+            }
+        }
+    }
+
+    /// Applies a client-side fault. The sensor is consumed: after a fault it is gone, except for
+    /// [`Fault::Silence`], whose open socket is returned inside the record so it stays half-alive.
+    pub async fn inject(mut self, fault: &Fault) -> anyhow::Result<FaultRecord> {
+        let planned = Instant::now();
+        let mut held = None;
+        let actual = match fault {
+            Fault::Fin => {
+                let _ = self.conn.shutdown().await;
+                let at = Instant::now();
+                drop(self.conn);
+                at
+            }
+            Fault::Rst => {
+                self.conn.get_ref().tcp().set_zero_linger()?;
+                let at = Instant::now();
+                drop(self.conn);
+                at
+            }
+            Fault::Silence => {
+                // Nothing more is sent; the keep-alive deadline runs from the last packet.
+                let at = self.last_sent;
+                held = Some(self.conn);
+                at
+            }
+            Fault::Disconnect { reason, session_expiry } => {
+                let mut d = Disconnect::new(*reason);
+                if let Some(s) = session_expiry {
+                    d.properties.push(Property::SessionExpiryInterval(*s));
+                }
+                self.conn.write_packet(&Packet::Disconnect(d)).await?;
+                let at = Instant::now();
+                let _ = self.conn.shutdown().await;
+                drain_until_closed(&mut self.conn).await;
+                at
+            }
+            Fault::DisconnectRaw(bytes) => {
+                self.conn.write_raw(bytes).await?;
+                let at = Instant::now();
+                let _ = self.conn.shutdown().await;
+                drain_until_closed(&mut self.conn).await;
+                at
+            }
+            Fault::Protocol(v) => {
+                let bytes = match v {
+                    ProtocolViolation::SecondConnect => Packet::Connect(self.spec.to_connect()).to_bytes(self.spec.version),
+                    ProtocolViolation::ReservedPacketType => RawPacket::new(0, 0, Vec::new()).to_bytes(),
+                    ProtocolViolation::MalformedPublish => {
+                        // PUBLISH with QoS 3 (both QoS bits set): malformed (MQTT-3.3.1-4).
+                        RawPacket::from_packet(&Packet::Publish(Publish::new("lwt/malformed", "x")), self.spec.version)
+                            .flags(0b0110)
+                            .to_bytes()
+                    }
+                };
+                self.conn.write_raw(&bytes).await?;
+                let at = Instant::now();
+                // Keep the socket open: the broker must be the one to close it.
+                held = Some(self.conn);
+                at
+            }
+            other => bail!("{other} is not a client-side fault; apply it through the target or the proxy"),
+        };
+        Ok(FaultRecord { fault: fault.clone(), client_id: self.spec.client_id.clone(), planned, actual, held })
+    }
+}
+
+async fn drain_until_closed(conn: &mut Connection<ClientStream>) {
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while let Ok(Ok(Some(_))) = tokio::time::timeout_at(deadline, conn.read_packet()).await {}
+}

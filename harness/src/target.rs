@@ -1,0 +1,411 @@
+//! Targets: the broker under test. Embedded (the reference broker in-process, the default),
+//! external (`mqtt://host:port`), or launched (a broker process the harness starts, watches and can
+//! restart, e.g. mosquitto on a free loopback port).
+
+use anyhow::{bail, Context};
+use lwt_broker::BrokerHandle;
+use std::fmt;
+use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+use tokio::process::{Child, Command};
+use tokio::time::Instant;
+use tracing::{debug, info};
+
+/// A broker address given as a URL.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BrokerUrl {
+    /// `mqtt` or `mqtts`.
+    pub tls: bool,
+    /// Host name or address.
+    pub host: String,
+    /// Port.
+    pub port: u16,
+}
+
+impl FromStr for BrokerUrl {
+    type Err = anyhow::Error;
+    fn from_str(s: &str) -> anyhow::Result<Self> {
+        let (tls, rest) = if let Some(r) = s.strip_prefix("mqtt://") {
+            (false, r)
+        } else if let Some(r) = s.strip_prefix("mqtts://") {
+            (true, r)
+        } else if let Some(r) = s.strip_prefix("tcp://") {
+            (false, r)
+        } else {
+            bail!("broker URL {s:?} must start with mqtt:// or mqtts://");
+        };
+        let rest = rest.trim_end_matches('/');
+        let (host, port) = match rest.rsplit_once(':') {
+            Some((h, p)) if !h.ends_with(']') || h.starts_with('[') => {
+                let port = p.parse::<u16>().with_context(|| format!("bad port {p:?} in broker URL {s:?}"))?;
+                (h.trim_start_matches('[').trim_end_matches(']').to_owned(), port)
+            }
+            _ => (rest.to_owned(), if tls { 8883 } else { 1883 }),
+        };
+        if host.is_empty() {
+            bail!("broker URL {s:?} has no host");
+        }
+        Ok(BrokerUrl { tls, host, port })
+    }
+}
+
+impl fmt::Display for BrokerUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let scheme = if self.tls { "mqtts" } else { "mqtt" };
+        if self.host.contains(':') {
+            write!(f, "{scheme}://[{}]:{}", self.host, self.port)
+        } else {
+            write!(f, "{scheme}://{}:{}", self.host, self.port)
+        }
+    }
+}
+
+/// What to test against.
+#[derive(Clone, Debug)]
+pub enum TargetSpec {
+    /// The reference broker in-process on 127.0.0.1 with this configuration.
+    Embedded(lwt_broker::Config),
+    /// A broker that is already running.
+    External(BrokerUrl),
+    /// A command the harness runs. `{port}` in it is replaced by a free loopback port; the shorthand
+    /// `mosquitto` (optionally `mosquitto:/path/to/mosquitto`) writes a config and runs mosquitto.
+    Launch(String),
+}
+
+impl TargetSpec {
+    /// From the CLI flags `--broker URL` / `--launch CMD` (at most one); neither means embedded.
+    pub fn from_flags(broker: Option<&str>, launch: Option<&str>) -> anyhow::Result<TargetSpec> {
+        match (broker, launch) {
+            (Some(_), Some(_)) => bail!("--broker and --launch cannot be used together"),
+            (Some(url), None) => Ok(TargetSpec::External(url.parse()?)),
+            (None, Some(cmd)) if cmd.trim().is_empty() => bail!("--launch needs a command"),
+            (None, Some(cmd)) => Ok(TargetSpec::Launch(cmd.to_owned())),
+            (None, None) => Ok(TargetSpec::Embedded(lwt_broker::Config::default())),
+        }
+    }
+}
+
+/// How a restart fault stops the broker.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StopKind {
+    /// Orderly (SIGTERM / shutdown): the broker may publish wills first.
+    Graceful,
+    /// Crash (SIGKILL; for the embedded broker, its tasks are dropped without the shutdown sequence).
+    Kill,
+}
+
+enum State {
+    Embedded { handle: Option<BrokerHandle>, config: lwt_broker::Config },
+    External,
+    Launched { child: Option<Child>, argv: Vec<String>, _dir: tempfile::TempDir, label: String },
+}
+
+/// A running target.
+pub struct Target {
+    addr: SocketAddr,
+    name: String,
+    state: State,
+}
+
+impl Target {
+    /// Starts (or resolves) the target and waits until it accepts TCP connections.
+    pub async fn start(spec: &TargetSpec) -> anyhow::Result<Target> {
+        match spec {
+            TargetSpec::Embedded(config) => {
+                let handle = lwt_broker::start(config.clone(), &["127.0.0.1:0".parse()?]).await?;
+                let addr = handle.local_addr();
+                Ok(Target {
+                    addr,
+                    name: "lwt-broker (embedded)".into(),
+                    state: State::Embedded { handle: Some(handle), config: config.clone() },
+                })
+            }
+            TargetSpec::External(url) => {
+                if url.tls {
+                    bail!("{url}: TLS targets need client certificates (coming with the Event Grid work); use mqtt://");
+                }
+                let addr = (url.host.as_str(), url.port)
+                    .to_socket_addrs()
+                    .with_context(|| format!("cannot resolve {url}"))?
+                    .next()
+                    .with_context(|| format!("{url} resolves to no address"))?;
+                wait_until_accepting(addr, Duration::from_secs(5))
+                    .await
+                    .with_context(|| format!("broker {url} does not accept connections"))?;
+                Ok(Target { addr, name: url.to_string(), state: State::External })
+            }
+            TargetSpec::Launch(cmd) => {
+                let port = free_port()?;
+                let dir = tempfile::tempdir()?;
+                let (argv, label) = launch_argv(cmd, port, &dir.path().to_path_buf())?;
+                let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+                let child = spawn(&argv)?;
+                let mut t = Target {
+                    addr,
+                    name: label.clone(),
+                    state: State::Launched { child: Some(child), argv, _dir: dir, label },
+                };
+                t.wait_ready().await?;
+                Ok(t)
+            }
+        }
+    }
+
+    /// The address clients connect to.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// A human name for reports.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Whether this target can be restarted by the harness (embedded and launched ones can).
+    pub fn can_restart(&self) -> bool {
+        !matches!(self.state, State::External)
+    }
+
+    /// Stops the broker (gracefully or by crash), starts it again on the same address, and waits until
+    /// it accepts connections. Returns the instant the stop was issued.
+    pub async fn restart(&mut self, how: StopKind) -> anyhow::Result<Instant> {
+        let addr = self.addr;
+        match &mut self.state {
+            State::External => bail!("{}: an external broker cannot be restarted by the harness", self.name),
+            State::Embedded { handle, config } => {
+                let at = Instant::now();
+                if let Some(h) = handle.take() {
+                    match how {
+                        StopKind::Graceful => h.shutdown().await,
+                        StopKind::Kill => h.abort(),
+                    }
+                }
+                let deadline = Instant::now() + Duration::from_secs(5);
+                let h = loop {
+                    match lwt_broker::start(config.clone(), &[addr]).await {
+                        Ok(h) => break h,
+                        Err(e) if Instant::now() < deadline => {
+                            debug!("restart bind retry: {e}");
+                            tokio::time::sleep(Duration::from_millis(50)).await;
+                        }
+                        Err(e) => return Err(e),
+                    }
+                };
+                *handle = Some(h);
+                Ok(at)
+            }
+            State::Launched { child, argv, .. } => {
+                let at = Instant::now();
+                if let Some(c) = child.take() {
+                    stop_child(c, how).await;
+                }
+                *child = Some(spawn(argv)?);
+                self.wait_ready().await?;
+                Ok(at)
+            }
+        }
+    }
+
+    /// Stops a launched or embedded broker; does nothing to an external one.
+    pub async fn stop(mut self) {
+        match &mut self.state {
+            State::Embedded { handle, .. } => {
+                if let Some(h) = handle.take() {
+                    h.shutdown().await;
+                }
+            }
+            State::External => {}
+            State::Launched { child, .. } => {
+                if let Some(c) = child.take() {
+                    stop_child(c, StopKind::Graceful).await;
+                }
+            }
+        }
+    }
+
+    /// The process id of a launched broker (for RSS / CPU sampling).
+    pub fn pid(&self) -> Option<u32> {
+        match &self.state {
+            State::Launched { child: Some(c), .. } => c.id(),
+            State::Embedded { .. } => Some(std::process::id()),
+            _ => None,
+        }
+    }
+
+    async fn wait_ready(&mut self) -> anyhow::Result<()> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let State::Launched { child: Some(c), label, .. } = &mut self.state {
+                if let Some(status) = c.try_wait()? {
+                    bail!("launched broker `{label}` exited before accepting connections ({status})");
+                }
+            }
+            if tokio::net::TcpStream::connect(self.addr).await.is_ok() {
+                info!(target = %self.name, addr = %self.addr, "target ready");
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                bail!("{} did not accept connections on {} within 10 s", self.name, self.addr);
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+}
+
+/// A free TCP port on 127.0.0.1 (bound and released; good enough on loopback).
+pub fn free_port() -> anyhow::Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// Finds the mosquitto binary: `$LWT_MOSQUITTO`, then PATH, then /usr/sbin/mosquitto.
+pub fn find_mosquitto() -> Option<PathBuf> {
+    if let Ok(p) = std::env::var("LWT_MOSQUITTO") {
+        return Some(PathBuf::from(p));
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    for dir in std::env::split_paths(&path).chain([PathBuf::from("/usr/sbin"), PathBuf::from("/usr/local/sbin")]) {
+        let p = dir.join("mosquitto");
+        if p.is_file() {
+            return Some(p);
+        }
+    }
+    None
+}
+
+fn launch_argv(cmd: &str, port: u16, dir: &std::path::Path) -> anyhow::Result<(Vec<String>, String)> {
+    let trimmed = cmd.trim();
+    if trimmed == "mosquitto" || trimmed.starts_with("mosquitto:") {
+        let bin = match trimmed.strip_prefix("mosquitto:") {
+            Some(p) => PathBuf::from(p),
+            None => find_mosquitto().context("mosquitto is not installed (apt-get install mosquitto) and LWT_MOSQUITTO is not set")?,
+        };
+        let conf = dir.join("mosquitto.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\nmax_keepalive 65535\n\
+                 log_dest stderr\nlog_type error\nlog_type warning\n"
+            ),
+        )?;
+        let argv = vec![bin.display().to_string(), "-c".into(), conf.display().to_string()];
+        let version = mosquitto_version(&bin).unwrap_or_else(|| "mosquitto".into());
+        return Ok((argv, format!("{version} (launched on 127.0.0.1:{port})")));
+    }
+    if !trimmed.contains("{port}") {
+        bail!("--launch command must contain {{port}} (replaced by a free loopback port), or be `mosquitto`");
+    }
+    let replaced = trimmed.replace("{port}", &port.to_string()).replace("{dir}", &dir.display().to_string());
+    let argv = split_words(&replaced)?;
+    Ok((argv, format!("`{replaced}`")))
+}
+
+/// `mosquitto 2.0.11` as the binary reports it, if it does.
+pub fn mosquitto_version(bin: &std::path::Path) -> Option<String> {
+    let out = std::process::Command::new(bin).arg("-h").output().ok()?;
+    let text = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    let line = text.lines().find(|l| l.contains("mosquitto version"))?;
+    let v = line.split("version").nth(1)?.trim().split_whitespace().next()?;
+    Some(format!("mosquitto {v}"))
+}
+
+/// Splits a command line on whitespace, honouring single and double quotes.
+fn split_words(s: &str) -> anyhow::Result<Vec<String>> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut quote: Option<char> = None;
+    let mut any = false;
+    for ch in s.chars() {
+        match (quote, ch) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), c) => cur.push(c),
+            (None, '"' | '\'') => {
+                quote = Some(ch);
+                any = true;
+            }
+            (None, c) if c.is_whitespace() => {
+                if any || !cur.is_empty() {
+                    out.push(std::mem::take(&mut cur));
+                    any = false;
+                }
+            }
+            (None, c) => cur.push(c),
+        }
+    }
+    if quote.is_some() {
+        bail!("unbalanced quote in launch command {s:?}");
+    }
+    if any || !cur.is_empty() {
+        out.push(cur);
+    }
+    if out.is_empty() {
+        bail!("empty launch command");
+    }
+    Ok(out)
+}
+
+fn spawn(argv: &[String]) -> anyhow::Result<Child> {
+    Command::new(&argv[0])
+        .args(&argv[1..])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .with_context(|| format!("cannot start `{}`", argv.join(" ")))
+}
+
+async fn stop_child(mut c: Child, how: StopKind) {
+    if let Some(pid) = c.id() {
+        let sig = match how {
+            StopKind::Graceful => libc::SIGTERM,
+            StopKind::Kill => libc::SIGKILL,
+        };
+        // SAFETY: plain kill(2) on our own child's pid.
+        unsafe {
+            libc::kill(pid as i32, sig);
+        }
+    }
+    if tokio::time::timeout(Duration::from_secs(5), c.wait()).await.is_err() {
+        let _ = c.kill().await;
+    }
+}
+
+async fn wait_until_accepting(addr: SocketAddr, within: Duration) -> anyhow::Result<()> {
+    let deadline = Instant::now() + within;
+    loop {
+        match tokio::net::TcpStream::connect(addr).await {
+            Ok(_) => return Ok(()),
+            Err(e) if Instant::now() > deadline => return Err(e.into()),
+            Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_parse_and_bad_ones_are_named() {
+        assert_eq!(
+            "mqtt://127.0.0.1:1884".parse::<BrokerUrl>().unwrap(),
+            BrokerUrl { tls: false, host: "127.0.0.1".into(), port: 1884 }
+        );
+        assert_eq!("mqtts://localhost".parse::<BrokerUrl>().unwrap().port, 8883);
+        assert_eq!("mqtt://[::1]:1883".parse::<BrokerUrl>().unwrap().host, "::1");
+        let e = "http://x".parse::<BrokerUrl>().unwrap_err().to_string();
+        assert!(e.contains("mqtt://"), "{e}");
+        let e = "mqtt://h:99999".parse::<BrokerUrl>().unwrap_err().to_string();
+        assert!(e.contains("bad port"), "{e}");
+    }
+
+    #[test]
+    fn launch_commands_need_a_port_placeholder() {
+        let d = std::path::Path::new("/tmp");
+        let (argv, _) = launch_argv("lwt-broker --bind '127.0.0.1:{port}'", 5, d).unwrap();
+        assert_eq!(argv, vec!["lwt-broker", "--bind", "127.0.0.1:5"]);
+        assert!(launch_argv("lwt-broker", 5, d).unwrap_err().to_string().contains("{port}"));
+        assert!(split_words("a 'b").is_err());
+    }
+}

@@ -1,0 +1,351 @@
+//! Expectations and verdicts. A verdict names the rule it judges, its level, what was expected and
+//! what was measured. Absence is proven, not assumed: after the window the observer must receive a
+//! probe it published itself, or the verdict is an error, never a pass.
+
+use crate::actuator::{Actuator, Observation};
+use bytes::Bytes;
+use lwt_broker::codec::{Property, QoS};
+use serde::Serialize;
+use std::fmt;
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// Normative level of a rule.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub enum Level {
+    /// MUST / MUST NOT.
+    Must,
+    /// SHOULD.
+    Should,
+    /// MAY, or behaviour the spec leaves open (reported, never failed).
+    May,
+}
+
+impl fmt::Display for Level {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Level::Must => "MUST",
+            Level::Should => "SHOULD",
+            Level::May => "MAY",
+        })
+    }
+}
+
+/// Outcome of a check.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub enum Status {
+    /// The broker did what the rule says.
+    Pass,
+    /// The broker broke the rule.
+    Fail,
+    /// Not run: the target lacks this capability.
+    Skip(String),
+    /// The harness could not judge (e.g. the observer died); never counted as pass or fail.
+    Error(String),
+}
+
+/// One measured time, relative to the fault.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Timing {
+    /// What was timed.
+    pub label: String,
+    /// Milliseconds.
+    pub ms: f64,
+}
+
+/// The judgement of one rule in one scenario.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Verdict {
+    /// Rule id from the reference (e.g. `MQTT-3.1.2-8`).
+    pub rule: String,
+    /// Level.
+    pub level: Level,
+    /// Outcome.
+    pub status: Status,
+    /// What was expected.
+    pub expected: String,
+    /// What was observed.
+    pub observed: String,
+    /// Measured times.
+    pub timings: Vec<Timing>,
+    /// Raw evidence (deliveries with times).
+    pub evidence: Vec<String>,
+}
+
+impl Verdict {
+    /// Whether this verdict passed.
+    pub fn passed(&self) -> bool {
+        self.status == Status::Pass
+    }
+    /// A skip for a missing capability.
+    pub fn skip(rule: &str, level: Level, capability: &str) -> Verdict {
+        Verdict {
+            rule: rule.into(),
+            level,
+            status: Status::Skip(capability.into()),
+            expected: String::new(),
+            observed: format!("skipped: target lacks {capability}"),
+            timings: Vec::new(),
+            evidence: Vec::new(),
+        }
+    }
+}
+
+impl fmt::Display for Verdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let status = match &self.status {
+            Status::Pass => "PASS".to_string(),
+            Status::Fail => "FAIL".to_string(),
+            Status::Skip(c) => format!("SKIP ({c})"),
+            Status::Error(e) => format!("ERROR ({e})"),
+        };
+        write!(f, "{} [{}] {}: expected {}; observed {}", self.rule, self.level, status, self.expected, self.observed)
+    }
+}
+
+/// What a will delivery must look like.
+#[derive(Clone, Debug, PartialEq)]
+pub struct WillExpectation {
+    /// Topic.
+    pub topic: String,
+    /// Payload.
+    pub payload: Bytes,
+    /// QoS it must arrive with.
+    pub qos: Option<QoS>,
+    /// RETAIN flag it must carry.
+    pub retain: Option<bool>,
+    /// Properties it must carry, in order (Subscription Identifiers are ignored; a Message Expiry
+    /// Interval must be present and not larger than expected). Will Delay Interval must be absent
+    /// whenever this is set.
+    pub properties: Option<Vec<Property>>,
+    /// Not before this long after the fault.
+    pub earliest: Duration,
+    /// Not after this long after the fault.
+    pub latest: Duration,
+}
+
+impl WillExpectation {
+    /// A will on `topic` with `payload`, due between `earliest` and `latest` after the fault.
+    pub fn new(topic: &str, payload: impl Into<Bytes>, earliest: Duration, latest: Duration) -> Self {
+        WillExpectation { topic: topic.into(), payload: payload.into(), qos: None, retain: None, properties: None, earliest, latest }
+    }
+}
+
+/// Extra wait after a delivery to catch a duplicate.
+pub const DUPLICATE_GRACE: Duration = Duration::from_millis(500);
+
+/// Waits for the will at `observer` and judges arrival time, exactly-once, QoS, retain and properties.
+pub async fn expect_will(observer: &Actuator, fault_at: Instant, exp: &WillExpectation, rule: &str, level: Level) -> Verdict {
+    let matches = |o: &Observation| o.topic == exp.topic && o.payload == exp.payload && o.at >= fault_at;
+    let got = observer.wait_for(matches, fault_at + exp.latest).await;
+    let mut v = Verdict {
+        rule: rule.into(),
+        level,
+        status: Status::Pass,
+        expected: format!(
+            "will {:?} on {} within [{} ms, {} ms] after the fault, exactly once",
+            String::from_utf8_lossy(&exp.payload),
+            exp.topic,
+            exp.earliest.as_millis(),
+            exp.latest.as_millis()
+        ),
+        observed: String::new(),
+        timings: Vec::new(),
+        evidence: Vec::new(),
+    };
+    let Some(first) = got else {
+        v.evidence = evidence(observer, fault_at);
+        if let Some(why) = observer.broken() {
+            v.status = Status::Error(why.clone());
+            v.observed = format!("observer failed before the will arrived: {why}");
+        } else {
+            v.status = Status::Fail;
+            v.observed = format!("no will within {} ms", exp.latest.as_millis());
+        }
+        return v;
+    };
+    // Catch duplicates that follow shortly after.
+    tokio::time::sleep(DUPLICATE_GRACE).await;
+    let all: Vec<Observation> = observer.observations().into_iter().filter(|o| matches(o)).collect();
+    let t = first.at.duration_since(fault_at);
+    v.timings.push(Timing { label: "fault → will".into(), ms: ms(t) });
+    v.evidence = evidence(observer, fault_at);
+    let mut problems = Vec::new();
+    if t < exp.earliest {
+        problems.push(format!("arrived {:.1} ms after the fault, earlier than {} ms", ms(t), exp.earliest.as_millis()));
+    }
+    if t > exp.latest {
+        problems.push(format!("arrived {:.1} ms after the fault, later than {} ms", ms(t), exp.latest.as_millis()));
+    }
+    if all.len() > 1 {
+        problems.push(format!("delivered {} times", all.len()));
+    }
+    if let Some(q) = exp.qos {
+        if first.qos != q {
+            problems.push(format!("QoS {} instead of {}", first.qos as u8, q as u8));
+        }
+    }
+    if let Some(r) = exp.retain {
+        if first.retain != r {
+            problems.push(format!("RETAIN {} instead of {}", first.retain as u8, r as u8));
+        }
+    }
+    if let Some(want) = &exp.properties {
+        if let Some(p) = property_problem(want, &first.properties.0) {
+            problems.push(p);
+        }
+    }
+    if problems.is_empty() {
+        v.observed = format!("will after {:.1} ms, once, QoS {}, RETAIN {}", ms(t), first.qos as u8, first.retain as u8);
+    } else {
+        v.status = Status::Fail;
+        v.observed = problems.join("; ");
+    }
+    v
+}
+
+/// Compares delivered properties with the expected list; `None` when they agree.
+pub fn property_problem(want: &[Property], got: &[Property]) -> Option<String> {
+    let got_clean: Vec<&Property> = got
+        .iter()
+        .filter(|p| !matches!(p, Property::SubscriptionIdentifier(_) | Property::MessageExpiryInterval(_)))
+        .collect();
+    if got.iter().any(|p| matches!(p, Property::WillDelayInterval(_))) {
+        return Some("Will Delay Interval present on the delivered will".into());
+    }
+    let want_mei = want.iter().find_map(|p| if let Property::MessageExpiryInterval(v) = p { Some(*v) } else { None });
+    let got_mei = got.iter().find_map(|p| if let Property::MessageExpiryInterval(v) = p { Some(*v) } else { None });
+    match (want_mei, got_mei) {
+        (Some(w), None) => return Some(format!("Message Expiry Interval missing (expected ≤ {w})")),
+        (Some(w), Some(g)) if g > w || g == 0 => return Some(format!("Message Expiry Interval {g}, expected 1..={w}")),
+        (None, Some(g)) => return Some(format!("unexpected Message Expiry Interval {g}")),
+        _ => {}
+    }
+    let want_clean: Vec<&Property> = want
+        .iter()
+        .filter(|p| !matches!(p, Property::MessageExpiryInterval(_) | Property::WillDelayInterval(_)))
+        .collect();
+    // Order matters for user properties; other properties are compared as a set.
+    let users = |v: &[&Property]| v.iter().filter(|p| matches!(p, Property::UserProperty(..))).map(|p| (*p).clone()).collect::<Vec<_>>();
+    let others = |v: &[&Property]| {
+        let mut o: Vec<String> = v.iter().filter(|p| !matches!(p, Property::UserProperty(..))).map(|p| format!("{p:?}")).collect();
+        o.sort();
+        o
+    };
+    if users(&want_clean) != users(&got_clean) {
+        return Some(format!("user properties {:?}, expected {:?} in that order", users(&got_clean), users(&want_clean)));
+    }
+    if others(&want_clean) != others(&got_clean) {
+        return Some(format!("properties {:?}, expected {:?}", others(&got_clean), others(&want_clean)));
+    }
+    None
+}
+
+/// The topic an observer's liveness probe uses.
+pub fn probe_topic(observer: &Actuator) -> String {
+    format!("lwt-harness/probe/{}", observer.spec.client_id)
+}
+
+/// Subscribes the observer to its probe topic. Call before the fault.
+pub async fn arm_probe(observer: &Actuator) -> anyhow::Result<()> {
+    observer.subscribe(&probe_topic(observer), QoS::AtMostOnce).await?;
+    Ok(())
+}
+
+/// Proves that no will on `topic` reached `observer` between `from` and `from + window`: waits out
+/// the window, then publishes a probe through the broker and requires it to come back. A will seen
+/// before the probe fails the check; a probe that never comes back makes it an error.
+pub async fn expect_no_will(observer: &Actuator, topic: &str, from: Instant, window: Duration, rule: &str, level: Level) -> Verdict {
+    tokio::time::sleep_until(from + window).await;
+    let probe_payload = format!("probe-{}", from.elapsed().as_nanos());
+    let probe = lwt_broker::codec::Publish::new(probe_topic(observer), probe_payload.clone().into_bytes());
+    let mut v = Verdict {
+        rule: rule.into(),
+        level,
+        status: Status::Pass,
+        expected: format!("no will on {topic} for {} ms after the fault", window.as_millis()),
+        observed: String::new(),
+        timings: Vec::new(),
+        evidence: Vec::new(),
+    };
+    let sent = observer.publish(probe).await;
+    let probe_seen = match sent {
+        Ok(()) => {
+            let pt = probe_topic(observer);
+            observer
+                .wait_for(|o| o.topic == pt && o.payload == probe_payload.as_bytes(), Instant::now() + Duration::from_secs(5))
+                .await
+        }
+        Err(_) => None,
+    };
+    v.evidence = evidence(observer, from);
+    let wills: Vec<Observation> = observer.on_topic(topic).into_iter().filter(|o| o.at >= from).collect();
+    if !wills.is_empty() {
+        let t = wills[0].at.duration_since(from);
+        v.status = Status::Fail;
+        v.timings.push(Timing { label: "fault → unexpected will".into(), ms: ms(t) });
+        v.observed = format!("{} message(s) on {topic}, first after {:.1} ms", wills.len(), ms(t));
+        return v;
+    }
+    match probe_seen {
+        Some(p) => {
+            v.observed = format!("nothing; liveness probe returned {:.1} ms after the window", ms(p.at.duration_since(from + window)));
+        }
+        None => {
+            v.status = Status::Error(observer.broken().unwrap_or_else(|| "liveness probe not received".into()));
+            v.observed = "absence not proven: the observer's probe did not come back".into();
+        }
+    }
+    v
+}
+
+fn evidence(observer: &Actuator, since: Instant) -> Vec<String> {
+    observer
+        .observations()
+        .iter()
+        .map(|o| {
+            let t = if o.at >= since { format!("+{:.1} ms", ms(o.at - since)) } else { format!("-{:.1} ms", ms(since - o.at)) };
+            format!("{t} {} {:?} qos={} retain={} dup={}", o.topic, String::from_utf8_lossy(&o.payload), o.qos as u8, o.retain as u8, o.dup as u8)
+        })
+        .collect()
+}
+
+/// Milliseconds as a float.
+pub fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn property_comparison_keeps_user_property_order_and_rejects_will_delay() {
+        let want = vec![
+            Property::ContentType("text/plain".into()),
+            Property::UserProperty("k1".into(), "a".into()),
+            Property::UserProperty("k2".into(), "b".into()),
+        ];
+        let same = vec![
+            Property::UserProperty("k1".into(), "a".into()),
+            Property::ContentType("text/plain".into()),
+            Property::UserProperty("k2".into(), "b".into()),
+        ];
+        assert_eq!(property_problem(&want, &same), None);
+        let swapped = vec![
+            Property::ContentType("text/plain".into()),
+            Property::UserProperty("k2".into(), "b".into()),
+            Property::UserProperty("k1".into(), "a".into()),
+        ];
+        assert!(property_problem(&want, &swapped).unwrap().contains("order"));
+        let mut with_delay = same.clone();
+        with_delay.push(Property::WillDelayInterval(5));
+        assert!(property_problem(&want, &with_delay).unwrap().contains("Will Delay"));
+        let missing = vec![Property::UserProperty("k1".into(), "a".into()), Property::UserProperty("k2".into(), "b".into())];
+        assert!(property_problem(&want, &missing).is_some());
+        let mei = vec![Property::MessageExpiryInterval(10)];
+        assert_eq!(property_problem(&mei, &[Property::MessageExpiryInterval(9)]), None);
+        assert!(property_problem(&mei, &[Property::MessageExpiryInterval(11)]).is_some());
+        assert!(property_problem(&mei, &[]).is_some());
+    }
+}
