@@ -119,7 +119,8 @@ pub struct FaultRecord {
     pub client_id: String,
     /// When the engine decided to inject it.
     pub planned: Instant,
-    /// When it took effect (for silence: the last packet sent, the base of the keep-alive deadline).
+    /// When it took effect: taken just before the system call that causes it (so no reaction can
+    /// precede it); for silence, the last packet sent (the base of the keep-alive deadline).
     pub actual: Instant,
     /// A socket kept open on purpose (silence, protocol errors): dropping it would add a FIN.
     pub held: Option<Connection<ClientStream>>,
@@ -138,6 +139,7 @@ pub async fn takeover(addr: SocketAddr, mut spec: SensorSpec, clean_start: bool)
     spec.clean_start = clean_start;
     let planned = Instant::now();
     let stream = ClientStream::connect_tcp(addr).await?;
+    // The takeover happens when the broker reads the new CONNECT, which is sent next.
     let actual = Instant::now();
     let client_id = spec.client_id.clone();
     let outcome = Sensor::connect_over(stream, spec).await?;

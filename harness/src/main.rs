@@ -1,1 +1,125 @@
-fn main() {}
+//! `lwt-harness`: judge a broker's Last Will behaviour.
+
+use clap::{Parser, Subcommand};
+use lwt_broker::codec::ProtocolVersion;
+use lwt_harness::checks::{self, Ctx};
+use lwt_harness::latency::LatencyBook;
+use lwt_harness::profile::Profile;
+use lwt_harness::target::{Target, TargetSpec};
+use lwt_harness::verdict::{Level, Status};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Know that MQTT Last Will and Testament works.
+#[derive(Parser, Debug)]
+#[command(name = "lwt-harness", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+/// Where to run.
+#[derive(clap::Args, Debug, Clone)]
+struct TargetArgs {
+    /// An external broker: mqtt://host:port.
+    #[arg(long, value_name = "URL")]
+    broker: Option<String>,
+    /// Start a broker: a command with {port}, or `mosquitto`.
+    #[arg(long, value_name = "CMD")]
+    launch: Option<String>,
+    /// What the target supports (fixtures/profiles/*.yaml).
+    #[arg(long, value_name = "FILE")]
+    profile: Option<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the built-in will checks (FIN, RST, keep-alive, DISCONNECT, takeover, will delay, retained
+    /// will, proxy blackhole, protocol error) against a target; embedded reference broker by default.
+    Checks {
+        #[command(flatten)]
+        target: TargetArgs,
+        /// Only these checks (comma-separated).
+        #[arg(long, value_delimiter = ',')]
+        only: Vec<String>,
+        /// Protocol versions to run (3.1.1, 5.0).
+        #[arg(long, value_delimiter = ',', default_values_t = vec!["3.1.1".to_string(), "5.0".to_string()])]
+        protocol: Vec<String>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    let rt = tokio::runtime::Runtime::new().expect("tokio runtime");
+    let command = cli.command.unwrap_or(Command::Checks {
+        target: TargetArgs { broker: None, launch: None, profile: None },
+        only: Vec::new(),
+        protocol: vec!["3.1.1".into(), "5.0".into()],
+    });
+    match rt.block_on(run(command)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("lwt-harness: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn run(command: Command) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Checks { target, only, protocol } => {
+            let spec = TargetSpec::from_flags(target.broker.as_deref(), target.launch.as_deref())?;
+            let profile = match &target.profile {
+                Some(p) => Profile::load(p)?,
+                None => Profile::default(),
+            };
+            let versions = protocol
+                .iter()
+                .map(|p| match p.as_str() {
+                    "3.1.1" | "311" | "4" => Ok(ProtocolVersion::V311),
+                    "5.0" | "5" => Ok(ProtocolVersion::V5),
+                    other => anyhow::bail!("unknown protocol {other:?} (use 3.1.1 or 5.0)"),
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let names: Vec<String> = if only.is_empty() { checks::ALL.iter().map(|s| s.to_string()).collect() } else { only };
+            for n in &names {
+                anyhow::ensure!(checks::ALL.contains(&n.as_str()), "unknown check {n:?}; known: {}", checks::ALL.join(", "));
+            }
+            let t = Target::start(&spec).await?;
+            println!("target: {} ({})", t.name(), t.addr());
+            let ctx = Ctx::new(t.addr(), profile);
+            let mut book = LatencyBook::default();
+            let (mut pass, mut fail, mut skip, mut error) = (0, 0, 0, 0);
+            let mut must_failed = false;
+            for v in &versions {
+                for n in &names {
+                    let r = checks::run(&ctx, n, *v, &mut book).await?;
+                    for verdict in &r.verdicts {
+                        let timing = verdict.timings.first().map(|t| format!(" [{:.1} ms]", t.ms)).unwrap_or_default();
+                        println!("{:<22} {:<6} {verdict}{timing}", r.name, checks::protocol_label(r.protocol));
+                        match &verdict.status {
+                            Status::Pass => pass += 1,
+                            Status::Fail => {
+                                fail += 1;
+                                must_failed |= verdict.level == Level::Must;
+                            }
+                            Status::Skip(_) => skip += 1,
+                            Status::Error(_) => error += 1,
+                        }
+                    }
+                }
+            }
+            for (k, s) in &book.series {
+                let p = s.from_actual.percentiles();
+                println!("latency {} qos{} v{}: p50 {:.3} ms, p99 {:.3} ms, max {:.3} ms (n={})", k.fault, k.qos, k.protocol, p.p50, p.p99, p.max, p.count);
+            }
+            println!("{pass} passed, {fail} failed, {skip} skipped, {error} errors");
+            t.stop().await;
+            Ok(if must_failed || error > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
+        }
+    }
+}

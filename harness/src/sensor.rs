@@ -127,8 +127,9 @@ impl Sensor {
     pub async fn connect_over(stream: ClientStream, spec: SensorSpec) -> anyhow::Result<ConnectOutcome> {
         let mut conn = Connection::new(stream);
         conn.set_version(spec.version);
-        conn.write_packet(&Packet::Connect(spec.to_connect())).await?;
+        // Taken before the write: the broker's keep-alive clock cannot start earlier than this.
         let last_sent = Instant::now();
+        conn.write_packet(&Packet::Connect(spec.to_connect())).await?;
         match tokio::time::timeout(REPLY_TIMEOUT, conn.read_packet()).await {
             Err(_) => bail!("no CONNACK within {REPLY_TIMEOUT:?} for {}", spec.client_id),
             Ok(Ok(Some(Packet::ConnAck(ack)))) if ack.code == 0 => {
@@ -154,8 +155,8 @@ impl Sensor {
 
     /// Sends a packet.
     pub async fn send(&mut self, p: &Packet) -> anyhow::Result<()> {
-        self.conn.write_packet(p).await?;
         self.last_sent = Instant::now();
+        self.conn.write_packet(p).await?;
         Ok(())
     }
 
@@ -205,8 +206,8 @@ impl Sensor {
         let mut held = None;
         let actual = match fault {
             Fault::Fin => {
-                let _ = self.conn.shutdown().await;
                 let at = Instant::now();
+                let _ = self.conn.shutdown().await;
                 drop(self.conn);
                 at
             }
@@ -227,15 +228,15 @@ impl Sensor {
                 if let Some(s) = session_expiry {
                     d.properties.push(Property::SessionExpiryInterval(*s));
                 }
-                self.conn.write_packet(&Packet::Disconnect(d)).await?;
                 let at = Instant::now();
+                self.conn.write_packet(&Packet::Disconnect(d)).await?;
                 let _ = self.conn.shutdown().await;
                 drain_until_closed(&mut self.conn).await;
                 at
             }
             Fault::DisconnectRaw(bytes) => {
-                self.conn.write_raw(bytes).await?;
                 let at = Instant::now();
+                self.conn.write_raw(bytes).await?;
                 let _ = self.conn.shutdown().await;
                 drain_until_closed(&mut self.conn).await;
                 at
@@ -251,8 +252,8 @@ impl Sensor {
                             .to_bytes()
                     }
                 };
-                self.conn.write_raw(&bytes).await?;
                 let at = Instant::now();
+                self.conn.write_raw(&bytes).await?;
                 // Keep the socket open: the broker must be the one to close it.
                 held = Some(self.conn);
                 at

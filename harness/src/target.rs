@@ -285,7 +285,7 @@ fn launch_argv(cmd: &str, port: u16, dir: &std::path::Path) -> anyhow::Result<(V
         std::fs::write(
             &conf,
             format!(
-                "listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\nmax_keepalive 65535\n\
+                "listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\nmax_keepalive 65535\nset_tcp_nodelay true\n\
                  log_dest stderr\nlog_type error\nlog_type warning\n"
             ),
         )?;

@@ -1,0 +1,277 @@
+//! Built-in checks: one small scenario per behaviour, each ending in verdicts with rule ids. They use
+//! only the engine's public pieces (sensors, actuators, faults, proxy, verdicts), so they run against
+//! any target, and they are what the engine's own truth tests run against the reference broker,
+//! mosquitto and the mutants.
+
+use crate::actuator::{Actuator, ActuatorSpec};
+use crate::fault::{self, Fault, NetFault};
+use crate::latency::{LatencyBook, SeriesKey};
+use crate::profile::Profile;
+use crate::proxy::Proxy;
+use crate::sensor::{Sensor, SensorSpec};
+use crate::verdict::{self, expect_no_will, expect_will, Level, Verdict, WillExpectation};
+use lwt_broker::codec::{reason, Property, ProtocolVersion, Publish, QoS};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// Where and how checks run.
+#[derive(Clone, Debug)]
+pub struct Ctx {
+    /// Broker address.
+    pub addr: SocketAddr,
+    /// What the target declares.
+    pub profile: Profile,
+    /// Prefix that keeps client ids and topics of concurrent runs apart.
+    pub prefix: String,
+}
+
+static SEQ: AtomicU64 = AtomicU64::new(0);
+
+impl Ctx {
+    /// A context for `addr` with `profile`.
+    pub fn new(addr: SocketAddr, profile: Profile) -> Ctx {
+        Ctx { addr, profile, prefix: format!("lwt{}", std::process::id()) }
+    }
+    /// A unique name for this run.
+    pub fn unique(&self, what: &str) -> String {
+        format!("{}-{}-{}", self.prefix, what, SEQ.fetch_add(1, Ordering::Relaxed))
+    }
+    fn slack(&self) -> Duration {
+        Duration::from_millis(500) + self.profile.late_tolerance()
+    }
+}
+
+/// Protocol label for reports.
+pub fn protocol_label(v: ProtocolVersion) -> &'static str {
+    match v {
+        ProtocolVersion::V311 => "3.1.1",
+        ProtocolVersion::V5 => "5.0",
+    }
+}
+
+/// A check's name, the protocol it runs with, and its verdicts.
+#[derive(Debug)]
+pub struct CheckResult {
+    /// Check name.
+    pub name: String,
+    /// Protocol.
+    pub protocol: ProtocolVersion,
+    /// Verdicts.
+    pub verdicts: Vec<Verdict>,
+}
+
+/// Every built-in check name.
+pub const ALL: &[&str] = &[
+    "fin",
+    "rst",
+    "keepalive",
+    "disconnect-normal",
+    "disconnect-with-will",
+    "takeover",
+    "will-delay",
+    "will-delay-reconnect",
+    "retained-will",
+    "blackhole",
+    "protocol-error",
+];
+
+/// Runs the named check with `version`; skips (with a verdict saying why) what the profile lacks.
+pub async fn run(ctx: &Ctx, name: &str, version: ProtocolVersion, book: &mut LatencyBook) -> anyhow::Result<CheckResult> {
+    let v5_only = matches!(name, "disconnect-with-will" | "will-delay" | "will-delay-reconnect");
+    let verdicts = if !ctx.profile.speaks(protocol_label(version)) {
+        vec![Verdict::skip(name, Level::Must, &format!("MQTT {}", protocol_label(version)))]
+    } else if v5_only && version != ProtocolVersion::V5 {
+        vec![Verdict::skip(name, Level::Must, "MQTT 5.0 (the rule does not exist in 3.1.1)")]
+    } else {
+        match name {
+            "fin" => abrupt(ctx, version, Fault::Fin, book).await?,
+            "rst" => abrupt(ctx, version, Fault::Rst, book).await?,
+            "keepalive" => keepalive(ctx, version, false, book).await?,
+            "blackhole" => keepalive(ctx, version, true, book).await?,
+            "disconnect-normal" => disconnect_normal(ctx, version).await?,
+            "disconnect-with-will" => abrupt(ctx, version, Fault::Disconnect { reason: reason::DISCONNECT_WITH_WILL, session_expiry: None }, book).await?,
+            "protocol-error" => abrupt(ctx, version, Fault::Protocol(fault::ProtocolViolation::SecondConnect), book).await?,
+            "takeover" => takeover(ctx, version).await?,
+            "will-delay" => will_delay(ctx, false).await?,
+            "will-delay-reconnect" => will_delay(ctx, true).await?,
+            "retained-will" => retained_will(ctx, version).await?,
+            other => anyhow::bail!("unknown check {other:?}; known: {}", ALL.join(", ")),
+        }
+    };
+    Ok(CheckResult { name: name.into(), protocol: version, verdicts })
+}
+
+async fn observer(ctx: &Ctx, version: ProtocolVersion, filter: &str, qos: QoS) -> anyhow::Result<Actuator> {
+    let a = Actuator::connect(ctx.addr, ActuatorSpec::new(ctx.unique("actuator"), version)).await?;
+    a.subscribe(filter, qos).await?;
+    verdict::arm_probe(&a).await?;
+    Ok(a)
+}
+
+fn rule_for_abrupt(version: ProtocolVersion) -> &'static str {
+    match version {
+        ProtocolVersion::V311 => "MQTT-3.1.2-8",
+        ProtocolVersion::V5 => "MQTT-3.1.2-8",
+    }
+}
+
+/// FIN, RST, DISCONNECT 0x04 or a protocol error: the will arrives promptly, exactly once.
+async fn abrupt(ctx: &Ctx, version: ProtocolVersion, f: Fault, book: &mut LatencyBook) -> anyhow::Result<Vec<Verdict>> {
+    let id = ctx.unique("sensor");
+    let topic = format!("{}/clients/{id}/status", ctx.prefix);
+    let obs = observer(ctx, version, &format!("{}/clients/+/status", ctx.prefix), QoS::AtLeastOnce).await?;
+    let spec = SensorSpec::new(&id, version).with_will(&topic, "offline", QoS::AtLeastOnce, false);
+    let sensor = Sensor::connect(ctx.addr, spec).await?.accepted()?;
+    let rec = sensor.inject(&f).await?;
+    let mut exp = WillExpectation::new(&topic, "offline", Duration::ZERO, ctx.slack());
+    exp.qos = Some(QoS::AtLeastOnce);
+    exp.retain = Some(false);
+    let rule = match &f {
+        Fault::Disconnect { .. } => "MQTT-3.14.2-1",
+        Fault::Protocol(_) => "MQTT-4.13.1-1",
+        _ => rule_for_abrupt(version),
+    };
+    let v = expect_will(&obs, rec.actual, &exp, rule, Level::Must).await;
+    if let Some(t) = obs.on_topic(&topic).first() {
+        book.record(
+            SeriesKey { fault: f.kind().into(), qos: 1, protocol: protocol_label(version).into() },
+            t.at.saturating_duration_since(rec.planned),
+            t.at.saturating_duration_since(rec.actual),
+        );
+    }
+    drop(rec);
+    Ok(vec![v])
+}
+
+/// Silence (or a proxy blackhole): the will comes no earlier than 1.5 × keep-alive after the last
+/// packet and not much later.
+async fn keepalive(ctx: &Ctx, version: ProtocolVersion, via_proxy: bool, book: &mut LatencyBook) -> anyhow::Result<Vec<Verdict>> {
+    let ka: u16 = 1.max(ctx.profile.keep_alive_min);
+    let id = ctx.unique("sensor");
+    let topic = format!("{}/clients/{id}/status", ctx.prefix);
+    let obs = observer(ctx, version, &topic, QoS::AtLeastOnce).await?;
+    let mut spec = SensorSpec::new(&id, version).with_will(&topic, "offline", QoS::AtLeastOnce, false);
+    spec.keep_alive = ka;
+    let proxy = if via_proxy { Some(Proxy::start(ctx.addr).await?) } else { None };
+    let addr = proxy.as_ref().map(|p| p.addr()).unwrap_or(ctx.addr);
+    let sensor = Sensor::connect(addr, spec).await?.accepted()?;
+    let ka = sensor.connack.properties.server_keep_alive().unwrap_or(ka);
+    let deadline = Duration::from_millis(ka as u64 * 1500);
+    let (base, _held_fault, _held_sensor) = match &proxy {
+        Some(p) => {
+            let last = sensor.last_sent();
+            let rec = p.inject(sensor.local_addr()?, &id, NetFault::Blackhole)?;
+            (last, Some(rec), Some(sensor))
+        }
+        None => {
+            let rec = sensor.inject(&Fault::Silence).await?;
+            (rec.actual, Some(rec), None)
+        }
+    };
+    let exp = WillExpectation::new(&topic, "offline", deadline, deadline + ctx.slack());
+    let rule = match version {
+        ProtocolVersion::V311 => "MQTT-3.1.2-24",
+        ProtocolVersion::V5 => "MQTT-3.1.2-22",
+    };
+    let v = expect_will(&obs, base, &exp, rule, Level::Must).await;
+    if let Some(t) = obs.on_topic(&topic).first() {
+        book.keepalive.record(t.at.saturating_duration_since(base), deadline);
+    }
+    Ok(vec![v])
+}
+
+/// DISCONNECT (0x00) discards the will: proven absent over the keep-alive window and beyond.
+async fn disconnect_normal(ctx: &Ctx, version: ProtocolVersion) -> anyhow::Result<Vec<Verdict>> {
+    let id = ctx.unique("sensor");
+    let topic = format!("{}/clients/{id}/status", ctx.prefix);
+    let obs = observer(ctx, version, &topic, QoS::AtLeastOnce).await?;
+    let mut spec = SensorSpec::new(&id, version).with_will(&topic, "offline", QoS::AtLeastOnce, false);
+    spec.keep_alive = 1;
+    let sensor = Sensor::connect(ctx.addr, spec).await?.accepted()?;
+    let rec = sensor.inject(&Fault::Disconnect { reason: 0, session_expiry: None }).await?;
+    let window = Duration::from_millis(2000) + ctx.profile.late_tolerance();
+    Ok(vec![expect_no_will(&obs, &topic, rec.actual, window, "MQTT-3.14.4-3", Level::Must).await])
+}
+
+/// Takeover: the old connection is closed and its will is published (3.1.1 MQTT-3.1.4-2 with
+/// -3.1.2-8; 5.0 MQTT-3.1.4-3 with clean start on the new connection).
+async fn takeover(ctx: &Ctx, version: ProtocolVersion) -> anyhow::Result<Vec<Verdict>> {
+    let id = ctx.unique("sensor");
+    let topic = format!("{}/clients/{id}/status", ctx.prefix);
+    let obs = observer(ctx, version, &topic, QoS::AtLeastOnce).await?;
+    let spec = SensorSpec::new(&id, version).with_will(&topic, "offline", QoS::AtLeastOnce, false);
+    let old = Sensor::connect(ctx.addr, spec.clone()).await?.accepted()?;
+    let mut new_spec = spec;
+    new_spec.will = None;
+    let (rec, outcome) = fault::takeover(ctx.addr, new_spec, true).await?;
+    let exp = WillExpectation::new(&topic, "offline", Duration::ZERO, ctx.slack());
+    let rule = match version {
+        ProtocolVersion::V311 => "MQTT-3.1.4-2",
+        ProtocolVersion::V5 => "MQTT-3.1.4-3",
+    };
+    let v = expect_will(&obs, rec.actual, &exp, rule, Level::Must).await;
+    drop((old, outcome));
+    Ok(vec![v])
+}
+
+/// Will Delay 2 s with Session Expiry 30 s: the will waits for the delay (3.1.3.2.2), and a reconnect
+/// with clean start 0 inside the delay cancels it (MQTT-3.1.3-9).
+async fn will_delay(ctx: &Ctx, reconnect: bool) -> anyhow::Result<Vec<Verdict>> {
+    let version = ProtocolVersion::V5;
+    let delay = 2u32;
+    let id = ctx.unique("sensor");
+    let topic = format!("{}/clients/{id}/status", ctx.prefix);
+    let obs = observer(ctx, version, &topic, QoS::AtLeastOnce).await?;
+    let mut spec = SensorSpec::new(&id, version)
+        .with_will(&topic, "offline", QoS::AtLeastOnce, false)
+        .will_property(Property::WillDelayInterval(delay));
+    spec.session_expiry = Some(30);
+    let sensor = Sensor::connect(ctx.addr, spec.clone()).await?.accepted()?;
+    let rec = sensor.inject(&Fault::Fin).await?;
+    let d = Duration::from_secs(delay as u64);
+    if !reconnect {
+        let exp = WillExpectation::new(&topic, "offline", d, d + ctx.slack());
+        return Ok(vec![expect_will(&obs, rec.actual, &exp, "MQTT-3.1.3.2.2-will-delay", Level::Must).await]);
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut again = spec;
+    again.clean_start = false;
+    again.will = None;
+    let back = Sensor::connect(ctx.addr, again).await?.accepted()?;
+    let window = d + Duration::from_millis(1000) + ctx.profile.late_tolerance();
+    let v = expect_no_will(&obs, &topic, rec.actual, window, "MQTT-3.1.3-9", Level::Must).await;
+    drop(back);
+    Ok(vec![v])
+}
+
+/// Will Retain 1: a subscriber that arrives after the will gets it with RETAIN 1 (MQTT-3.1.2-17).
+async fn retained_will(ctx: &Ctx, version: ProtocolVersion) -> anyhow::Result<Vec<Verdict>> {
+    if !ctx.profile.retain_available {
+        return Ok(vec![Verdict::skip("MQTT-3.1.2-17", Level::Must, "retained messages")]);
+    }
+    let id = ctx.unique("sensor");
+    let topic = format!("{}/clients/{id}/status", ctx.prefix);
+    let watcher = observer(ctx, version, &topic, QoS::AtLeastOnce).await?;
+    let spec = SensorSpec::new(&id, version).with_will(&topic, "offline", QoS::AtLeastOnce, true);
+    let sensor = Sensor::connect(ctx.addr, spec).await?.accepted()?;
+    let rec = sensor.inject(&Fault::Fin).await?;
+    // Wait until the will has been published (the watcher sees it), then subscribe late.
+    let seen = watcher.wait_for(|o| o.topic == topic, rec.actual + Duration::from_secs(5) + ctx.profile.late_tolerance()).await;
+    let late = Actuator::connect(ctx.addr, ActuatorSpec::new(ctx.unique("late"), version)).await?;
+    let sub_at = Instant::now();
+    late.subscribe(&topic, QoS::AtLeastOnce).await?;
+    let mut exp = WillExpectation::new(&topic, "offline", Duration::ZERO, Duration::from_secs(2));
+    exp.retain = Some(true);
+    let mut v = expect_will(&late, sub_at, &exp, "MQTT-3.1.2-17", Level::Must).await;
+    if seen.is_none() {
+        v.observed = format!("{} (the watcher never saw the will either)", v.observed);
+    }
+    // Clean up the retained message so reruns start empty.
+    let mut cleaner = Sensor::connect(ctx.addr, SensorSpec::new(ctx.unique("cleaner"), version)).await?.accepted()?;
+    let mut clear = Publish::new(topic.clone(), Vec::<u8>::new());
+    clear.retain = true;
+    cleaner.publish(clear).await?;
+    Ok(vec![v])
+}
