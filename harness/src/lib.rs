@@ -12,6 +12,7 @@
 pub mod actuator;
 pub mod checks;
 pub mod fault;
+pub mod pki;
 pub mod latency;
 pub mod profile;
 pub mod proxy;

@@ -34,6 +34,19 @@ struct TargetArgs {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Generate a test PKI: root → intermediate → localhost server and one certificate per client,
+    /// with a SHA-256 thumbprint table. Private keys are written too (git-ignored; never commit them).
+    Pki {
+        /// Output folder.
+        #[arg(long, default_value = "fixtures/certs")]
+        out: PathBuf,
+        /// Client names (comma-separated), e.g. sensor1,sensor2,actuator1,actuator2.
+        #[arg(long, value_delimiter = ',', required = true)]
+        clients: Vec<String>,
+        /// Validity in days.
+        #[arg(long, default_value_t = 365)]
+        days: i64,
+    },
     /// Run the built-in will checks (FIN, RST, keep-alive, DISCONNECT, takeover, will delay, retained
     /// will, proxy blackhole, protocol error) against a target; embedded reference broker by default.
     Checks {
@@ -71,6 +84,13 @@ fn main() -> ExitCode {
 
 async fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
+        Command::Pki { out, clients, days } => {
+            let pki = lwt_harness::pki::generate(&clients, days)?;
+            pki.write(&out)?;
+            println!("wrote {} (keys are secrets: *-key.pem is git-ignored)", out.display());
+            print!("{}", std::fs::read_to_string(out.join("thumbprints.md"))?);
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Checks { target, only, protocol } => {
             let spec = TargetSpec::from_flags(target.broker.as_deref(), target.launch.as_deref())?;
             let profile = match &target.profile {
