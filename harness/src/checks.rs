@@ -75,11 +75,13 @@ pub const ALL: &[&str] = &[
     "retained-will",
     "blackhole",
     "protocol-error",
+    "will-qos",
+    "will-properties",
 ];
 
 /// Runs the named check with `version`; skips (with a verdict saying why) what the profile lacks.
 pub async fn run(ctx: &Ctx, name: &str, version: ProtocolVersion, book: &mut LatencyBook) -> anyhow::Result<CheckResult> {
-    let v5_only = matches!(name, "disconnect-with-will" | "will-delay" | "will-delay-reconnect");
+    let v5_only = matches!(name, "disconnect-with-will" | "will-delay" | "will-delay-reconnect" | "will-properties");
     let verdicts = if !ctx.profile.speaks(protocol_label(version)) {
         vec![Verdict::skip(name, Level::Must, &format!("MQTT {}", protocol_label(version)))]
     } else if v5_only && version != ProtocolVersion::V5 {
@@ -97,6 +99,8 @@ pub async fn run(ctx: &Ctx, name: &str, version: ProtocolVersion, book: &mut Lat
             "will-delay" => will_delay(ctx, false).await?,
             "will-delay-reconnect" => will_delay(ctx, true).await?,
             "retained-will" => retained_will(ctx, version).await?,
+            "will-qos" => will_qos(ctx, version).await?,
+            "will-properties" => will_properties(ctx).await?,
             other => anyhow::bail!("unknown check {other:?}; known: {}", ALL.join(", ")),
         }
     };
@@ -274,4 +278,102 @@ async fn retained_will(ctx: &Ctx, version: ProtocolVersion) -> anyhow::Result<Ve
     clear.retain = true;
     cleaner.publish(clear).await?;
     Ok(vec![v])
+}
+
+/// A QoS 2 will reaches a QoS 0 subscriber at QoS 0 and a QoS 1 subscriber at QoS 1
+/// (3.1.1 MQTT-3.8.4-6, 5.0 MQTT-3.8.4-8).
+async fn will_qos(ctx: &Ctx, version: ProtocolVersion) -> anyhow::Result<Vec<Verdict>> {
+    if ctx.profile.max_qos < 2 {
+        return Ok(vec![Verdict::skip("MQTT-3.8.4-6", Level::Must, "QoS 2")]);
+    }
+    let rule = match version {
+        ProtocolVersion::V311 => "MQTT-3.8.4-6",
+        ProtocolVersion::V5 => "MQTT-3.8.4-8",
+    };
+    let id = ctx.unique("sensor");
+    let topic = format!("{}/clients/{id}/status", ctx.prefix);
+    let q0 = observer(ctx, version, &topic, QoS::AtMostOnce).await?;
+    let q1 = observer(ctx, version, &topic, QoS::AtLeastOnce).await?;
+    let spec = SensorSpec::new(&id, version).with_will(&topic, "offline", QoS::ExactlyOnce, false);
+    let sensor = Sensor::connect(ctx.addr, spec).await?.accepted()?;
+    let rec = sensor.inject(&Fault::Fin).await?;
+    let mut out = Vec::new();
+    for (obs, qos) in [(&q0, QoS::AtMostOnce), (&q1, QoS::AtLeastOnce)] {
+        let mut exp = WillExpectation::new(&topic, "offline", Duration::ZERO, ctx.slack());
+        exp.qos = Some(qos);
+        out.push(expect_will(obs, rec.actual, &exp, rule, Level::Must).await);
+    }
+    Ok(out)
+}
+
+/// Every will property arrives unchanged, user properties in order, and Will Delay Interval does not
+/// appear on the delivered will (5.0 3.1.3.2, MQTT-3.1.3-10).
+async fn will_properties(ctx: &Ctx) -> anyhow::Result<Vec<Verdict>> {
+    let version = ProtocolVersion::V5;
+    let id = ctx.unique("sensor");
+    let topic = format!("{}/clients/{id}/status", ctx.prefix);
+    let obs = observer(ctx, version, &topic, QoS::AtLeastOnce).await?;
+    let props = vec![
+        Property::PayloadFormatIndicator(1),
+        Property::MessageExpiryInterval(60),
+        Property::ContentType("text/plain".into()),
+        Property::ResponseTopic(format!("{topic}/response")),
+        Property::CorrelationData(bytes::Bytes::from_static(b"\x00\x01corr")),
+        Property::UserProperty("k1".into(), "v1".into()),
+        Property::UserProperty("k2".into(), "v2".into()),
+        Property::UserProperty("k1".into(), "v3".into()),
+    ];
+    let mut spec = SensorSpec::new(&id, version).with_will(&topic, "offline", QoS::AtLeastOnce, false);
+    for p in &props {
+        spec = spec.will_property(p.clone());
+    }
+    spec = spec.will_property(Property::WillDelayInterval(0));
+    let sensor = Sensor::connect(ctx.addr, spec).await?.accepted()?;
+    let rec = sensor.inject(&Fault::Fin).await?;
+    let mut exp = WillExpectation::new(&topic, "offline", Duration::ZERO, ctx.slack());
+    exp.properties = Some(props);
+    Ok(vec![expect_will(&obs, rec.actual, &exp, "MQTT-3.1.3-10", Level::Must).await])
+}
+
+/// Broker restart with a connected sensor: the specs let the broker publish the will before it stops
+/// or defer it to the restart (3.1.1 and 5.0 section 3.1.2.5, MAY), or lose it on a crash without
+/// persistence. What it may not do is publish it twice (MQTT-3.1.2-10: removed once published).
+/// One observer is connected through the stop, a second connects after the restart.
+pub async fn run_restart(ctx: &Ctx, target: &mut crate::target::Target, kill: bool) -> anyhow::Result<Verdict> {
+    use crate::target::StopKind;
+    let version = ProtocolVersion::V311;
+    let id = ctx.unique("sensor");
+    let topic = format!("{}/clients/{id}/status", ctx.prefix);
+    let before = observer(ctx, version, &topic, QoS::AtLeastOnce).await?;
+    let spec = SensorSpec::new(&id, version).with_will(&topic, "offline", QoS::AtLeastOnce, false);
+    let sensor = Sensor::connect(ctx.addr, spec).await?.accepted()?;
+    let how = if kill { StopKind::Kill } else { StopKind::Graceful };
+    let stopped_at = target.restart(how).await?;
+    drop(sensor);
+    let after = observer(ctx, version, &topic, QoS::AtLeastOnce).await?;
+    tokio::time::sleep(Duration::from_secs(2) + ctx.profile.late_tolerance()).await;
+    let seen: Vec<(&str, Instant)> = before
+        .on_topic(&topic)
+        .iter()
+        .map(|o| ("before the stop", o.at))
+        .chain(after.on_topic(&topic).iter().map(|o| ("after the restart", o.at)))
+        .collect();
+    let what = if kill { "crash" } else { "orderly stop" };
+    let observed = if seen.is_empty() {
+        format!("no will within 2 s of the restart ({what}): deferred or lost")
+    } else {
+        seen.iter()
+            .map(|(w, at)| format!("will seen by the observer connected {w}, {:.1} ms after the {what}", verdict::ms(at.saturating_duration_since(stopped_at))))
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    Ok(Verdict {
+        rule: "MQTT-3.1.2-10".into(),
+        level: if seen.len() > 1 { Level::Must } else { Level::May },
+        status: if seen.len() > 1 { crate::verdict::Status::Fail } else { crate::verdict::Status::Pass },
+        expected: "the will at most once: before the stop, after the restart, or not at all without persistence (MAY defer)".into(),
+        observed,
+        timings: Vec::new(),
+        evidence: Vec::new(),
+    })
 }

@@ -99,6 +99,9 @@ impl fmt::Display for Verdict {
             Status::Skip(c) => format!("SKIP ({c})"),
             Status::Error(e) => format!("ERROR ({e})"),
         };
+        if let Status::Skip(_) = self.status {
+            return write!(f, "{} [{}] {}", self.rule, self.level, status);
+        }
         write!(f, "{} [{}] {}: expected {}; observed {}", self.rule, self.level, status, self.expected, self.observed)
     }
 }
