@@ -77,6 +77,9 @@ pub const ALL: &[&str] = &[
     "protocol-error",
     "will-qos",
     "will-properties",
+    "cut-fin",
+    "cut-rst",
+    "latency-keepalive",
 ];
 
 /// Runs the named check with `version`; skips (with a verdict saying why) what the profile lacks.
@@ -101,6 +104,9 @@ pub async fn run(ctx: &Ctx, name: &str, version: ProtocolVersion, book: &mut Lat
             "retained-will" => retained_will(ctx, version).await?,
             "will-qos" => will_qos(ctx, version).await?,
             "will-properties" => will_properties(ctx).await?,
+            "cut-fin" => cut(ctx, version, NetFault::CutFin, book).await?,
+            "cut-rst" => cut(ctx, version, NetFault::CutRst, book).await?,
+            "latency-keepalive" => latency_keepalive(ctx, version).await?,
             other => anyhow::bail!("unknown check {other:?}; known: {}", ALL.join(", ")),
         }
     };
@@ -376,4 +382,64 @@ pub async fn run_restart(ctx: &Ctx, target: &mut crate::target::Target, kill: bo
         timings: Vec::new(),
         evidence: Vec::new(),
     })
+}
+
+/// The proxy cuts the link with FIN or RST: to the broker it is an abrupt close (MQTT-3.1.2-8).
+async fn cut(ctx: &Ctx, version: ProtocolVersion, f: NetFault, book: &mut LatencyBook) -> anyhow::Result<Vec<Verdict>> {
+    let id = ctx.unique("sensor");
+    let topic = format!("{}/clients/{id}/status", ctx.prefix);
+    let obs = observer(ctx, version, &topic, QoS::AtLeastOnce).await?;
+    let proxy = Proxy::start(ctx.addr).await?;
+    let spec = SensorSpec::new(&id, version).with_will(&topic, "offline", QoS::AtLeastOnce, false);
+    let sensor = Sensor::connect(proxy.addr(), spec).await?.accepted()?;
+    let rec = proxy.inject(sensor.local_addr()?, &id, f)?;
+    let exp = WillExpectation::new(&topic, "offline", Duration::ZERO, ctx.slack());
+    let v = expect_will(&obs, rec.actual, &exp, "MQTT-3.1.2-8", Level::Must).await;
+    if let Some(t) = obs.on_topic(&topic).first() {
+        book.record(
+            SeriesKey { fault: rec.fault.kind().into(), qos: 1, protocol: protocol_label(version).into() },
+            t.at.saturating_duration_since(rec.planned),
+            t.at.saturating_duration_since(rec.actual),
+        );
+    }
+    drop(sensor);
+    Ok(vec![v])
+}
+
+/// A slow but live client: 300 ms of added latency each way while it pings every 0.9 × keep-alive.
+/// The broker must not fire the will early (MQTT-3.1.2-24 / -22: only after 1.5 × keep-alive of
+/// silence); then the link is cut and the will must come.
+async fn latency_keepalive(ctx: &Ctx, version: ProtocolVersion) -> anyhow::Result<Vec<Verdict>> {
+    let ka: u16 = 1.max(ctx.profile.keep_alive_min);
+    let id = ctx.unique("sensor");
+    let topic = format!("{}/clients/{id}/status", ctx.prefix);
+    let obs = observer(ctx, version, &topic, QoS::AtLeastOnce).await?;
+    let proxy = Proxy::start(ctx.addr).await?;
+    let mut spec = SensorSpec::new(&id, version).with_will(&topic, "offline", QoS::AtLeastOnce, false);
+    spec.keep_alive = ka;
+    let mut sensor = Sensor::connect(proxy.addr(), spec).await?.accepted()?;
+    let ka = sensor.connack.properties.server_keep_alive().unwrap_or(ka);
+    let rec = proxy.inject(sensor.local_addr()?, &id, NetFault::Latency(Duration::from_millis(300)))?;
+    let interval = Duration::from_millis(ka as u64 * 900);
+    let pinging_for = Duration::from_millis(ka as u64 * 4000);
+    let until = Instant::now() + pinging_for;
+    let pinger = tokio::spawn(async move {
+        while Instant::now() < until {
+            tokio::time::sleep(interval).await;
+            if sensor.send(&lwt_broker::codec::Packet::PingReq).await.is_err() {
+                break;
+            }
+        }
+        sensor
+    });
+    let rule = match version {
+        ProtocolVersion::V311 => "MQTT-3.1.2-24",
+        ProtocolVersion::V5 => "MQTT-3.1.2-22",
+    };
+    let quiet = expect_no_will(&obs, &topic, rec.actual, pinging_for, rule, Level::Must).await;
+    let sensor = pinger.await?;
+    let cut = proxy.inject(sensor.local_addr()?, &id, NetFault::CutFin)?;
+    let exp = WillExpectation::new(&topic, "offline", Duration::ZERO, ctx.slack());
+    let fired = expect_will(&obs, cut.actual, &exp, "MQTT-3.1.2-8", Level::Must).await;
+    Ok(vec![quiet, fired])
 }

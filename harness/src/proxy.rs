@@ -70,6 +70,8 @@ impl Proxy {
     /// Applies a network fault to one client's link and records it.
     pub fn inject(&self, client: SocketAddr, client_id: &str, fault: NetFault) -> anyhow::Result<FaultRecord> {
         let planned = Instant::now();
+        // Taken before the change: the pumps react at once, on other threads.
+        let actual = Instant::now();
         self.set(
             client,
             match fault {
@@ -79,7 +81,6 @@ impl Proxy {
                 NetFault::CutRst => LinkState::CutRst,
             },
         )?;
-        let actual = Instant::now();
         Ok(FaultRecord { fault: Fault::Net(fault), client_id: client_id.into(), planned, actual, held: None })
     }
 }
@@ -155,7 +156,22 @@ async fn pump(
         };
         let now_state = *state.borrow();
         if let LinkState::Latency(d) = now_state {
-            tokio::time::sleep(d).await;
+            // A cut during the delay drops the chunk in flight, as a real link would.
+            let deadline = Instant::now() + d;
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep_until(deadline) => break,
+                    r = state.changed() => {
+                        let st = *state.borrow_and_update();
+                        if r.is_err() || matches!(st, LinkState::CutFin | LinkState::CutRst) {
+                            if st == LinkState::CutFin {
+                                let _ = to.shutdown().await;
+                            }
+                            return (from, to);
+                        }
+                    }
+                }
+            }
         }
         if to.write_all(&buf[..n]).await.is_err() {
             return (from, to);

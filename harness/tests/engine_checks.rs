@@ -74,7 +74,7 @@ async fn mosquitto_gets_the_verdicts_it_earns() {
     }
     // What every mosquitto 2.x does right.
     for v in [ProtocolVersion::V311, ProtocolVersion::V5] {
-        for name in ["fin", "rst", "disconnect-normal", "takeover", "retained-will", "will-qos"] {
+        for name in ["fin", "rst", "disconnect-normal", "takeover", "retained-will", "will-qos", "cut-fin", "cut-rst", "latency-keepalive"] {
             assert_eq!(status_of(&results, name, v), &Status::Pass, "{version} {name} {v:?}");
         }
     }
