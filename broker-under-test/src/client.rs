@@ -98,7 +98,14 @@ async fn reader<S: Stream>(
     drop(outbox);
 
     // Keep-alive: the deadline is 1.5 x keep-alive after the last packet received (MQTT-3.1.2-24 / -22).
-    let grace = (keep_alive > 0).then(|| Duration::from_millis(keep_alive as u64 * 1500));
+    let per_mille: u64 = if crate::mutant_on!(cfg, KeepAliveMultiplier1) {
+        1000
+    } else if crate::mutant_on!(cfg, KeepAliveMultiplier25) {
+        2500
+    } else {
+        1500
+    };
+    let grace = (keep_alive > 0).then(|| Duration::from_millis(keep_alive as u64 * per_mille));
     let mut deadline = grace.map(|g| Instant::now() + g);
     let reason = loop {
         let read = tokio::select! {

@@ -36,6 +36,9 @@ pub struct Config {
     pub max_inflight: u16,
     /// Seconds to wait for CONNECT after a connection opens.
     pub connect_timeout_secs: u64,
+    /// Test-only: one known will bug switched on (feature `mutants`).
+    #[cfg(feature = "mutants")]
+    pub mutant: Option<crate::mutant::Mutant>,
 }
 
 impl Default for Config {
@@ -53,6 +56,8 @@ impl Default for Config {
             max_queued_messages: 10_000,
             max_inflight: 256,
             connect_timeout_secs: 10,
+            #[cfg(feature = "mutants")]
+            mutant: None,
         }
     }
 }

@@ -250,7 +250,13 @@ impl Core {
                 if v5 && c.properties.request_problem_information() != Some(0) {
                     properties.push(Property::ReasonString(why.to_owned()));
                 }
-                outbox.packet(&Packet::ConnAck(ConnAck { session_present: false, code, properties }), c.protocol);
+                let mut ack = ConnAck { session_present: false, code, properties };
+                // MQTT-3.2.2-19: no Reason String if it would exceed the client's Maximum Packet Size.
+                let size = Packet::ConnAck(ack.clone()).to_bytes(c.protocol).len();
+                if c.properties.maximum_packet_size().is_some_and(|max| size > max as usize) {
+                    ack.properties.remove(crate::codec::property_id::REASON_STRING);
+                }
+                outbox.packet(&Packet::ConnAck(ack), c.protocol);
                 outbox.close();
                 let _ = reply.send(ConnectReply { accepted: false, keep_alive: 0 });
                 return;
@@ -282,7 +288,8 @@ impl Core {
         } else {
             let resumed = self.store.session(&client_id).is_some();
             if resumed {
-                if let Some(pw) = self.store.take_pending_will(&client_id) {
+                let keep = crate::mutant_on!(self.cfg, ReconnectKeepsDelayedWill);
+                if let Some(pw) = if keep { None } else { self.store.take_pending_will(&client_id) } {
                     debug!(target: "lwt_broker::will", client = %client_id, topic = %pw.will.topic,
                         "will cancelled: reconnected to the session within the will delay (MQTT-3.1.3-9)");
                 }
@@ -643,6 +650,11 @@ impl Core {
                 let mut d = Disconnect::new(code);
                 if let Ending::Network(CloseReason::BadPacket { detail, .. }) = &ending {
                     d.properties.push(Property::ReasonString(detail.clone()));
+                    // MQTT-3.14.2-3: no Reason String if it would exceed the client's Maximum Packet Size.
+                    let size = Packet::Disconnect(d.clone()).to_bytes(c.version).len();
+                    if c.max_packet_size.is_some_and(|max| size > max as usize) {
+                        d.properties.remove(crate::codec::property_id::REASON_STRING);
+                    }
                 }
                 c.outbox.packet(&Packet::Disconnect(d), c.version);
             }
@@ -659,7 +671,17 @@ impl Core {
         info!(conn, client = %c.client_id, ending = %ending, "connection ended");
         let mut publish_now = None;
         if let Some(armed) = armed {
-            match will::on_connection_end(&ending, armed.delay, expiry) {
+            let mut decision = will::on_connection_end(&ending, armed.delay, expiry);
+            if crate::mutant_on!(self.cfg, WillAfterNormalDisconnect) && decision == will::Decision::Discard {
+                decision = will::Decision::PublishNow;
+            }
+            if crate::mutant_on!(self.cfg, NoWillOnReset) && matches!(ending, Ending::Network(CloseReason::Io(_))) {
+                decision = will::Decision::Discard;
+            }
+            if crate::mutant_on!(self.cfg, WillDelayIgnored) && matches!(decision, will::Decision::Delay(_)) {
+                decision = will::Decision::PublishNow;
+            }
+            match decision {
                 will::Decision::Discard => {
                     debug!(target: "lwt_broker::will", client = %c.client_id, topic = %armed.will.topic,
                         "will discarded: {ending} (MQTT-3.1.2-10 / MQTT-3.14.4-3)");
@@ -712,11 +734,19 @@ impl Core {
         props.remove(crate::codec::property_id::WILL_DELAY_INTERVAL);
         let expires_at = props.message_expiry_interval().map(|s| now + Duration::from_secs(s as u64));
         props.remove(crate::codec::property_id::MESSAGE_EXPIRY_INTERVAL);
+        if crate::mutant_on!(self.cfg, WillPropertyDropped) {
+            props.remove(crate::codec::property_id::CONTENT_TYPE);
+        }
+        if crate::mutant_on!(self.cfg, UserPropertyOrderChanged) {
+            let users: Vec<Property> = props.0.iter().filter(|p| matches!(p, Property::UserProperty(..))).cloned().rev().collect();
+            props.remove(crate::codec::property_id::USER_PROPERTY);
+            props.0.extend(users);
+        }
         let msg = Message {
             topic: will.topic,
             payload: will.payload,
             qos: will.qos,
-            retain: will.retain,
+            retain: will.retain && !crate::mutant_on!(self.cfg, WillRetainIgnored),
             properties: props,
             expires_at,
             publisher: Some(client_id.to_owned()),
@@ -724,6 +754,13 @@ impl Core {
         debug!(target: "lwt_broker::will", client = %client_id, topic = %msg.topic, qos = msg.qos as u8, retain = msg.retain,
             "will published: {cause}");
         self.wills_published += 1;
+        if crate::mutant_on!(self.cfg, WillTwice) {
+            self.route(msg.clone());
+        }
+        if crate::mutant_on!(self.cfg, WillQosNotDowngraded) {
+            self.route_at_published_qos(msg);
+            return;
+        }
         self.route(msg);
     }
 
@@ -769,6 +806,15 @@ impl Core {
 
     /// Stores a retained message and hands `msg` to every matching session. Returns how many matched.
     fn route(&mut self, msg: Message) -> usize {
+        self.route_inner(msg, false)
+    }
+
+    /// Test-only (mutant `WillQosNotDowngraded`): route without lowering QoS to the subscription's.
+    fn route_at_published_qos(&mut self, msg: Message) -> usize {
+        self.route_inner(msg, true)
+    }
+
+    fn route_inner(&mut self, msg: Message, keep_qos: bool) -> usize {
         let msg = Arc::new(msg);
         if msg.retain && self.cfg.retain_available {
             if msg.payload.is_empty() {
@@ -781,7 +827,10 @@ impl Core {
         let mut n = 0;
         for client in clients {
             let Some(session) = self.store.session(&client) else { continue };
-            if let Some(d) = delivery_for(&msg, &client, &session.subscriptions) {
+            if let Some(mut d) = delivery_for(&msg, &client, &session.subscriptions) {
+                if keep_qos {
+                    d.qos = msg.qos;
+                }
                 n += 1;
                 self.deliver(&client, d);
             }

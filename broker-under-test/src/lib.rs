@@ -14,11 +14,30 @@ pub mod config;
 pub mod connection;
 pub mod core;
 pub mod listener;
+#[cfg(feature = "mutants")]
+pub mod mutant;
 pub mod router;
 pub mod store;
 pub mod will;
 
 pub use config::Config;
+
+/// Whether the test-only mutant `$m` is switched on in `$cfg` (always false without the `mutants`
+/// feature, so release builds carry no mutant).
+macro_rules! mutant_on {
+    ($cfg:expr, $m:ident) => {{
+        #[cfg(feature = "mutants")]
+        {
+            $cfg.mutant == Some($crate::mutant::Mutant::$m)
+        }
+        #[cfg(not(feature = "mutants"))]
+        {
+            let _ = &$cfg;
+            false
+        }
+    }};
+}
+pub(crate) use mutant_on;
 
 use std::net::SocketAddr;
 use std::sync::atomic::AtomicU64;

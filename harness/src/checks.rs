@@ -130,8 +130,9 @@ fn rule_for_abrupt(version: ProtocolVersion) -> &'static str {
 /// FIN, RST, DISCONNECT 0x04 or a protocol error: the will arrives promptly, exactly once.
 async fn abrupt(ctx: &Ctx, version: ProtocolVersion, f: Fault, book: &mut LatencyBook) -> anyhow::Result<Vec<Verdict>> {
     let id = ctx.unique("sensor");
-    let topic = format!("{}/clients/{id}/status", ctx.prefix);
-    let obs = observer(ctx, version, &format!("{}/clients/+/status", ctx.prefix), QoS::AtLeastOnce).await?;
+    let group = ctx.unique("site");
+    let topic = format!("{group}/clients/{id}/status");
+    let obs = observer(ctx, version, &format!("{group}/clients/+/status"), QoS::AtLeastOnce).await?;
     let spec = SensorSpec::new(&id, version).with_will(&topic, "offline", QoS::AtLeastOnce, false);
     let sensor = Sensor::connect(ctx.addr, spec).await?.accepted()?;
     let rec = sensor.inject(&f).await?;
@@ -144,6 +145,7 @@ async fn abrupt(ctx: &Ctx, version: ProtocolVersion, f: Fault, book: &mut Latenc
         _ => rule_for_abrupt(version),
     };
     let v = expect_will(&obs, rec.actual, &exp, rule, Level::Must).await;
+    let once = verdict::expect_at_most_once(&obs, &topic, b"offline", rec.actual, "MQTT-3.1.2-10").await;
     if let Some(t) = obs.on_topic(&topic).first() {
         book.record(
             SeriesKey { fault: f.kind().into(), qos: 1, protocol: protocol_label(version).into() },
@@ -152,7 +154,7 @@ async fn abrupt(ctx: &Ctx, version: ProtocolVersion, f: Fault, book: &mut Latenc
         );
     }
     drop(rec);
-    Ok(vec![v])
+    Ok(vec![v, once])
 }
 
 /// Silence (or a proxy blackhole): the will comes no earlier than 1.5 × keep-alive after the last
@@ -243,7 +245,8 @@ async fn will_delay(ctx: &Ctx, reconnect: bool) -> anyhow::Result<Vec<Verdict>> 
     let d = Duration::from_secs(delay as u64);
     if !reconnect {
         let exp = WillExpectation::new(&topic, "offline", d, d + ctx.slack());
-        return Ok(vec![expect_will(&obs, rec.actual, &exp, "MQTT-3.1.3.2.2-will-delay", Level::Must).await]);
+        // 5.0 MQTT-3.1.2-8: published once the connection closed and the Will Delay Interval elapsed.
+        return Ok(vec![expect_will(&obs, rec.actual, &exp, "MQTT-3.1.2-8", Level::Must).await]);
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
     let mut again = spec;
@@ -319,26 +322,61 @@ async fn will_properties(ctx: &Ctx) -> anyhow::Result<Vec<Verdict>> {
     let id = ctx.unique("sensor");
     let topic = format!("{}/clients/{id}/status", ctx.prefix);
     let obs = observer(ctx, version, &topic, QoS::AtLeastOnce).await?;
-    let props = vec![
+    let others = vec![
         Property::PayloadFormatIndicator(1),
         Property::MessageExpiryInterval(60),
         Property::ContentType("text/plain".into()),
         Property::ResponseTopic(format!("{topic}/response")),
         Property::CorrelationData(bytes::Bytes::from_static(b"\x00\x01corr")),
+    ];
+    let users = vec![
         Property::UserProperty("k1".into(), "v1".into()),
         Property::UserProperty("k2".into(), "v2".into()),
         Property::UserProperty("k1".into(), "v3".into()),
     ];
     let mut spec = SensorSpec::new(&id, version).with_will(&topic, "offline", QoS::AtLeastOnce, false);
-    for p in &props {
+    for p in others.iter().chain(&users) {
         spec = spec.will_property(p.clone());
     }
     spec = spec.will_property(Property::WillDelayInterval(0));
     let sensor = Sensor::connect(ctx.addr, spec).await?.accepted()?;
     let rec = sensor.inject(&Fault::Fin).await?;
-    let mut exp = WillExpectation::new(&topic, "offline", Duration::ZERO, ctx.slack());
-    exp.properties = Some(props);
-    Ok(vec![expect_will(&obs, rec.actual, &exp, "MQTT-3.1.3-10", Level::Must).await])
+    let exp = WillExpectation::new(&topic, "offline", Duration::ZERO, ctx.slack());
+    let arrived = expect_will(&obs, rec.actual, &exp, "MQTT-3.1.2-8", Level::Must).await;
+    let first = obs.on_topic(&topic).into_iter().next();
+    let judge = |rule: &str, what: &str, problem: Option<String>| Verdict {
+        rule: rule.into(),
+        level: Level::Must,
+        status: match (&first, &problem) {
+            (None, _) => crate::verdict::Status::Fail,
+            (Some(_), None) => crate::verdict::Status::Pass,
+            (Some(_), Some(_)) => crate::verdict::Status::Fail,
+        },
+        expected: what.into(),
+        observed: match (&first, problem) {
+            (None, _) => "no will delivered".into(),
+            (Some(_), None) => "as expected".into(),
+            (Some(_), Some(p)) => p,
+        },
+        timings: Vec::new(),
+        evidence: Vec::new(),
+    };
+    let got = first.as_ref().map(|o| o.properties.0.clone()).unwrap_or_default();
+    let got_others: Vec<Property> = got.iter().filter(|p| !matches!(p, Property::UserProperty(..))).cloned().collect();
+    let got_users: Vec<Property> = got.iter().filter(|p| matches!(p, Property::UserProperty(..))).cloned().collect();
+    // Content Type, Response Topic, Correlation Data and Payload Format unaltered (5.0 MQTT-3.3.2-20
+    // and 3.1.3.2.3-7), Message Expiry present and not larger, Will Delay Interval absent.
+    let unaltered = judge(
+        "MQTT-3.3.2-20",
+        "will properties forwarded unaltered, Will Delay Interval absent",
+        verdict::property_problem(&others, &got_others),
+    );
+    let order = judge(
+        "MQTT-3.1.3-10",
+        "user properties k1=v1, k2=v2, k1=v3 in that order",
+        (got_users != users).then(|| format!("user properties {got_users:?}")),
+    );
+    Ok(vec![arrived, unaltered, order])
 }
 
 /// Broker restart with a connected sensor: the specs let the broker publish the will before it stops

@@ -146,7 +146,7 @@ pub async fn expect_will(observer: &Actuator, fault_at: Instant, exp: &WillExpec
         level,
         status: Status::Pass,
         expected: format!(
-            "will {:?} on {} within [{} ms, {} ms] after the fault, exactly once",
+            "will {:?} on {} within [{} ms, {} ms] after the fault",
             String::from_utf8_lossy(&exp.payload),
             exp.topic,
             exp.earliest.as_millis(),
@@ -180,9 +180,6 @@ pub async fn expect_will(observer: &Actuator, fault_at: Instant, exp: &WillExpec
     if t > exp.latest {
         problems.push(format!("arrived {:.1} ms after the fault, later than {} ms", ms(t), exp.latest.as_millis()));
     }
-    if all.len() > 1 {
-        problems.push(format!("delivered {} times", all.len()));
-    }
     if let Some(q) = exp.qos {
         if first.qos != q {
             problems.push(format!("QoS {} instead of {}", first.qos as u8, q as u8));
@@ -199,12 +196,30 @@ pub async fn expect_will(observer: &Actuator, fault_at: Instant, exp: &WillExpec
         }
     }
     if problems.is_empty() {
-        v.observed = format!("will after {:.1} ms, once, QoS {}, RETAIN {}", ms(t), first.qos as u8, first.retain as u8);
+        v.observed =
+            format!("will after {:.1} ms, {} time(s), QoS {}, RETAIN {}", ms(t), all.len(), first.qos as u8, first.retain as u8);
     } else {
         v.status = Status::Fail;
         v.observed = problems.join("; ");
     }
     v
+}
+
+/// The will is published at most once (MQTT-3.1.2-10: removed once published). Counts deliveries of
+/// `topic`/`payload` at `observer` since `since`, after waiting [`DUPLICATE_GRACE`] for stragglers.
+pub async fn expect_at_most_once(observer: &Actuator, topic: &str, payload: &[u8], since: Instant, rule: &str) -> Verdict {
+    tokio::time::sleep(DUPLICATE_GRACE).await;
+    let seen: Vec<Observation> =
+        observer.on_topic(topic).into_iter().filter(|o| o.payload == payload && o.at >= since).collect();
+    Verdict {
+        rule: rule.into(),
+        level: Level::Must,
+        status: if seen.len() <= 1 { Status::Pass } else { Status::Fail },
+        expected: format!("at most one will on {topic}"),
+        observed: format!("{} deliveries", seen.len()),
+        timings: seen.iter().map(|o| Timing { label: "fault → delivery".into(), ms: ms(o.at.saturating_duration_since(since)) }).collect(),
+        evidence: evidence(observer, since),
+    }
 }
 
 /// Compares delivered properties with the expected list; `None` when they agree.

@@ -28,12 +28,10 @@ async fn run_all(ctx: &Ctx) -> Vec<CheckResult> {
     out
 }
 
-/// The verdict status of a check; all of its verdicts must agree.
+/// The status of a check's main verdict.
 fn status_of<'a>(results: &'a [CheckResult], name: &str, v: ProtocolVersion) -> &'a Status {
     let r = results.iter().find(|r| r.name == name && r.protocol == v).expect("check ran");
-    let first = &r.verdicts[0].status;
-    assert!(r.verdicts.iter().all(|x| &x.status == first), "{name} {v:?}: mixed verdicts {:?}", r.verdicts);
-    first
+    &r.verdicts[0].status
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -79,7 +77,8 @@ async fn mosquitto_gets_the_verdicts_it_earns() {
         }
     }
     for name in ["disconnect-with-will", "will-delay", "will-delay-reconnect", "will-properties"] {
-        assert_eq!(status_of(&results, name, ProtocolVersion::V5), &Status::Pass, "{version} {name}");
+        let r = results.iter().find(|r| r.name == name && r.protocol == ProtocolVersion::V5).unwrap();
+        assert!(r.verdicts.iter().all(|v| v.status == Status::Pass), "{version} {name}: {:#?}", r.verdicts);
     }
     // mosquitto #2554: 2.0.11 to 2.0.14 close on a second CONNECT without publishing the will.
     if ["2.0.11", "2.0.12", "2.0.13", "2.0.14"].iter().any(|v| version.ends_with(v)) {
