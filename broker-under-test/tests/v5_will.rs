@@ -183,7 +183,16 @@ async fn keep_alive_timeout_uses_server_keep_alive() {
     let (mut w, ack) = TestClient::connect(b.local_addr(), c).await;
     assert_eq!(ack.code, 0);
     assert_eq!(ack.properties.server_keep_alive(), Some(1), "CONNACK must announce Server Keep Alive 1");
-    let p = s.expect_publish_within(Duration::from_secs(4)).await;
+    // S is held to Server Keep Alive 1 as well, so it keeps pinging while it waits.
+    let deadline = sent + Duration::from_secs(4);
+    let p = loop {
+        match s.recv(Duration::from_millis(300)).await {
+            Recv::Packet(Packet::Publish(p)) => break p,
+            Recv::Packet(Packet::PingResp) => {}
+            Recv::Timeout if Instant::now() < deadline => s.send(Packet::PingReq).await,
+            other => panic!("S waiting for the will: got {other:?}"),
+        }
+    };
     let at = sent.elapsed();
     assert_will(&p, b"silent");
     assert!(at >= Duration::from_millis(1500) && at <= Duration::from_millis(2000), "will after {at:?}, want 1.5 s..2.0 s");
@@ -266,6 +275,18 @@ async fn no_will_flag_nothing_published() {
     let w = TestClient::connected(b.local_addr(), connect(V5, "w")).await;
     w.close().await;
     s.assert_nothing_for(SLACK).await;
+}
+
+/// 1.4 (server DISCONNECT 0x95) + MQTT-4.13.1-1: a packet above the broker's Maximum Packet Size makes
+/// the broker send DISCONNECT 0x95 and close; that is not a client DISCONNECT 0x00, so the Will fires.
+#[tokio::test]
+async fn will_published_when_server_disconnects_for_packet_too_large() {
+    let b = broker_with(Config { max_packet_size: 128, ..Config::default() }).await;
+    let mut s = watcher(b.local_addr(), "s", TOPIC, QoS::AtLeastOnce).await;
+    let mut w = will_client(b.local_addr(), "w", will5("too-large", QoS::AtLeastOnce, false, vec![])).await;
+    w.send(Packet::Publish(publish("a/b", &"x".repeat(500), QoS::AtMostOnce, false))).await;
+    assert_eq!(w.expect_closed().await.map(|d| d.reason), Some(reason::PACKET_TOO_LARGE));
+    assert_will(&s.expect_publish().await, b"too-large");
 }
 
 // ------------------------------------------------------------------------------------------ DISCONNECT
@@ -386,6 +407,38 @@ async fn disconnect_0x00_persistent_session_will_never_sent() {
     assert!(ack.session_present);
     w.close().await;
     s.assert_nothing_for(SLACK).await;
+}
+
+/// MQTT-3.14.4-3 with the mosquitto #7 / tbmq PR #314 race: PUBLISH and DISCONNECT 0x00 written
+/// back-to-back in one segment, then FIN → the PUBLISH is delivered and the DISCONNECT still discards
+/// the Will (no spurious Will).
+#[tokio::test]
+async fn publish_and_disconnect_back_to_back_no_will() {
+    let b = broker().await;
+    let mut s = watcher(b.local_addr(), "s", TOPIC, QoS::AtLeastOnce).await;
+    let mut w = will_client(b.local_addr(), "w", will5("spurious", QoS::AtLeastOnce, false, vec![])).await;
+    let mut bytes = Packet::Publish(publish(TOPIC, "last-words", QoS::AtMostOnce, false)).to_bytes(V5).to_vec();
+    bytes.extend_from_slice(&[0xE0, 0x00]);
+    w.send_raw(&bytes).await;
+    let _ = w.conn.shutdown().await;
+    assert_eq!(w.expect_closed().await, None);
+    assert_eq!(&s.expect_publish().await.payload[..], b"last-words");
+    s.assert_nothing_for(SLACK).await;
+}
+
+/// MQTT-4.6.0-5/-6 (ordering; reference 1.1 "status" interpretation): W publishes "online" on the Will
+/// topic and drops; S sees "online" before the Will, never the other way round.
+#[tokio::test]
+async fn will_follows_the_clients_last_publish_in_order() {
+    let b = broker().await;
+    let mut s = watcher(b.local_addr(), "s", TOPIC, QoS::AtLeastOnce).await;
+    let mut w = will_client(b.local_addr(), "w", will5("offline", QoS::AtLeastOnce, false, vec![])).await;
+    let mut p = publish(TOPIC, "online", QoS::AtLeastOnce, false);
+    p.packet_id = Some(1);
+    w.send(Packet::Publish(p)).await; // no wait for PUBACK: the close races the PUBLISH
+    w.close().await;
+    assert_eq!(&s.expect_publish().await.payload[..], b"online");
+    assert_will(&s.expect_publish().await, b"offline");
 }
 
 // ------------------------------------------------------------------------------------------ QoS, retain
@@ -637,6 +690,63 @@ async fn will_binary_payload_forwarded_unchanged() {
     assert_will(&s.expect_publish().await, &[0x00, 0xFF, 0xFE, 0x80]);
 }
 
+/// 3.1.3.2.4 + 3.3.2.3.3 (a retained message's lifetime is its Message Expiry): a retained Will with
+/// MEI 1 is given to a new subscriber right after it fired (with MEI ≤ 1), but not once it has expired.
+#[tokio::test]
+async fn retained_will_expires_with_its_message_expiry() {
+    let b = broker().await;
+    let mut s = watcher(b.local_addr(), "s", TOPIC, QoS::AtLeastOnce).await;
+    let w = will_client(
+        b.local_addr(),
+        "w",
+        will5("gone", QoS::AtLeastOnce, true, vec![Property::MessageExpiryInterval(1)]),
+    )
+    .await;
+    w.close().await;
+    s.expect_publish().await;
+    let mut n1 = watcher(b.local_addr(), "n1", TOPIC, QoS::AtLeastOnce).await;
+    let p = n1.expect_publish().await;
+    assert!(p.retain);
+    assert_eq!(p.properties.message_expiry_interval(), Some(1));
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let mut n2 = watcher(b.local_addr(), "n2", TOPIC, QoS::AtLeastOnce).await;
+    n2.assert_nothing_for(SLACK).await;
+}
+
+/// MQTT-3.1.2-25 (reference section 4 item 7: a Will larger than a subscriber's Maximum Packet Size):
+/// the Will is dropped for that subscriber only; another subscriber gets it.
+#[tokio::test]
+async fn will_larger_than_subscriber_maximum_packet_size_dropped_for_it_only() {
+    let b = broker().await;
+    let mut c = connect(V5, "small");
+    c.properties.push(Property::MaximumPacketSize(64));
+    let mut small = TestClient::connected(b.local_addr(), c).await;
+    small.subscribe(TOPIC, QoS::AtLeastOnce).await;
+    let mut big = watcher(b.local_addr(), "big", TOPIC, QoS::AtLeastOnce).await;
+    let payload = "y".repeat(200);
+    let w = will_client(b.local_addr(), "w", will5(&payload, QoS::AtLeastOnce, false, vec![])).await;
+    w.close().await;
+    assert_will(&big.expect_publish().await, payload.as_bytes());
+    small.assert_nothing_for(SLACK).await;
+}
+
+/// MQTT-3.3.4-3 (Subscription Identifiers on forwarded messages): the Will reaches a subscription made
+/// with Subscription Identifier 7 carrying that identifier.
+#[tokio::test]
+async fn will_carries_subscription_identifier() {
+    let b = broker().await;
+    let mut s = TestClient::connected(b.local_addr(), connect(V5, "s")).await;
+    let codes = s
+        .subscribe_with(TOPIC, SubOptions::qos(QoS::AtLeastOnce), Properties(vec![Property::SubscriptionIdentifier(7)]))
+        .await;
+    assert_eq!(codes, vec![1]);
+    let w = will_client(b.local_addr(), "w", will5("gone", QoS::AtLeastOnce, false, vec![])).await;
+    w.close().await;
+    let p = s.expect_publish().await;
+    assert_will(&p, b"gone");
+    assert_eq!(p.properties.subscription_identifiers(), vec![7]);
+}
+
 // ------------------------------------------------------------------------------------------ exactly once
 
 /// MQTT-3.1.2-10: once published the Will is removed: W reconnects with the same ClientId and no Will,
@@ -871,5 +981,17 @@ async fn will_pfi_1_with_invalid_utf8_payload_refused_0x99_and_never_published()
     wl.payload = Bytes::from_static(&[0xC3, 0x28, 0xFF]);
     let (w, ack) = TestClient::connect(b.local_addr(), with_will("w", wl)).await;
     expect_refused(w, Some(ack), reason::PAYLOAD_FORMAT_INVALID).await;
+    assert_no_will(&mut s).await;
+}
+
+/// 2.2.2.2 ("an Identifier which is not valid for its packet type … is a Malformed Packet"): a Will
+/// property list carrying a CONNECT-only property (Session Expiry Interval) → CONNACK 0x81, no Will.
+#[tokio::test]
+async fn non_will_property_in_will_properties_refused_0x81_and_never_published() {
+    let b = broker().await;
+    let mut s = watcher(b.local_addr(), "s", TOPIC, QoS::AtLeastOnce).await;
+    let c = with_will("w", will5("nope", QoS::AtLeastOnce, false, vec![Property::SessionExpiryInterval(10)]));
+    let (w, ack) = TestClient::connect(b.local_addr(), c).await;
+    expect_refused(w, Some(ack), reason::MALFORMED_PACKET).await;
     assert_no_will(&mut s).await;
 }
