@@ -10,6 +10,7 @@
 #![warn(missing_docs)]
 
 pub mod actuator;
+pub mod bdd;
 pub mod checks;
 pub mod fault;
 pub mod pki;

@@ -34,6 +34,23 @@ struct TargetArgs {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Run Gherkin feature files against a target (embedded reference broker by default). Exit 0 when
+    /// every MUST scenario that ran passed, 1 when one failed, 2 on usage or set-up errors.
+    Check {
+        /// Feature files or folders (default: features/).
+        features: Vec<PathBuf>,
+        #[command(flatten)]
+        target: TargetArgs,
+        /// Tag expression, e.g. "@v5 and not @slow".
+        #[arg(long)]
+        tags: Option<String>,
+        /// Report folder (default: reports/<timestamp>/).
+        #[arg(long)]
+        report_dir: Option<PathBuf>,
+        /// Scenarios run at once.
+        #[arg(long, default_value_t = 16)]
+        concurrency: usize,
+    },
     /// Generate a test PKI: root → intermediate → localhost server and one certificate per client,
     /// with a SHA-256 thumbprint table. Private keys are written too (git-ignored; never commit them).
     Pki {
@@ -84,6 +101,40 @@ fn main() -> ExitCode {
 
 async fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
+        Command::Check { features, target, tags, report_dir, concurrency } => {
+            let spec = TargetSpec::from_flags(target.broker.as_deref(), target.launch.as_deref())?;
+            let profile = match &target.profile {
+                Some(p) => Profile::load(p)?,
+                None if matches!(spec, TargetSpec::Embedded(_)) => Profile { name: "lwt-broker".into(), ..Profile::default() },
+                None => Profile::default(),
+            };
+            let features = if features.is_empty() { vec![PathBuf::from("features")] } else { features };
+            for f in &features {
+                anyhow::ensure!(f.exists(), "feature path {} does not exist", f.display());
+            }
+            let report_dir = report_dir.unwrap_or_else(|| {
+                let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+                PathBuf::from("reports").join(format!("check-{secs}"))
+            });
+            let t = Target::start(&spec).await?;
+            println!("target: {} ({}), profile: {}", t.name(), t.addr(), profile.name);
+            let opts = lwt_harness::bdd::RunOptions { paths: features, tags, report_dir: Some(report_dir.clone()), concurrency };
+            let (summary, _records) = lwt_harness::bdd::run(t, profile, opts).await?;
+            println!(
+                "{} scenarios: {} passed, {} failed ({} MUST), {} skipped; steps: {} passed, {} failed, {} undefined",
+                summary.passed + summary.failed + summary.skipped,
+                summary.passed,
+                summary.failed,
+                summary.must_failed,
+                summary.skipped,
+                summary.steps.0,
+                summary.steps.1,
+                summary.steps.2
+            );
+            println!("reports: {}", report_dir.display());
+            anyhow::ensure!(summary.parse_errors == 0, "{} feature file(s) could not be parsed", summary.parse_errors);
+            Ok(if summary.must_failed > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
+        }
         Command::Pki { out, clients, days } => {
             let pki = lwt_harness::pki::generate(&clients, days)?;
             pki.write(&out)?;

@@ -163,6 +163,11 @@ impl Target {
         &self.name
     }
 
+    /// Whether this is the embedded reference broker.
+    pub fn is_embedded(&self) -> bool {
+        matches!(self.state, State::Embedded { .. })
+    }
+
     /// Whether this target can be restarted by the harness (embedded and launched ones can).
     pub fn can_restart(&self) -> bool {
         !matches!(self.state, State::External)

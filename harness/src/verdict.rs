@@ -270,7 +270,7 @@ pub async fn arm_probe(observer: &Actuator) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Proves that no will on `topic` reached `observer` between `from` and `from + window`: waits out
+/// Proves that no will on `topic` (a topic name or filter) reached `observer` between `from` and `from + window`: waits out
 /// the window, then publishes a probe through the broker and requires it to come back. A will seen
 /// before the probe fails the check; a probe that never comes back makes it an error.
 pub async fn expect_no_will(observer: &Actuator, topic: &str, from: Instant, window: Duration, rule: &str, level: Level) -> Verdict {
@@ -297,7 +297,12 @@ pub async fn expect_no_will(observer: &Actuator, topic: &str, from: Instant, win
         Err(_) => None,
     };
     v.evidence = evidence(observer, from);
-    let wills: Vec<Observation> = observer.on_topic(topic).into_iter().filter(|o| o.at >= from).collect();
+    // `topic` may be a filter (`clients/+/status`): anything it matches counts.
+    let wills: Vec<Observation> = observer
+        .observations()
+        .into_iter()
+        .filter(|o| o.at >= from && lwt_broker::codec::topic::matches(topic, &o.topic))
+        .collect();
     if !wills.is_empty() {
         let t = wills[0].at.duration_since(from);
         v.status = Status::Fail;

@@ -1,0 +1,240 @@
+//! Steps about expectations: wills received (by whom, when, how), exactly once, absent (proven by
+//! the observer's own probe), retained for late subscribers, connections refused. Each step turns
+//! into a verdict with the scenario's rule id; a failed verdict fails the step.
+
+use super::clients::{parse_code, parse_qos};
+use super::LwtWorld;
+use crate::actuator::{Actuator, ActuatorSpec};
+use crate::sensor::ConnectOutcome;
+use crate::verdict::{self, expect_no_will, expect_will, Status, Verdict, WillExpectation};
+use bytes::Bytes;
+use cucumber::then;
+use lwt_broker::codec::{Property, QoS};
+use std::time::Duration;
+use tokio::time::Instant;
+
+async fn receives(w: &mut LwtWorld, who: &str, payload: &str, topic: &str, earliest: Duration, latest: Duration) {
+    let topic = w.topic(topic);
+    let latest = latest + w.profile().late_tolerance();
+    let exp = WillExpectation::new(&topic, Bytes::copy_from_slice(payload.as_bytes()), earliest, latest);
+    let fault_at = w.fault_at();
+    let rule = w.rule();
+    let level = w.level;
+    let v = expect_will(w.actuator(who), fault_at, &exp, &rule, level).await;
+    let obs = w.actuator(who).on_topic(&topic).into_iter().find(|o| o.payload == payload.as_bytes() && o.at >= fault_at);
+    w.last_observation = obs.map(|o| (who.to_owned(), o));
+    w.judge(v);
+}
+
+#[then(expr = "{string} receives {string} on {string} within {float} second(s)")]
+async fn receives_within(w: &mut LwtWorld, who: String, payload: String, topic: String, secs: f64) {
+    receives(w, &who, &payload, &topic, Duration::ZERO, Duration::from_secs_f64(secs)).await;
+}
+
+#[then(expr = "{string} receives {string} on {string} between {float} and {float} seconds after the fault")]
+async fn receives_between(w: &mut LwtWorld, who: String, payload: String, topic: String, a: f64, b: f64) {
+    receives(w, &who, &payload, &topic, Duration::from_secs_f64(a), Duration::from_secs_f64(b)).await;
+}
+
+#[then(expr = "{string} receives {string} on {string} after the keep-alive deadline")]
+async fn receives_after_keepalive(w: &mut LwtWorld, who: String, payload: String, topic: String) {
+    let (victim, _, _) = w.last_fault.clone().expect("a fault happened");
+    let ka = w.sensors.get(&victim).expect("the faulted sensor").keep_alive;
+    assert!(ka > 0, "{victim} has no keep-alive");
+    let deadline = Duration::from_millis(ka as u64 * 1500);
+    receives(w, &who, &payload, &topic, deadline, deadline + Duration::from_millis(500)).await;
+}
+
+#[then(expr = "{string} receives it at QoS {int}")]
+fn receives_at_qos(w: &mut LwtWorld, who: String, qos: i32) {
+    let (by, o) = w.last_observation.clone().expect("a previous step matched a delivery");
+    assert_eq!(by, who, "the last delivery was matched at {by}, not {who}");
+    let want = parse_qos(qos);
+    let v = simple(w, format!("delivered at QoS {}", want as u8), o.qos == want, format!("QoS {}", o.qos as u8));
+    w.judge(v);
+}
+
+#[then(expr = "{string} receives it with retain flag {int}")]
+fn receives_retain(w: &mut LwtWorld, who: String, flag: u8) {
+    let (by, o) = w.last_observation.clone().expect("a previous step matched a delivery");
+    assert_eq!(by, who, "the last delivery was matched at {by}, not {who}");
+    let v = simple(w, format!("RETAIN {flag}"), o.retain == (flag != 0), format!("RETAIN {}", o.retain as u8));
+    w.judge(v);
+}
+
+#[then(expr = "the delivered will carries user properties {string}")]
+fn carries_user_properties(w: &mut LwtWorld, list: String) {
+    let (_, o) = w.last_observation.clone().expect("a previous step matched a delivery");
+    let want: Vec<(String, String)> = list
+        .split(',')
+        .map(|kv| {
+            let (k, v) = kv.split_once('=').unwrap_or_else(|| panic!("user property {kv:?} is not k=v"));
+            (k.trim().to_owned(), v.trim().to_owned())
+        })
+        .collect();
+    let got = o.properties.user_properties();
+    let v = simple(w, format!("user properties {want:?} in order"), got == want, format!("{got:?}"));
+    w.judge(v);
+}
+
+#[then(expr = "the delivered will carries {word} {string}")]
+fn carries_property(w: &mut LwtWorld, which: String, value: String) {
+    let (_, o) = w.last_observation.clone().expect("a previous step matched a delivery");
+    let p = &o.properties;
+    let got: Option<String> = match which.as_str() {
+        "content-type" => p.content_type(),
+        "response-topic" => p.response_topic().map(|t| t.strip_prefix(&format!("{}/", w.prefix)).unwrap_or(&t).to_owned()),
+        "correlation-data" => p.correlation_data().map(|b| String::from_utf8_lossy(&b).into_owned()),
+        "payload-format-indicator" => p.payload_format_indicator().map(|v| v.to_string()),
+        other => panic!("unknown property {other:?} (content-type, response-topic, correlation-data, payload-format-indicator)"),
+    };
+    let v = simple(w, format!("{which} {value:?}"), got.as_deref() == Some(value.as_str()), format!("{which} {got:?}"));
+    w.judge(v);
+}
+
+#[then(expr = "the delivered will carries a message expiry of at most {int} second(s)")]
+fn carries_expiry(w: &mut LwtWorld, max: u32) {
+    let (_, o) = w.last_observation.clone().expect("a previous step matched a delivery");
+    let got = o.properties.message_expiry_interval();
+    let ok = got.is_some_and(|g| g >= 1 && g <= max);
+    let v = simple(w, format!("Message Expiry Interval 1..={max}"), ok, format!("{got:?}"));
+    w.judge(v);
+}
+
+#[then("the delivered will carries no will delay interval")]
+fn carries_no_delay(w: &mut LwtWorld) {
+    let (_, o) = w.last_observation.clone().expect("a previous step matched a delivery");
+    let present = o.properties.0.iter().any(|p| matches!(p, Property::WillDelayInterval(_)));
+    let v = simple(w, "no Will Delay Interval on the delivered will".into(), !present, format!("{:?}", o.properties.0));
+    w.judge(v);
+}
+
+#[then(expr = "{string} receives {string} on {string} exactly once")]
+async fn exactly_once(w: &mut LwtWorld, who: String, payload: String, topic: String) {
+    receives(w, &who, &payload, &topic, Duration::ZERO, Duration::from_secs(5)).await;
+    let t = w.topic(&topic);
+    let since = w.fault_at();
+    let v = verdict::expect_at_most_once(w.actuator(&who), &t, payload.as_bytes(), since, "MQTT-3.1.2-10").await;
+    w.judge(v);
+}
+
+#[then(expr = "{string} receives nothing on {string} for {float} second(s)")]
+async fn nothing_for(w: &mut LwtWorld, who: String, topic: String, secs: f64) {
+    let t = w.topic(&topic);
+    let from = w.fault_at();
+    let window = Duration::from_secs_f64(secs) + w.profile().late_tolerance();
+    let rule = w.rule();
+    let level = w.level;
+    let v = expect_no_will(w.actuator(&who), &t, from, window, &rule, level).await;
+    w.judge(v);
+}
+
+#[then(expr = "{string} has received nothing on {string}")]
+async fn has_received_nothing(w: &mut LwtWorld, who: String, topic: String) {
+    let t = w.topic(&topic);
+    let from = w.fault_at();
+    let rule = w.rule();
+    let level = w.level;
+    let window = Instant::now().saturating_duration_since(from);
+    let v = expect_no_will(w.actuator(&who), &t, from, window, &rule, level).await;
+    w.judge(v);
+}
+
+#[then(expr = "{string} receives {string} before {string} on {string}")]
+async fn receives_in_order(w: &mut LwtWorld, who: String, first: String, second: String, topic: String) {
+    let t = w.topic(&topic);
+    let a = w.actuator(&who);
+    let deadline = Instant::now() + Duration::from_secs(5) + w.profile().late_tolerance();
+    a.wait_for(|o| o.topic == t && o.payload == second.as_bytes(), deadline).await;
+    let seen: Vec<String> =
+        a.on_topic(&t).iter().map(|o| String::from_utf8_lossy(&o.payload).into_owned()).collect();
+    let i = seen.iter().position(|p| *p == first);
+    let j = seen.iter().position(|p| *p == second);
+    let ok = matches!((i, j), (Some(i), Some(j)) if i < j);
+    let v = simple(w, format!("{first:?} before {second:?} on {topic}"), ok, format!("order seen: {seen:?}"));
+    w.judge(v);
+}
+
+async fn late_subscriber(w: &mut LwtWorld, name: &str, filter: &str) -> (Actuator, Instant) {
+    let v = w.default_version;
+    let a = Actuator::connect(w.addr(), ActuatorSpec::new(w.client_id(name), v)).await.unwrap_or_else(|e| panic!("{name}: {e:#}"));
+    verdict::arm_probe(&a).await.unwrap_or_else(|e| panic!("{name}: {e:#}"));
+    let at = Instant::now();
+    a.subscribe(&w.topic(filter), QoS::AtLeastOnce).await.unwrap_or_else(|e| panic!("{name}: {e:#}"));
+    (a, at)
+}
+
+#[then(expr = "a new actuator {string} subscribing to {string} receives {string} retained")]
+async fn late_gets_retained(w: &mut LwtWorld, name: String, filter: String, payload: String) {
+    let (a, at) = late_subscriber(w, &name, &filter).await;
+    let topic = w.topic(&filter);
+    let mut exp = WillExpectation::new(&topic, Bytes::copy_from_slice(payload.as_bytes()), Duration::ZERO, Duration::from_secs(2));
+    exp.retain = Some(true);
+    let rule = w.rule();
+    let level = w.level;
+    let v = expect_will(&a, at, &exp, &rule, level).await;
+    w.actuators.insert(name, a);
+    w.judge(v);
+}
+
+#[then(expr = "a new actuator {string} subscribing to {string} receives no retained message")]
+async fn late_gets_nothing(w: &mut LwtWorld, name: String, filter: String) {
+    let (a, at) = late_subscriber(w, &name, &filter).await;
+    let topic = w.topic(&filter);
+    let rule = w.rule();
+    let level = w.level;
+    let v = expect_no_will(&a, &topic, at, Duration::from_millis(500), &rule, level).await;
+    w.actuators.insert(name, a);
+    w.judge(v);
+}
+
+fn refusal(w: &mut LwtWorld, name: &str) -> (Option<u8>, String) {
+    let slot = w.sensor(name);
+    match &slot.refused {
+        Some(ConnectOutcome::Refused(a)) => (Some(a.code), format!("CONNACK {:#04x}", a.code)),
+        Some(ConnectOutcome::Closed(why)) => (None, format!("closed without CONNACK ({why})")),
+        Some(ConnectOutcome::Accepted(_)) | None => {
+            if slot.live.is_some() {
+                (Some(0), "accepted (CONNACK 0x00)".into())
+            } else {
+                panic!("{name} has not tried to connect")
+            }
+        }
+    }
+}
+
+#[then(expr = "{string} is refused with reason code {word}")]
+fn refused_with(w: &mut LwtWorld, name: String, code: String) {
+    let want = parse_code(&code);
+    let (got, text) = refusal(w, &name);
+    let v = simple(w, format!("CONNACK {want:#04x} and close"), got == Some(want), text);
+    w.judge(v);
+}
+
+#[then(expr = "{string} is refused with reason code {word} or disconnected without CONNACK")]
+fn refused_or_closed(w: &mut LwtWorld, name: String, code: String) {
+    let want = parse_code(&code);
+    let (got, text) = refusal(w, &name);
+    let v = simple(w, format!("CONNACK {want:#04x} or a close without CONNACK"), got.is_none() || got == Some(want), text);
+    w.judge(v);
+}
+
+#[then(expr = "{string} is disconnected without CONNACK")]
+fn closed_without_connack(w: &mut LwtWorld, name: String) {
+    let (got, text) = refusal(w, &name);
+    let v = simple(w, "a close without CONNACK".into(), got.is_none(), text);
+    w.judge(v);
+}
+
+/// A verdict from a plain comparison, with the scenario's rule and level.
+fn simple(w: &LwtWorld, expected: String, ok: bool, observed: String) -> Verdict {
+    Verdict {
+        rule: w.rule(),
+        level: w.level,
+        status: if ok { Status::Pass } else { Status::Fail },
+        expected,
+        observed,
+        timings: Vec::new(),
+        evidence: Vec::new(),
+    }
+}

@@ -1,0 +1,158 @@
+//! Steps about faults: every fault of the engine, applied to a named sensor, its network link, or the
+//! broker. Each records its planned and actual instant as the scenario's reference for expectations.
+
+use super::clients::{ensure_connected, parse_code};
+use super::LwtWorld;
+use crate::fault::{self, Fault, FaultRecord, NetFault, ProtocolViolation};
+use crate::sensor::ConnectOutcome;
+use crate::target::StopKind;
+use bytes::Bytes;
+use cucumber::when;
+use std::time::Duration;
+
+async fn inject(w: &mut LwtWorld, name: &str, f: Fault) {
+    ensure_connected(w, name).await;
+    let sensor = w.sensor(name).live.take().expect("connected");
+    let rec = sensor.inject(&f).await.unwrap_or_else(|e| panic!("{name}: {f}: {e:#}"));
+    record(w, name, rec);
+}
+
+fn record(w: &mut LwtWorld, name: &str, rec: FaultRecord) {
+    w.last_fault = Some((name.to_owned(), rec.planned, rec.actual));
+    w.sensor(name).held.push(rec);
+}
+
+#[when(expr = "{string} loses its connection without DISCONNECT")]
+#[when(expr = "{string} closes its connection")]
+async fn close(w: &mut LwtWorld, name: String) {
+    inject(w, &name, Fault::Fin).await;
+}
+
+#[when(expr = "{string} resets its connection")]
+async fn reset(w: &mut LwtWorld, name: String) {
+    inject(w, &name, Fault::Rst).await;
+}
+
+#[when(expr = "{string} goes silent")]
+async fn silent(w: &mut LwtWorld, name: String) {
+    inject(w, &name, Fault::Silence).await;
+}
+
+#[when(expr = "{string} disconnects normally")]
+async fn disconnects_normally(w: &mut LwtWorld, name: String) {
+    inject(w, &name, Fault::Disconnect { reason: 0, session_expiry: None }).await;
+}
+
+#[when(expr = "{string} disconnects with reason code {word}")]
+async fn disconnects_with(w: &mut LwtWorld, name: String, code: String) {
+    inject(w, &name, Fault::Disconnect { reason: parse_code(&code), session_expiry: None }).await;
+}
+
+#[when(expr = "{string} disconnects with reason code {word} and session expiry {int}")]
+async fn disconnects_with_expiry(w: &mut LwtWorld, name: String, code: String, expiry: u32) {
+    inject(w, &name, Fault::Disconnect { reason: parse_code(&code), session_expiry: Some(expiry) }).await;
+}
+
+#[when(expr = "{string} sends the DISCONNECT bytes {string}")]
+async fn disconnect_bytes(w: &mut LwtWorld, name: String, hex: String) {
+    let bytes: Vec<u8> = hex
+        .split_whitespace()
+        .map(|b| u8::from_str_radix(b, 16).unwrap_or_else(|_| panic!("bad hex byte {b:?}")))
+        .collect();
+    inject(w, &name, Fault::DisconnectRaw(Bytes::from(bytes))).await;
+}
+
+#[when(expr = "{string} sends a second CONNECT")]
+async fn second_connect(w: &mut LwtWorld, name: String) {
+    inject(w, &name, Fault::Protocol(ProtocolViolation::SecondConnect)).await;
+}
+
+#[when(expr = "{string} sends a packet of reserved type 0")]
+async fn reserved_type(w: &mut LwtWorld, name: String) {
+    inject(w, &name, Fault::Protocol(ProtocolViolation::ReservedPacketType)).await;
+}
+
+#[when(expr = "{string} sends a malformed PUBLISH")]
+async fn malformed_publish(w: &mut LwtWorld, name: String) {
+    inject(w, &name, Fault::Protocol(ProtocolViolation::MalformedPublish)).await;
+}
+
+async fn take_over(w: &mut LwtWorld, name: &str, clean: bool, keep_will: bool) {
+    ensure_connected(w, name).await;
+    let mut spec = w.spec_mut(name).clone();
+    if !keep_will {
+        spec.will = None;
+    }
+    let addr = w.proxy.as_ref().map(|p| p.addr()).unwrap_or_else(|| w.addr());
+    let (rec, outcome) = fault::takeover(addr, spec, clean).await.unwrap_or_else(|e| panic!("{name} takeover: {e:#}"));
+    let old = w.sensor(name).live.take().expect("connected");
+    w.sensor(name).replaced.push(old);
+    match outcome {
+        ConnectOutcome::Accepted(s) => w.sensor(name).live = Some(s),
+        other => w.sensor(name).refused = Some(other),
+    }
+    w.last_fault = Some((name.to_owned(), rec.planned, rec.actual));
+}
+
+#[when(expr = "{string} is taken over by a new connection with clean start {int}")]
+async fn taken_over(w: &mut LwtWorld, name: String, clean: u8) {
+    take_over(w, &name, clean != 0, false).await;
+}
+
+#[when(expr = "{string} is taken over by a new connection with clean start {int} carrying the same will")]
+async fn taken_over_same_will(w: &mut LwtWorld, name: String, clean: u8) {
+    take_over(w, &name, clean != 0, true).await;
+}
+
+async fn net(w: &mut LwtWorld, name: &str, f: NetFault) {
+    ensure_connected(w, name).await;
+    let local = w.sensor(name).live.as_ref().expect("connected").local_addr().expect("local address");
+    let id = w.client_id(name);
+    let rec = w.proxy.as_ref().expect("sensors connect through the proxy").inject(local, &id, f).expect("proxy link");
+    if matches!(f, NetFault::Blackhole) {
+        // Half-open: the broker's keep-alive deadline runs from the last packet the sensor sent.
+        let last = w.sensor(name).live.as_ref().expect("connected").last_sent();
+        w.last_fault = Some((name.to_owned(), rec.planned, last));
+        w.sensor(name).held.push(rec);
+    } else {
+        record(w, name, rec);
+    }
+}
+
+#[when(expr = "the network of {string} goes dark")]
+async fn blackhole(w: &mut LwtWorld, name: String) {
+    net(w, &name, NetFault::Blackhole).await;
+}
+
+#[when(expr = "the network of {string} adds {int} ms of latency")]
+async fn latency(w: &mut LwtWorld, name: String, ms: u64) {
+    net(w, &name, NetFault::Latency(Duration::from_millis(ms))).await;
+}
+
+#[when(expr = "the network of {string} is cut with {word}")]
+async fn cut(w: &mut LwtWorld, name: String, how: String) {
+    let f = match how.as_str() {
+        "FIN" | "fin" => NetFault::CutFin,
+        "RST" | "rst" => NetFault::CutRst,
+        other => panic!("cut with FIN or RST, not {other:?}"),
+    };
+    net(w, &name, f).await;
+}
+
+async fn restart(w: &mut LwtWorld, how: StopKind) {
+    let env = w.run_env().clone();
+    let mut guard = env.target.lock().await;
+    let target = guard.as_mut().expect("the run's target");
+    let at = target.restart(how).await.unwrap_or_else(|e| panic!("broker restart: {e:#}"));
+    w.last_fault = Some(("broker".into(), at, at));
+}
+
+#[when("the broker restarts")]
+async fn broker_restarts(w: &mut LwtWorld) {
+    restart(w, StopKind::Graceful).await;
+}
+
+#[when("the broker crashes and restarts")]
+async fn broker_crashes(w: &mut LwtWorld) {
+    restart(w, StopKind::Kill).await;
+}

@@ -1,0 +1,40 @@
+//! Runs every feature file in `features/` against the embedded reference broker (the default
+//! target). All scenarios must pass; the output counts scenarios and steps.
+
+use lwt_harness::bdd::{self, RunOptions};
+use lwt_harness::profile::Profile;
+use lwt_harness::target::{Target, TargetSpec};
+use std::path::PathBuf;
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let root = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/.."));
+    let profile = Profile::load(&root.join("fixtures/profiles/lwt-broker.yaml")).expect("reference profile");
+    let target = Target::start(&TargetSpec::Embedded(Default::default())).await.expect("embedded broker");
+    let report_dir = std::env::var_os("LWT_FEATURE_REPORT_DIR").map(PathBuf::from);
+    let opts = RunOptions {
+        paths: vec![root.join("features")],
+        tags: std::env::var("LWT_FEATURE_TAGS").ok(),
+        report_dir,
+        concurrency: 32,
+    };
+    let (summary, records) = bdd::run(target, profile, opts).await.expect("feature run");
+    for r in records.iter().filter(|r| !matches!(r.outcome, bdd::report::ScenarioOutcome::Passed)) {
+        println!("not passed: {} / {} (line {}): {:?}", r.feature, r.scenario, r.line, r.outcome);
+    }
+    println!(
+        "features: {} scenarios ({} passed, {} failed, {} skipped), {} steps ({} passed, {} failed, {} undefined)",
+        summary.passed + summary.failed + summary.skipped,
+        summary.passed,
+        summary.failed,
+        summary.skipped,
+        summary.steps.0 + summary.steps.1 + summary.steps.2,
+        summary.steps.0,
+        summary.steps.1,
+        summary.steps.2
+    );
+    // The plain closing line CI readers understand.
+    println!("{} passed, {} failed, {} skipped", summary.passed, summary.failed, summary.skipped);
+    let ok = summary.failed == 0 && summary.parse_errors == 0 && summary.steps.2 == 0 && summary.passed > 0;
+    std::process::exit(if ok { 0 } else { 1 });
+}
