@@ -49,7 +49,9 @@ pub fn read_frame(buf: &mut BytesMut, max_size: usize) -> Result<Option<Frame>, 
         return Err(DecodeError::TooLarge { size: total, max: max_size });
     }
     if buf.len() < total {
-        buf.reserve(total - buf.len());
+        // Grow towards the declared size in bounded steps: a header alone must not make us
+        // allocate its whole declared length.
+        buf.reserve((total - buf.len()).min(64 * 1024));
         return Ok(None);
     }
     let header = buf[0];
