@@ -38,6 +38,9 @@ fn main() -> ExitCode {
     };
     let rt = tokio::runtime::Runtime::new().expect("tokio runtime");
     rt.block_on(async move {
+        // Install the handlers before announcing readiness, so a SIGTERM right after the
+        // "listening on" line still shuts down cleanly.
+        let stop = shutdown_signal();
         let broker = match lwt_broker::start(cfg, &args.bind).await {
             Ok(b) => b,
             Err(e) => {
@@ -50,22 +53,20 @@ fn main() -> ExitCode {
         }
         use std::io::Write;
         let _ = std::io::stdout().flush();
-        wait_for_signal().await;
+        stop.await;
         broker.shutdown().await;
         ExitCode::SUCCESS
     })
 }
 
-async fn wait_for_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+/// A future that resolves on Ctrl-C or SIGTERM; the handlers are installed when it is created.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+    let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()).expect("SIGINT handler");
+    async move {
         tokio::select! {
-            _ = ctrl_c => {}
+            _ = int.recv() => {}
             _ = term.recv() => {}
         }
     }
-    #[cfg(not(unix))]
-    let _ = ctrl_c.await;
 }

@@ -69,7 +69,9 @@ pub const ALL: &[&str] = &[
     "keepalive",
     "disconnect-normal",
     "disconnect-with-will",
+    "disconnect-invalid-code",
     "takeover",
+    "takeover-persistent",
     "will-delay",
     "will-delay-reconnect",
     "retained-will",
@@ -84,7 +86,7 @@ pub const ALL: &[&str] = &[
 
 /// Runs the named check with `version`; skips (with a verdict saying why) what the profile lacks.
 pub async fn run(ctx: &Ctx, name: &str, version: ProtocolVersion, book: &mut LatencyBook) -> anyhow::Result<CheckResult> {
-    let v5_only = matches!(name, "disconnect-with-will" | "will-delay" | "will-delay-reconnect" | "will-properties");
+    let v5_only = matches!(name, "disconnect-with-will" | "disconnect-invalid-code" | "will-delay" | "will-delay-reconnect" | "will-properties");
     let verdicts = if !ctx.profile.speaks(protocol_label(version)) {
         vec![Verdict::skip(name, Level::Must, &format!("MQTT {}", protocol_label(version)))]
     } else if v5_only && version != ProtocolVersion::V5 {
@@ -98,7 +100,9 @@ pub async fn run(ctx: &Ctx, name: &str, version: ProtocolVersion, book: &mut Lat
             "disconnect-normal" => disconnect_normal(ctx, version).await?,
             "disconnect-with-will" => abrupt(ctx, version, Fault::Disconnect { reason: reason::DISCONNECT_WITH_WILL, session_expiry: None }, book).await?,
             "protocol-error" => abrupt(ctx, version, Fault::Protocol(fault::ProtocolViolation::SecondConnect), book).await?,
-            "takeover" => takeover(ctx, version).await?,
+            "disconnect-invalid-code" => abrupt(ctx, version, Fault::Disconnect { reason: 0xFF, session_expiry: None }, book).await?,
+            "takeover" => takeover(ctx, version, true).await?,
+            "takeover-persistent" => takeover(ctx, version, false).await?,
             "will-delay" => will_delay(ctx, false).await?,
             "will-delay-reconnect" => will_delay(ctx, true).await?,
             "retained-will" => retained_will(ctx, version).await?,
@@ -140,6 +144,8 @@ async fn abrupt(ctx: &Ctx, version: ProtocolVersion, f: Fault, book: &mut Latenc
     exp.qos = Some(QoS::AtLeastOnce);
     exp.retain = Some(false);
     let rule = match &f {
+        // 0xFF is not in the DISCONNECT table: a malformed packet, so the will is due (MQTT-4.13.1-1).
+        Fault::Disconnect { reason: 0xFF, .. } => "MQTT-4.13.1-1",
         Fault::Disconnect { .. } => "MQTT-3.14.2-1",
         Fault::Protocol(_) => "MQTT-4.13.1-1",
         _ => rule_for_abrupt(version),
@@ -208,16 +214,21 @@ async fn disconnect_normal(ctx: &Ctx, version: ProtocolVersion) -> anyhow::Resul
 }
 
 /// Takeover: the old connection is closed and its will is published (3.1.1 MQTT-3.1.4-2 with
-/// -3.1.2-8; 5.0 MQTT-3.1.4-3 with clean start on the new connection).
-async fn takeover(ctx: &Ctx, version: ProtocolVersion) -> anyhow::Result<Vec<Verdict>> {
+/// -3.1.2-8; 5.0 MQTT-3.1.4-3). With `clean` false both connections keep a persistent session
+/// (5.0: session expiry 60 s, no will delay: decision-table row 11), where mosquitto diverges.
+async fn takeover(ctx: &Ctx, version: ProtocolVersion, clean: bool) -> anyhow::Result<Vec<Verdict>> {
     let id = ctx.unique("sensor");
     let topic = format!("{}/clients/{id}/status", ctx.prefix);
     let obs = observer(ctx, version, &topic, QoS::AtLeastOnce).await?;
-    let spec = SensorSpec::new(&id, version).with_will(&topic, "offline", QoS::AtLeastOnce, false);
+    let mut spec = SensorSpec::new(&id, version).with_will(&topic, "offline", QoS::AtLeastOnce, false);
+    if !clean {
+        spec.clean_start = false;
+        spec.session_expiry = Some(60);
+    }
     let old = Sensor::connect(ctx.addr, spec.clone()).await?.accepted()?;
     let mut new_spec = spec;
     new_spec.will = None;
-    let (rec, outcome) = fault::takeover(ctx.addr, new_spec, true).await?;
+    let (rec, outcome) = fault::takeover(ctx.addr, new_spec, clean).await?;
     let exp = WillExpectation::new(&topic, "offline", Duration::ZERO, ctx.slack());
     let rule = match version {
         ProtocolVersion::V311 => "MQTT-3.1.4-2",
