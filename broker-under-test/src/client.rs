@@ -5,10 +5,9 @@
 use crate::codec::{reason, ConnAck, DecodeError, Packet, Properties, Property, ProtocolVersion};
 use crate::config::Config;
 use crate::connection::{Connection, ReadError};
-use crate::core::{CloseReason, ConnId, ConnectReply, Event, Outbound, Outbox};
+use crate::core::{CloseReason, ConnId, ConnectReply, Event, Outbound, Outbox, OutboxReceiver};
 use bytes::BytesMut;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
@@ -20,18 +19,24 @@ use tracing::{debug, Instrument};
 pub trait Stream: AsyncRead + AsyncWrite + Send + Unpin + 'static {}
 impl<T: AsyncRead + AsyncWrite + Send + Unpin + 'static> Stream for T {}
 
-/// Serves one connection until it closes.
-pub async fn serve<S: Stream>(stream: S, peer: SocketAddr, conn: ConnId, cfg: Arc<Config>, core: mpsc::Sender<Event>) {
+/// Serves one connection until it closes. (Not an `async fn`: that would store every argument a
+/// second time in each connection's task.)
+pub fn serve<S: Stream>(
+    stream: S,
+    peer: SocketAddr,
+    conn: ConnId,
+    cfg: Arc<Config>,
+    core: mpsc::Sender<Event>,
+) -> impl std::future::Future<Output = ()> {
     let span = tracing::debug_span!("conn", id = conn, %peer);
     async move {
         let (read_half, write_half) = tokio::io::split(stream);
-        let (outbox, rx, queued) = Outbox::new();
+        let (outbox, rx) = Outbox::new();
         let (closed_tx, closed_rx) = oneshot::channel();
-        tokio::spawn(writer(write_half, rx, queued, closed_tx).in_current_span());
+        tokio::spawn(writer(write_half, rx, closed_tx).in_current_span());
         reader(read_half, peer, conn, cfg, core, outbox, closed_rx).await;
     }
     .instrument(span)
-    .await
 }
 
 async fn reader<S: Stream>(
@@ -70,7 +75,7 @@ async fn reader<S: Stream>(
     // The level byte tells which CONNACK encoding the client understands, even if the rest is bad.
     let level = if frame.body.len() >= 7 && frame.body[..6] == *b"\x00\x04MQTT" { frame.body[6] } else { 0 };
     let connect = match crate::codec::decode_frame(&frame, ProtocolVersion::V5) {
-        Ok(Packet::Connect(connect)) => connect,
+        Ok(Packet::Connect(connect)) => Box::new(connect),
         Ok(_) => unreachable!("type checked above"),
         Err(err) => {
             debug!("CONNECT rejected: {err}");
@@ -90,8 +95,8 @@ async fn reader<S: Stream>(
     c.set_version(version);
     tracing::Span::current().record("client", connect.client_id.as_str());
     let (reply_tx, reply_rx) = oneshot::channel();
-    let event = Event::Connect { conn, peer, connect: Box::new(connect), outbox: outbox.clone(), reply: reply_tx };
-    if core.send(event).await.is_err() {
+    let event = Event::Connect { conn, peer, connect, outbox: outbox.clone(), reply: reply_tx };
+    if !to_core(&core, event).await {
         return outbox.close();
     }
     let Ok(ConnectReply { accepted: true, keep_alive }) = reply_rx.await else { return };
@@ -120,7 +125,7 @@ async fn reader<S: Stream>(
                     deadline = Some(Instant::now() + g);
                 }
                 let is_disconnect = matches!(packet, Packet::Disconnect(_));
-                if core.send(Event::Packet { conn, packet }).await.is_err() {
+                if !to_core(&core, Event::Packet { conn, packet }).await {
                     return;
                 }
                 if is_disconnect {
@@ -135,7 +140,25 @@ async fn reader<S: Stream>(
             Err(ReadError::Decode(e)) => break CloseReason::BadPacket { code: e.reason_code(), detail: e.to_string() },
         }
     };
-    let _ = core.send(Event::Closed { conn, reason }).await;
+    to_core(&core, Event::Closed { conn, reason }).await;
+}
+
+/// Sends `ev` to the core; the future says whether the core took it. The common case (room in the
+/// queue) is done at the call; only a full queue waits, in a boxed future, so each connection task
+/// does not carry a large send future (and a copy of the event) in its state for its whole life.
+fn to_core(core: &mpsc::Sender<Event>, ev: Event) -> impl std::future::Future<Output = bool> + '_ {
+    let pending = match core.try_send(ev) {
+        Ok(()) => Ok(None),
+        Err(mpsc::error::TrySendError::Full(ev)) => Ok(Some(Box::pin(core.send(ev)))),
+        Err(mpsc::error::TrySendError::Closed(_)) => Err(()),
+    };
+    async move {
+        match pending {
+            Ok(None) => true,
+            Ok(Some(send)) => send.await.is_ok(),
+            Err(()) => false,
+        }
+    }
 }
 
 fn refuse_connect(outbox: &Outbox, version: ProtocolVersion, code: u8, why: &str) {
@@ -151,11 +174,11 @@ const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 
 async fn writer<S: Stream>(
     mut w: WriteHalf<S>,
-    mut rx: mpsc::UnboundedReceiver<Outbound>,
-    queued: Arc<AtomicUsize>,
+    mut rx: OutboxReceiver,
     closed: oneshot::Sender<()>,
 ) {
-    let mut buf = BytesMut::with_capacity(8192);
+    // Allocated on demand and released after large bursts, so an idle connection holds no buffer.
+    let mut buf = BytesMut::new();
     'outer: while let Some(first) = rx.recv().await {
         let mut item = Some(first);
         let mut close = false;
@@ -172,17 +195,23 @@ async fn writer<S: Stream>(
                 }
             }
             if buf.len() < 64 * 1024 {
-                item = rx.try_recv().ok();
+                item = rx.try_recv();
             }
         }
         if !buf.is_empty() {
             // A peer that stops reading for this long is treated as gone.
-            let r = match tokio::time::timeout(WRITE_TIMEOUT, w.write_all(&buf)).await {
+            // Boxed: the timer and write state exist only while a write is in progress, not in
+            // every idle connection's task.
+            let r = match Box::pin(tokio::time::timeout(WRITE_TIMEOUT, w.write_all(&buf))).await {
                 Ok(r) => r,
                 Err(_) => Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "peer stopped reading")),
             };
-            buf.clear();
-            queued.fetch_sub(n, Ordering::Relaxed);
+            if buf.capacity() > 4096 {
+                buf = BytesMut::new();
+            } else {
+                buf.clear();
+            }
+            rx.written(n);
             if let Err(e) = r {
                 debug!("write failed: {e}");
                 break 'outer;

@@ -3,7 +3,9 @@
 
 use crate::codec::{decode_frame, read_frame, DecodeError, Frame, Packet, ProtocolVersion};
 use bytes::BytesMut;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use std::pin::Pin;
+use std::task::{ready, Poll};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 
 /// Why a packet could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -31,7 +33,7 @@ pub struct Connection<S> {
 impl<S> Connection<S> {
     /// Wraps `stream`; the version starts as 5.0 (CONNECT decodes whatever it declares).
     pub fn new(stream: S) -> Self {
-        Connection { stream, buf: BytesMut::with_capacity(4096), version: ProtocolVersion::V5, max_packet_size: usize::MAX }
+        Connection { stream, buf: BytesMut::new(), version: ProtocolVersion::V5, max_packet_size: usize::MAX }
     }
     /// The protocol version used to decode and encode.
     pub fn version(&self) -> ProtocolVersion {
@@ -73,13 +75,37 @@ impl<S: AsyncRead + Unpin> Connection<S> {
     pub async fn read_frame(&mut self) -> Result<Option<Frame>, ReadError> {
         loop {
             if let Some(frame) = read_frame(&mut self.buf, self.max_packet_size)? {
+                if self.buf.is_empty() {
+                    // Let go of the allocation the frame came from: an idle connection holds no buffer.
+                    self.buf = BytesMut::new();
+                }
                 return Ok(Some(frame));
             }
-            if self.stream.read_buf(&mut self.buf).await? == 0 {
+            // Room reserved for a large incomplete frame is read into directly; otherwise read into
+            // the stack and keep only the bytes that arrived.
+            let n = if self.buf.capacity() - self.buf.len() >= 1024 {
+                self.stream.read_buf(&mut self.buf).await?
+            } else {
+                read_appending(&mut self.stream, &mut self.buf).await?
+            };
+            if n == 0 {
                 return if self.buf.is_empty() { Ok(None) } else { Err(ReadError::EofInPacket(self.buf.len())) };
             }
         }
     }
+}
+
+/// One `read` into a stack buffer whose bytes are appended to `buf` in the same poll (so it is
+/// cancel-safe). Returns the number of bytes read; 0 is end of stream.
+async fn read_appending<S: AsyncRead + Unpin>(stream: &mut S, buf: &mut BytesMut) -> std::io::Result<usize> {
+    std::future::poll_fn(|cx| {
+        let mut tmp = [std::mem::MaybeUninit::<u8>::uninit(); 4096];
+        let mut rb = ReadBuf::uninit(&mut tmp);
+        ready!(Pin::new(&mut *stream).poll_read(cx, &mut rb))?;
+        buf.extend_from_slice(rb.filled());
+        Poll::Ready(Ok(rb.filled().len()))
+    })
+    .await
 }
 
 impl<S: AsyncWrite + Unpin> Connection<S> {

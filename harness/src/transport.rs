@@ -1,18 +1,118 @@
-//! The byte stream a virtual client speaks over. TCP now; TLS plugs in as another variant, while
-//! faults that need the raw socket (RST) still reach the TCP layer underneath.
+//! The byte stream a virtual client speaks over: plain TCP or TLS (rustls with the ring provider),
+//! with faults that need the raw socket (RST) still reaching the TCP layer underneath.
 
+use anyhow::Context;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use std::io;
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::sync::Arc;
+use std::task::{Context as TaskContext, Poll};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
+use tokio_rustls::client::TlsStream;
 
 /// A client's connection to a broker (or to the fault proxy in front of it).
 #[derive(Debug)]
 pub enum ClientStream {
     /// Plain TCP with `TCP_NODELAY`.
     Tcp(TcpStream),
+    /// TLS over TCP.
+    Tls(Box<TlsStream<TcpStream>>),
+}
+
+/// A client certificate chain and its key.
+#[derive(Clone, Debug)]
+pub struct Identity {
+    /// Leaf first, then intermediates (PEM file).
+    pub cert_chain: PathBuf,
+    /// Private key (PEM file).
+    pub key: PathBuf,
+}
+
+/// How clients reach a TLS listener: trusted CA, server name, and an optional default identity.
+#[derive(Clone, Debug)]
+pub struct TlsClient {
+    /// CA certificates to trust (PEM file; may hold several).
+    pub ca: PathBuf,
+    /// Name the server certificate must carry (e.g. `localhost`).
+    pub server_name: String,
+    /// Certificate presented by clients that have none of their own.
+    pub identity: Option<Identity>,
+}
+
+fn load_certs(path: &Path) -> anyhow::Result<Vec<CertificateDer<'static>>> {
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
+        .with_context(|| format!("cannot read certificates from {}", path.display()))?
+        .collect::<Result<_, _>>()
+        .with_context(|| format!("bad PEM certificate in {}", path.display()))?;
+    anyhow::ensure!(!certs.is_empty(), "no certificate found in {}", path.display());
+    Ok(certs)
+}
+
+impl TlsClient {
+    /// A rustls client configuration for `identity` (or the default one).
+    pub fn config(&self, identity: Option<&Identity>) -> anyhow::Result<Arc<rustls::ClientConfig>> {
+        let mut roots = rustls::RootCertStore::empty();
+        for c in load_certs(&self.ca)? {
+            roots.add(c).with_context(|| format!("CA certificate in {} is not usable", self.ca.display()))?;
+        }
+        let builder = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()?
+            .with_root_certificates(roots);
+        let cfg = match identity.or(self.identity.as_ref()) {
+            Some(id) => {
+                let chain = load_certs(&id.cert_chain)?;
+                let key = PrivateKeyDer::from_pem_file(&id.key)
+                    .with_context(|| format!("cannot read private key {}", id.key.display()))?;
+                builder.with_client_auth_cert(chain, key).context("client certificate and key do not match")?
+            }
+            None => builder.with_no_client_auth(),
+        };
+        Ok(Arc::new(cfg))
+    }
+
+    /// Opens TCP to `addr` and completes the TLS handshake.
+    pub async fn connect(&self, addr: SocketAddr, identity: Option<&Identity>) -> anyhow::Result<ClientStream> {
+        let cfg = self.config(identity)?;
+        let tcp = TcpStream::connect(addr).await.with_context(|| format!("cannot connect to {addr}"))?;
+        tcp.set_nodelay(true)?;
+        let name = ServerName::try_from(self.server_name.clone()).with_context(|| format!("bad server name {:?}", self.server_name))?;
+        let tls = tokio_rustls::TlsConnector::from(cfg)
+            .connect(name, tcp)
+            .await
+            .with_context(|| format!("TLS handshake with {addr} ({}) failed", self.server_name))?;
+        Ok(ClientStream::Tls(Box::new(tls)))
+    }
+}
+
+/// Where clients connect: an address, and TLS settings when the target speaks TLS.
+#[derive(Clone, Debug)]
+pub struct Endpoint {
+    /// Address (the broker's, or the fault proxy's).
+    pub addr: SocketAddr,
+    /// TLS settings.
+    pub tls: Option<Arc<TlsClient>>,
+}
+
+impl Endpoint {
+    /// Plain TCP to `addr`.
+    pub fn tcp(addr: SocketAddr) -> Self {
+        Endpoint { addr, tls: None }
+    }
+    /// The same endpoint reached through another address (the fault proxy).
+    pub fn via(&self, addr: SocketAddr) -> Self {
+        Endpoint { addr, tls: self.tls.clone() }
+    }
+    /// Opens a stream, with TLS if configured.
+    pub async fn dial(&self, identity: Option<&Identity>) -> anyhow::Result<ClientStream> {
+        match &self.tls {
+            Some(t) => t.connect(self.addr, identity).await,
+            None => Ok(ClientStream::connect_tcp(self.addr).await.with_context(|| format!("cannot connect to {}", self.addr))?),
+        }
+    }
 }
 
 impl ClientStream {
@@ -26,6 +126,7 @@ impl ClientStream {
     pub fn tcp(&self) -> &TcpStream {
         match self {
             ClientStream::Tcp(s) => s,
+            ClientStream::Tls(s) => s.get_ref().0,
         }
     }
     /// Local address (how the fault proxy recognises this client).
@@ -35,27 +136,31 @@ impl ClientStream {
 }
 
 impl AsyncRead for ClientStream {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut TaskContext<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
             ClientStream::Tcp(s) => Pin::new(s).poll_read(cx, buf),
+            ClientStream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
         }
     }
 }
 
 impl AsyncWrite for ClientStream {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut TaskContext<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         match self.get_mut() {
             ClientStream::Tcp(s) => Pin::new(s).poll_write(cx, buf),
+            ClientStream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
         }
     }
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
             ClientStream::Tcp(s) => Pin::new(s).poll_flush(cx),
+            ClientStream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
         }
     }
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
             ClientStream::Tcp(s) => Pin::new(s).poll_shutdown(cx),
+            ClientStream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
         }
     }
 }
