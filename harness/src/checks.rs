@@ -9,6 +9,7 @@ use crate::latency::{LatencyBook, SeriesKey};
 use crate::profile::Profile;
 use crate::proxy::Proxy;
 use crate::sensor::{Sensor, SensorSpec};
+use crate::transport::Endpoint;
 use crate::verdict::{self, expect_no_will, expect_will, Level, Verdict, WillExpectation};
 use lwt_broker::codec::{reason, Property, ProtocolVersion, Publish, QoS};
 use std::net::SocketAddr;
@@ -21,6 +22,8 @@ use tokio::time::Instant;
 pub struct Ctx {
     /// Broker address.
     pub addr: SocketAddr,
+    /// How clients reach it (TLS settings included).
+    pub endpoint: Endpoint,
     /// What the target declares.
     pub profile: Profile,
     /// Prefix that keeps client ids and topics of concurrent runs apart.
@@ -32,7 +35,20 @@ static SEQ: AtomicU64 = AtomicU64::new(0);
 impl Ctx {
     /// A context for `addr` with `profile`.
     pub fn new(addr: SocketAddr, profile: Profile) -> Ctx {
-        Ctx { addr, profile, prefix: format!("lwt{}", std::process::id()) }
+        Ctx { addr, endpoint: Endpoint::tcp(addr), profile, prefix: format!("lwt{}", std::process::id()) }
+    }
+    /// A context for `target` (its endpoint carries TLS settings when it has them).
+    pub fn for_target(target: &crate::target::Target, profile: Profile) -> Ctx {
+        Ctx { endpoint: target.endpoint(), ..Ctx::new(target.addr(), profile) }
+    }
+    /// A sensor connection to the broker, or through the fault proxy at `via`.
+    async fn sensor(&self, via: Option<SocketAddr>, spec: SensorSpec) -> anyhow::Result<crate::sensor::ConnectOutcome> {
+        let ep = via.map(|a| self.endpoint.via(a)).unwrap_or_else(|| self.endpoint.clone());
+        Sensor::connect_over(ep.dial(None).await?, spec).await
+    }
+    /// An observer connection.
+    async fn actuator(&self, spec: ActuatorSpec) -> anyhow::Result<Actuator> {
+        Actuator::connect_over(self.endpoint.dial(None).await?, spec).await
     }
     /// A unique name for this run.
     pub fn unique(&self, what: &str) -> String {
@@ -118,7 +134,7 @@ pub async fn run(ctx: &Ctx, name: &str, version: ProtocolVersion, book: &mut Lat
 }
 
 async fn observer(ctx: &Ctx, version: ProtocolVersion, filter: &str, qos: QoS) -> anyhow::Result<Actuator> {
-    let a = Actuator::connect(ctx.addr, ActuatorSpec::new(ctx.unique("actuator"), version)).await?;
+    let a = ctx.actuator(ActuatorSpec::new(ctx.unique("actuator"), version)).await?;
     a.subscribe(filter, qos).await?;
     verdict::arm_probe(&a).await?;
     Ok(a)
@@ -138,7 +154,7 @@ async fn abrupt(ctx: &Ctx, version: ProtocolVersion, f: Fault, book: &mut Latenc
     let topic = format!("{group}/clients/{id}/status");
     let obs = observer(ctx, version, &format!("{group}/clients/+/status"), QoS::AtLeastOnce).await?;
     let spec = SensorSpec::new(&id, version).with_will(&topic, "offline", QoS::AtLeastOnce, false);
-    let sensor = Sensor::connect(ctx.addr, spec).await?.accepted()?;
+    let sensor = ctx.sensor(None, spec).await?.accepted()?;
     let rec = sensor.inject(&f).await?;
     let mut exp = WillExpectation::new(&topic, "offline", Duration::ZERO, ctx.slack());
     exp.qos = Some(QoS::AtLeastOnce);
@@ -174,7 +190,7 @@ async fn keepalive(ctx: &Ctx, version: ProtocolVersion, via_proxy: bool, book: &
     spec.keep_alive = ka;
     let proxy = if via_proxy { Some(Proxy::start(ctx.addr).await?) } else { None };
     let addr = proxy.as_ref().map(|p| p.addr()).unwrap_or(ctx.addr);
-    let sensor = Sensor::connect(addr, spec).await?.accepted()?;
+    let sensor = ctx.sensor(Some(addr), spec).await?.accepted()?;
     let ka = sensor.connack.properties.server_keep_alive().unwrap_or(ka);
     let deadline = Duration::from_millis(ka as u64 * 1500);
     let (base, _held_fault, _held_sensor) = match &proxy {
@@ -207,7 +223,7 @@ async fn disconnect_normal(ctx: &Ctx, version: ProtocolVersion) -> anyhow::Resul
     let obs = observer(ctx, version, &topic, QoS::AtLeastOnce).await?;
     let mut spec = SensorSpec::new(&id, version).with_will(&topic, "offline", QoS::AtLeastOnce, false);
     spec.keep_alive = 1;
-    let sensor = Sensor::connect(ctx.addr, spec).await?.accepted()?;
+    let sensor = ctx.sensor(None, spec).await?.accepted()?;
     let rec = sensor.inject(&Fault::Disconnect { reason: 0, session_expiry: None }).await?;
     let window = Duration::from_millis(2000) + ctx.profile.late_tolerance();
     Ok(vec![expect_no_will(&obs, &topic, rec.actual, window, "MQTT-3.14.4-3", Level::Must).await])
@@ -225,10 +241,10 @@ async fn takeover(ctx: &Ctx, version: ProtocolVersion, clean: bool) -> anyhow::R
         spec.clean_start = false;
         spec.session_expiry = Some(60);
     }
-    let old = Sensor::connect(ctx.addr, spec.clone()).await?.accepted()?;
+    let old = ctx.sensor(None, spec.clone()).await?.accepted()?;
     let mut new_spec = spec;
     new_spec.will = None;
-    let (rec, outcome) = fault::takeover(ctx.addr, new_spec, clean).await?;
+    let (rec, outcome) = fault::takeover_via(&ctx.endpoint, new_spec, clean).await?;
     let exp = WillExpectation::new(&topic, "offline", Duration::ZERO, ctx.slack());
     let rule = match version {
         ProtocolVersion::V311 => "MQTT-3.1.4-2",
@@ -251,7 +267,7 @@ async fn will_delay(ctx: &Ctx, reconnect: bool) -> anyhow::Result<Vec<Verdict>> 
         .with_will(&topic, "offline", QoS::AtLeastOnce, false)
         .will_property(Property::WillDelayInterval(delay));
     spec.session_expiry = Some(30);
-    let sensor = Sensor::connect(ctx.addr, spec.clone()).await?.accepted()?;
+    let sensor = ctx.sensor(None, spec.clone()).await?.accepted()?;
     let rec = sensor.inject(&Fault::Fin).await?;
     let d = Duration::from_secs(delay as u64);
     if !reconnect {
@@ -263,7 +279,7 @@ async fn will_delay(ctx: &Ctx, reconnect: bool) -> anyhow::Result<Vec<Verdict>> 
     let mut again = spec;
     again.clean_start = false;
     again.will = None;
-    let back = Sensor::connect(ctx.addr, again).await?.accepted()?;
+    let back = ctx.sensor(None, again).await?.accepted()?;
     let window = d + Duration::from_millis(1000) + ctx.profile.late_tolerance();
     let v = expect_no_will(&obs, &topic, rec.actual, window, "MQTT-3.1.3-9", Level::Must).await;
     drop(back);
@@ -279,11 +295,11 @@ async fn retained_will(ctx: &Ctx, version: ProtocolVersion) -> anyhow::Result<Ve
     let topic = format!("{}/clients/{id}/status", ctx.prefix);
     let watcher = observer(ctx, version, &topic, QoS::AtLeastOnce).await?;
     let spec = SensorSpec::new(&id, version).with_will(&topic, "offline", QoS::AtLeastOnce, true);
-    let sensor = Sensor::connect(ctx.addr, spec).await?.accepted()?;
+    let sensor = ctx.sensor(None, spec).await?.accepted()?;
     let rec = sensor.inject(&Fault::Fin).await?;
     // Wait until the will has been published (the watcher sees it), then subscribe late.
     let seen = watcher.wait_for(|o| o.topic == topic, rec.actual + Duration::from_secs(5) + ctx.profile.late_tolerance()).await;
-    let late = Actuator::connect(ctx.addr, ActuatorSpec::new(ctx.unique("late"), version)).await?;
+    let late = ctx.actuator(ActuatorSpec::new(ctx.unique("late"), version)).await?;
     let sub_at = Instant::now();
     late.subscribe(&topic, QoS::AtLeastOnce).await?;
     let mut exp = WillExpectation::new(&topic, "offline", Duration::ZERO, Duration::from_secs(2));
@@ -293,7 +309,7 @@ async fn retained_will(ctx: &Ctx, version: ProtocolVersion) -> anyhow::Result<Ve
         v.observed = format!("{} (the watcher never saw the will either)", v.observed);
     }
     // Clean up the retained message so reruns start empty.
-    let mut cleaner = Sensor::connect(ctx.addr, SensorSpec::new(ctx.unique("cleaner"), version)).await?.accepted()?;
+    let mut cleaner = ctx.sensor(None, SensorSpec::new(ctx.unique("cleaner"), version)).await?.accepted()?;
     let mut clear = Publish::new(topic.clone(), Vec::<u8>::new());
     clear.retain = true;
     cleaner.publish(clear).await?;
@@ -315,7 +331,7 @@ async fn will_qos(ctx: &Ctx, version: ProtocolVersion) -> anyhow::Result<Vec<Ver
     let q0 = observer(ctx, version, &topic, QoS::AtMostOnce).await?;
     let q1 = observer(ctx, version, &topic, QoS::AtLeastOnce).await?;
     let spec = SensorSpec::new(&id, version).with_will(&topic, "offline", QoS::ExactlyOnce, false);
-    let sensor = Sensor::connect(ctx.addr, spec).await?.accepted()?;
+    let sensor = ctx.sensor(None, spec).await?.accepted()?;
     let rec = sensor.inject(&Fault::Fin).await?;
     let mut out = Vec::new();
     for (obs, qos) in [(&q0, QoS::AtMostOnce), (&q1, QoS::AtLeastOnce)] {
@@ -350,7 +366,7 @@ async fn will_properties(ctx: &Ctx) -> anyhow::Result<Vec<Verdict>> {
         spec = spec.will_property(p.clone());
     }
     spec = spec.will_property(Property::WillDelayInterval(0));
-    let sensor = Sensor::connect(ctx.addr, spec).await?.accepted()?;
+    let sensor = ctx.sensor(None, spec).await?.accepted()?;
     let rec = sensor.inject(&Fault::Fin).await?;
     let exp = WillExpectation::new(&topic, "offline", Duration::ZERO, ctx.slack());
     let arrived = expect_will(&obs, rec.actual, &exp, "MQTT-3.1.2-8", Level::Must).await;
@@ -401,7 +417,7 @@ pub async fn run_restart(ctx: &Ctx, target: &mut crate::target::Target, kill: bo
     let topic = format!("{}/clients/{id}/status", ctx.prefix);
     let before = observer(ctx, version, &topic, QoS::AtLeastOnce).await?;
     let spec = SensorSpec::new(&id, version).with_will(&topic, "offline", QoS::AtLeastOnce, false);
-    let sensor = Sensor::connect(ctx.addr, spec).await?.accepted()?;
+    let sensor = ctx.sensor(None, spec).await?.accepted()?;
     let how = if kill { StopKind::Kill } else { StopKind::Graceful };
     let stopped_at = target.restart(how).await?;
     drop(sensor);
@@ -440,7 +456,7 @@ async fn cut(ctx: &Ctx, version: ProtocolVersion, f: NetFault, book: &mut Latenc
     let obs = observer(ctx, version, &topic, QoS::AtLeastOnce).await?;
     let proxy = Proxy::start(ctx.addr).await?;
     let spec = SensorSpec::new(&id, version).with_will(&topic, "offline", QoS::AtLeastOnce, false);
-    let sensor = Sensor::connect(proxy.addr(), spec).await?.accepted()?;
+    let sensor = ctx.sensor(Some(proxy.addr()), spec).await?.accepted()?;
     let rec = proxy.inject(sensor.local_addr()?, &id, f)?;
     let exp = WillExpectation::new(&topic, "offline", Duration::ZERO, ctx.slack());
     let v = expect_will(&obs, rec.actual, &exp, "MQTT-3.1.2-8", Level::Must).await;
@@ -466,7 +482,7 @@ async fn latency_keepalive(ctx: &Ctx, version: ProtocolVersion) -> anyhow::Resul
     let proxy = Proxy::start(ctx.addr).await?;
     let mut spec = SensorSpec::new(&id, version).with_will(&topic, "offline", QoS::AtLeastOnce, false);
     spec.keep_alive = ka;
-    let mut sensor = Sensor::connect(proxy.addr(), spec).await?.accepted()?;
+    let mut sensor = ctx.sensor(Some(proxy.addr()), spec).await?.accepted()?;
     let ka = sensor.connack.properties.server_keep_alive().unwrap_or(ka);
     let rec = proxy.inject(sensor.local_addr()?, &id, NetFault::Latency(Duration::from_millis(300)))?;
     let interval = Duration::from_millis(ka as u64 * 900);

@@ -135,10 +135,19 @@ impl FaultRecord {
 
 /// Takes over `spec.client_id` with a new connection (the old sensor must still be held by the
 /// caller). Returns the record (actual = CONNECT sent) and how the new CONNECT was answered.
-pub async fn takeover(addr: SocketAddr, mut spec: SensorSpec, clean_start: bool) -> anyhow::Result<(FaultRecord, ConnectOutcome)> {
+pub async fn takeover(addr: SocketAddr, spec: SensorSpec, clean_start: bool) -> anyhow::Result<(FaultRecord, ConnectOutcome)> {
+    takeover_via(&crate::transport::Endpoint::tcp(addr), spec, clean_start).await
+}
+
+/// [`takeover`] over any endpoint (TCP or TLS).
+pub async fn takeover_via(
+    endpoint: &crate::transport::Endpoint,
+    mut spec: SensorSpec,
+    clean_start: bool,
+) -> anyhow::Result<(FaultRecord, ConnectOutcome)> {
     spec.clean_start = clean_start;
     let planned = Instant::now();
-    let stream = ClientStream::connect_tcp(addr).await?;
+    let stream = endpoint.dial(None).await?;
     // The takeover happens when the broker reads the new CONNECT, which is sent next.
     let actual = Instant::now();
     let client_id = spec.client_id.clone();

@@ -30,6 +30,40 @@ struct TargetArgs {
     /// What the target supports (fixtures/profiles/*.yaml).
     #[arg(long, value_name = "FILE")]
     profile: Option<PathBuf>,
+    /// mqtts:// only: CA certificates to trust (PEM).
+    #[arg(long, value_name = "FILE")]
+    ca: Option<PathBuf>,
+    /// mqtts:// only: client certificate chain (PEM), presented by every client.
+    #[arg(long, value_name = "FILE", requires = "key")]
+    cert: Option<PathBuf>,
+    /// mqtts:// only: the client certificate's private key (PEM).
+    #[arg(long, value_name = "FILE", requires = "cert")]
+    key: Option<PathBuf>,
+    /// mqtts:// only: the name the server certificate must carry (default: the URL's host).
+    #[arg(long)]
+    server_name: Option<String>,
+}
+
+impl TargetArgs {
+    /// The target these flags describe.
+    fn spec(&self) -> anyhow::Result<TargetSpec> {
+        use lwt_harness::target::BrokerUrl;
+        use lwt_harness::transport::{Identity, TlsClient};
+        match (&self.broker, &self.ca) {
+            (Some(url), Some(ca)) => {
+                let url: BrokerUrl = url.parse()?;
+                anyhow::ensure!(url.tls, "--ca is for mqtts:// brokers, not {url}");
+                let identity = match (&self.cert, &self.key) {
+                    (Some(c), Some(k)) => Some(Identity { cert_chain: c.clone(), key: k.clone() }),
+                    _ => None,
+                };
+                let server_name = self.server_name.clone().unwrap_or_else(|| url.host.clone());
+                Ok(TargetSpec::External(url, Some(TlsClient { ca: ca.clone(), server_name, identity })))
+            }
+            (None, Some(_)) => anyhow::bail!("--ca needs --broker mqtts://host:port"),
+            _ => TargetSpec::from_flags(self.broker.as_deref(), self.launch.as_deref()),
+        }
+    }
 }
 
 #[derive(Subcommand, Debug)]
@@ -86,7 +120,7 @@ fn main() -> ExitCode {
         .init();
     let rt = tokio::runtime::Runtime::new().expect("tokio runtime");
     let command = cli.command.unwrap_or(Command::Checks {
-        target: TargetArgs { broker: None, launch: None, profile: None },
+        target: TargetArgs { broker: None, launch: None, profile: None, ca: None, cert: None, key: None, server_name: None },
         only: Vec::new(),
         protocol: vec!["3.1.1".into(), "5.0".into()],
     });
@@ -102,7 +136,7 @@ fn main() -> ExitCode {
 async fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Check { features, target, tags, report_dir, concurrency } => {
-            let spec = TargetSpec::from_flags(target.broker.as_deref(), target.launch.as_deref())?;
+            let spec = target.spec()?;
             let profile = match &target.profile {
                 Some(p) => Profile::load(p)?,
                 None if matches!(spec, TargetSpec::Embedded(_)) => Profile { name: "lwt-broker".into(), ..Profile::default() },
@@ -143,7 +177,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Checks { target, only, protocol } => {
-            let spec = TargetSpec::from_flags(target.broker.as_deref(), target.launch.as_deref())?;
+            let spec = target.spec()?;
             let profile = match &target.profile {
                 Some(p) => Profile::load(p)?,
                 None => Profile::default(),
@@ -162,7 +196,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             }
             let t = Target::start(&spec).await?;
             println!("target: {} ({})", t.name(), t.addr());
-            let ctx = Ctx::new(t.addr(), profile);
+            let ctx = Ctx::for_target(&t, profile);
             let mut book = LatencyBook::default();
             let (mut pass, mut fail, mut skip, mut error) = (0, 0, 0, 0);
             let mut must_failed = false;

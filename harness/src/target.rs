@@ -9,6 +9,8 @@ use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
 use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
+use crate::transport::{Endpoint, Identity, TlsClient};
+use std::sync::Arc;
 use tokio::process::{Child, Command};
 use tokio::time::Instant;
 use tracing::{debug, info};
@@ -67,10 +69,11 @@ impl fmt::Display for BrokerUrl {
 pub enum TargetSpec {
     /// The reference broker in-process on 127.0.0.1 with this configuration.
     Embedded(lwt_broker::Config),
-    /// A broker that is already running.
-    External(BrokerUrl),
+    /// A broker that is already running (TLS settings required for `mqtts://`).
+    External(BrokerUrl, Option<TlsClient>),
     /// A command the harness runs. `{port}` in it is replaced by a free loopback port; the shorthand
-    /// `mosquitto` (optionally `mosquitto:/path/to/mosquitto`) writes a config and runs mosquitto.
+    /// `mosquitto` (optionally `mosquitto:/path/to/mosquitto`) writes a config and runs mosquitto;
+    /// `mosquitto-tls` also generates a test PKI and makes mosquitto require client certificates.
     Launch(String),
 }
 
@@ -79,7 +82,13 @@ impl TargetSpec {
     pub fn from_flags(broker: Option<&str>, launch: Option<&str>) -> anyhow::Result<TargetSpec> {
         match (broker, launch) {
             (Some(_), Some(_)) => bail!("--broker and --launch cannot be used together"),
-            (Some(url), None) => Ok(TargetSpec::External(url.parse()?)),
+            (Some(url), None) => {
+                let url: BrokerUrl = url.parse()?;
+                if url.tls {
+                    bail!("{url}: a TLS broker needs --ca (and usually --cert and --key)");
+                }
+                Ok(TargetSpec::External(url, None))
+            }
             (None, Some(cmd)) if cmd.trim().is_empty() => bail!("--launch needs a command"),
             (None, Some(cmd)) => Ok(TargetSpec::Launch(cmd.to_owned())),
             (None, None) => Ok(TargetSpec::Embedded(lwt_broker::Config::default())),
@@ -107,6 +116,7 @@ pub struct Target {
     addr: SocketAddr,
     name: String,
     state: State,
+    tls: Option<Arc<TlsClient>>,
 }
 
 impl Target {
@@ -120,11 +130,12 @@ impl Target {
                     addr,
                     name: "lwt-broker (embedded)".into(),
                     state: State::Embedded { handle: Some(handle), config: config.clone() },
+                    tls: None,
                 })
             }
-            TargetSpec::External(url) => {
-                if url.tls {
-                    bail!("{url}: TLS targets need client certificates (coming with the Event Grid work); use mqtt://");
+            TargetSpec::External(url, tls) => {
+                if url.tls && tls.is_none() {
+                    bail!("{url}: a TLS broker needs --ca (and usually --cert and --key)");
                 }
                 let addr = (url.host.as_str(), url.port)
                     .to_socket_addrs()
@@ -134,18 +145,20 @@ impl Target {
                 wait_until_accepting(addr, Duration::from_secs(5))
                     .await
                     .with_context(|| format!("broker {url} does not accept connections"))?;
-                Ok(Target { addr, name: url.to_string(), state: State::External })
+                let tls = if url.tls { tls.clone().map(Arc::new) } else { None };
+                Ok(Target { addr, name: url.to_string(), state: State::External, tls })
             }
             TargetSpec::Launch(cmd) => {
                 let port = free_port()?;
                 let dir = tempfile::tempdir()?;
-                let (argv, label) = launch_argv(cmd, port, &dir.path().to_path_buf())?;
+                let (argv, label, tls) = launch_argv(cmd, port, dir.path())?;
                 let addr: SocketAddr = ([127, 0, 0, 1], port).into();
-                let child = spawn(&argv)?;
+                let child = spawn(&argv, dir.path())?;
                 let mut t = Target {
                     addr,
                     name: label.clone(),
                     state: State::Launched { child: Some(child), argv, _dir: dir, label },
+                    tls: tls.map(Arc::new),
                 };
                 t.wait_ready().await?;
                 Ok(t)
@@ -156,6 +169,11 @@ impl Target {
     /// The address clients connect to.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Where and how clients connect (address and TLS settings).
+    pub fn endpoint(&self) -> Endpoint {
+        Endpoint { addr: self.addr, tls: self.tls.clone() }
     }
 
     /// A human name for reports.
@@ -201,12 +219,12 @@ impl Target {
                 *handle = Some(h);
                 Ok(at)
             }
-            State::Launched { child, argv, .. } => {
+            State::Launched { child, argv, _dir, .. } => {
                 let at = Instant::now();
                 if let Some(c) = child.take() {
                     stop_child(c, how).await;
                 }
-                *child = Some(spawn(argv)?);
+                *child = Some(spawn(argv, _dir.path())?);
                 self.wait_ready().await?;
                 Ok(at)
             }
@@ -242,9 +260,10 @@ impl Target {
     async fn wait_ready(&mut self) -> anyhow::Result<()> {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
-            if let State::Launched { child: Some(c), label, .. } = &mut self.state {
+            if let State::Launched { child: Some(c), label, _dir, .. } = &mut self.state {
                 if let Some(status) = c.try_wait()? {
-                    bail!("launched broker `{label}` exited before accepting connections ({status})");
+                    let log = std::fs::read_to_string(_dir.path().join("broker.log")).unwrap_or_default();
+                    bail!("launched broker `{label}` exited before accepting connections ({status}); its output:\n{log}");
                 }
             }
             if tokio::net::TcpStream::connect(self.addr).await.is_ok() {
@@ -279,8 +298,34 @@ pub fn find_mosquitto() -> Option<PathBuf> {
     None
 }
 
-fn launch_argv(cmd: &str, port: u16, dir: &std::path::Path) -> anyhow::Result<(Vec<String>, String)> {
+fn launch_argv(cmd: &str, port: u16, dir: &std::path::Path) -> anyhow::Result<(Vec<String>, String, Option<TlsClient>)> {
     let trimmed = cmd.trim();
+    if trimmed == "mosquitto-tls" {
+        let bin = find_mosquitto().context("mosquitto is not installed (apt-get install mosquitto) and LWT_MOSQUITTO is not set")?;
+        let pki = crate::pki::generate(&["lwt-client".to_string()], 2)?;
+        pki.write(dir)?;
+        // mosquitto verifies client chains against root + intermediate.
+        let conf = dir.join("mosquitto.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\nmax_keepalive 65535\nset_tcp_nodelay true\n\
+                 cafile {ca}\ncertfile {cert}\nkeyfile {key}\nrequire_certificate true\nuse_identity_as_username true\n\
+                 log_dest stderr\nlog_type error\nlog_type warning\n",
+                ca = dir.join("ca-chain.pem").display(),
+                cert = dir.join("server-chain.pem").display(),
+                key = dir.join("server-key.pem").display(),
+            ),
+        )?;
+        let argv = vec![bin.display().to_string(), "-c".into(), conf.display().to_string()];
+        let version = mosquitto_version(&bin).unwrap_or_else(|| "mosquitto".into());
+        let tls = TlsClient {
+            ca: dir.join("root-ca.pem"),
+            server_name: "localhost".into(),
+            identity: Some(Identity { cert_chain: dir.join("lwt-client-chain.pem"), key: dir.join("lwt-client-key.pem") }),
+        };
+        return Ok((argv, format!("{version} with TLS (launched on 127.0.0.1:{port})"), Some(tls)));
+    }
     if trimmed == "mosquitto" || trimmed.starts_with("mosquitto:") {
         let bin = match trimmed.strip_prefix("mosquitto:") {
             Some(p) => PathBuf::from(p),
@@ -296,14 +341,14 @@ fn launch_argv(cmd: &str, port: u16, dir: &std::path::Path) -> anyhow::Result<(V
         )?;
         let argv = vec![bin.display().to_string(), "-c".into(), conf.display().to_string()];
         let version = mosquitto_version(&bin).unwrap_or_else(|| "mosquitto".into());
-        return Ok((argv, format!("{version} (launched on 127.0.0.1:{port})")));
+        return Ok((argv, format!("{version} (launched on 127.0.0.1:{port})"), None));
     }
     if !trimmed.contains("{port}") {
         bail!("--launch command must contain {{port}} (replaced by a free loopback port), or be `mosquitto`");
     }
     let replaced = trimmed.replace("{port}", &port.to_string()).replace("{dir}", &dir.display().to_string());
     let argv = split_words(&replaced)?;
-    Ok((argv, format!("`{replaced}`")))
+    Ok((argv, format!("`{replaced}`"), None))
 }
 
 /// `mosquitto 2.0.11` as the binary reports it, if it does.
@@ -350,11 +395,14 @@ fn split_words(s: &str) -> anyhow::Result<Vec<String>> {
     Ok(out)
 }
 
-fn spawn(argv: &[String]) -> anyhow::Result<Child> {
+/// Starts the broker process; its output goes to `broker.log` in the launch folder.
+fn spawn(argv: &[String], dir: &std::path::Path) -> anyhow::Result<Child> {
+    let log = std::fs::OpenOptions::new().create(true).append(true).open(dir.join("broker.log"))?;
     Command::new(&argv[0])
         .args(&argv[1..])
         .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log)
         .kill_on_drop(true)
         .spawn()
         .with_context(|| format!("cannot start `{}`", argv.join(" ")))
@@ -408,7 +456,7 @@ mod tests {
     #[test]
     fn launch_commands_need_a_port_placeholder() {
         let d = std::path::Path::new("/tmp");
-        let (argv, _) = launch_argv("lwt-broker --bind '127.0.0.1:{port}'", 5, d).unwrap();
+        let (argv, _, _) = launch_argv("lwt-broker --bind '127.0.0.1:{port}'", 5, d).unwrap();
         assert_eq!(argv, vec!["lwt-broker", "--bind", "127.0.0.1:5"]);
         assert!(launch_argv("lwt-broker", 5, d).unwrap_err().to_string().contains("{port}"));
         assert!(split_words("a 'b").is_err());
