@@ -82,16 +82,28 @@ impl Actuator {
     /// Connects and starts recording.
     pub async fn connect(addr: SocketAddr, spec: ActuatorSpec) -> anyhow::Result<Actuator> {
         let stream = ClientStream::connect_tcp(addr).await.with_context(|| format!("observer cannot connect to {addr}"))?;
-        let mut conn = Connection::new(stream);
-        conn.set_version(spec.version);
+        Self::connect_over(stream, spec).await
+    }
+
+    /// Connects over an open stream (TCP or TLS, see [`crate::transport::Endpoint::dial`]) and
+    /// starts recording.
+    pub async fn connect_over(stream: ClientStream, spec: ActuatorSpec) -> anyhow::Result<Actuator> {
+        // Split first: the reader that reads the CONNACK keeps whatever follows it in its buffer (a
+        // resumed session's queued messages can arrive in the same segment).
+        let version = spec.version;
+        let (r, w) = tokio::io::split(stream);
+        let mut reader = Connection::new(r);
+        reader.set_version(version);
+        let mut writer = Connection::new(w);
+        writer.set_version(version);
         let mut c = Connect::new(spec.version, spec.client_id.clone());
         c.clean_start = spec.clean_start;
         c.keep_alive = 0;
         if let (ProtocolVersion::V5, Some(s)) = (spec.version, spec.session_expiry) {
             c.properties.push(Property::SessionExpiryInterval(s));
         }
-        conn.write_packet(&Packet::Connect(c)).await?;
-        let ack = match tokio::time::timeout(Duration::from_secs(5), conn.read_packet()).await {
+        writer.write_packet(&Packet::Connect(c)).await?;
+        let ack = match tokio::time::timeout(Duration::from_secs(5), reader.read_packet()).await {
             Ok(Ok(Some(Packet::ConnAck(a)))) => a,
             Ok(Ok(other)) => bail!("observer {} expected CONNACK, got {other:?}", spec.client_id),
             Ok(Err(e)) => bail!("observer {} CONNECT failed: {e}", spec.client_id),
@@ -100,13 +112,6 @@ impl Actuator {
         if ack.code != 0 {
             bail!("observer {} refused with code {:#04x}", spec.client_id, ack.code);
         }
-        let version = spec.version;
-        let stream = conn.into_inner();
-        let (r, w) = tokio::io::split(stream);
-        let mut reader = Connection::new(r);
-        reader.set_version(version);
-        let mut writer = Connection::new(w);
-        writer.set_version(version);
         let writer = Arc::new(tokio::sync::Mutex::new(writer));
         let shared = Arc::new(Mutex::new(Shared::default()));
         let (tx, changed) = watch::channel(0u64);
