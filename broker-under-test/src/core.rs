@@ -362,7 +362,7 @@ impl Core {
         // the same rules), then the new connection resumes or ends the session.
         let old_conn = self.store.session(&client_id).and_then(|s| s.connection);
         if let Some(old) = old_conn {
-            info!(conn, old_conn = old, client = %client_id, "session taken over");
+            debug!(conn, old_conn = old, client = %client_id, "session taken over");
             self.end_connection(old, Ending::TakenOver);
         }
 
@@ -426,7 +426,7 @@ impl Core {
             props.push(Property::SharedSubscriptionAvailable(0));
         }
         outbox.packet(&Packet::ConnAck(ConnAck { session_present, code: 0, properties: props }), c.protocol);
-        info!(conn, %peer, client = %client_id, version = ?c.protocol, clean_start = c.clean_start, keep_alive,
+        debug!(conn, %peer, client = %client_id, version = ?c.protocol, clean_start = c.clean_start, keep_alive,
             session_expiry = expiry, session_present, "connected");
         self.conns.insert(
             conn,
@@ -752,7 +752,7 @@ impl Core {
         session.connection = None;
         let expiry = session.expiry_interval;
         let armed = session.will.take();
-        info!(conn, client = %c.client_id, ending = %ending, "connection ended");
+        debug!(conn, client = %c.client_id, ending = %ending, "connection ended");
         let mut publish_now = None;
         if let Some(armed) = armed {
             let mut decision = will::on_connection_end(&ending, armed.delay, expiry);
