@@ -1,6 +1,6 @@
-//! One task pair per network connection: the reader decodes packets, enforces keep-alive and forwards
-//! everything to the core in order; the writer drains the connection's outbox. Neither holds state
-//! beyond the socket, so a stalled peer never blocks anyone else.
+//! One task per network connection: it decodes packets, enforces keep-alive and forwards everything
+//! to the core in order, and meanwhile drains the connection's outbox to the socket. It holds no
+//! broker state, and writing never blocks reading, so a stalled peer never blocks anyone else.
 
 use crate::codec::{reason, ConnAck, DecodeError, Packet, Properties, Property, ProtocolVersion};
 use crate::config::Config;
@@ -32,9 +32,11 @@ pub fn serve<S: Stream>(
     async move {
         let (read_half, write_half) = tokio::io::split(stream);
         let (outbox, rx) = Outbox::new();
-        let (closed_tx, closed_rx) = oneshot::channel();
-        tokio::spawn(writer(write_half, rx, closed_tx).in_current_span());
-        reader(read_half, peer, conn, cfg, core, outbox, closed_rx).await;
+        let mut out = Out::new(write_half, rx);
+        reader(read_half, peer, conn, cfg, core, outbox, &mut out).await;
+        // Whatever the core still queued (CONNACK of a refusal, a final DISCONNECT) goes out before
+        // the socket closes.
+        let _ = tokio::time::timeout(Duration::from_secs(5), out.finish()).await;
     }
     .instrument(span)
 }
@@ -46,25 +48,21 @@ async fn reader<S: Stream>(
     cfg: Arc<Config>,
     core: mpsc::Sender<Event>,
     outbox: Outbox,
-    mut closed: oneshot::Receiver<()>,
+    out: &mut Out<S>,
 ) {
     let mut c = Connection::new(read_half);
     c.set_max_packet_size(cfg.max_packet_size as usize);
 
     // CONNECT must come first, within the connect timeout.
-    let first = tokio::select! {
-        r = tokio::time::timeout(Duration::from_secs(cfg.connect_timeout_secs), c.read_frame()) => r,
-        _ = &mut closed => return,
-    };
+    let first = tokio::time::timeout(Duration::from_secs(cfg.connect_timeout_secs), c.read_frame()).await;
     let frame = match first {
         Err(_) => return debug!("no CONNECT within {} s: closed", cfg.connect_timeout_secs),
         Ok(Ok(Some(f))) => f,
         Ok(Ok(None)) => return debug!("closed before CONNECT"),
         Ok(Err(e)) => {
             debug!("bad first packet: {e}");
-            if let ReadError::Decode(err @ DecodeError::TooLarge { .. }) = &e {
-                refuse_connect(&outbox, ProtocolVersion::V5, err.reason_code(), &err.to_string());
-            }
+            // Nothing is answered: the protocol level is not known yet, and a 3.1.1 client has no
+            // return code for a packet that is too large (5.0 allows a plain close too).
             return outbox.close();
         }
     };
@@ -99,8 +97,8 @@ async fn reader<S: Stream>(
     if !to_core(&core, event).await {
         return outbox.close();
     }
-    let Ok(ConnectReply { accepted: true, keep_alive }) = reply_rx.await else { return };
     drop(outbox);
+    let Ok(ConnectReply { accepted: true, keep_alive }) = reply_rx.await else { return };
 
     // Keep-alive: the deadline is 1.5 x keep-alive after the last packet received (MQTT-3.1.2-24 / -22).
     let per_mille: u64 = if crate::mutant_on!(cfg, KeepAliveMultiplier1) {
@@ -116,8 +114,12 @@ async fn reader<S: Stream>(
         let read = tokio::select! {
             r = c.read_packet() => r,
             _ = sleep_until_opt(deadline) => break CloseReason::KeepAliveTimeout,
-            // The writer stopped: the broker closed the connection, or a write failed.
-            _ = &mut closed => break CloseReason::Io("connection closed for writing".into()),
+            w = out.drive() => match w {
+                Drive::Progress => continue,
+                // The broker closed the connection (takeover, DISCONNECT, ...), or a write failed.
+                Drive::Closed => break CloseReason::Io("connection closed by the broker".into()),
+                Drive::Failed(e) => break CloseReason::Io(format!("write failed: {e}")),
+            },
         };
         match read {
             Ok(Some(packet)) => {
@@ -172,57 +174,104 @@ fn refuse_connect(outbox: &Outbox, version: ProtocolVersion, code: u8, why: &str
 /// How long one write may block before the peer is considered gone.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 
-async fn writer<S: Stream>(
-    mut w: WriteHalf<S>,
-    mut rx: OutboxReceiver,
-    closed: oneshot::Sender<()>,
-) {
-    // Allocated on demand and released after large bursts, so an idle connection holds no buffer.
-    let mut buf = BytesMut::new();
-    'outer: while let Some(first) = rx.recv().await {
-        let mut item = Some(first);
-        let mut close = false;
-        let mut n = 0;
-        while let Some(it) = item.take() {
-            match it {
-                Outbound::Bytes(b) => {
-                    buf.extend_from_slice(&b);
-                    n += 1;
-                }
-                Outbound::Close => {
-                    close = true;
-                    break;
-                }
+/// What one step of the writing side did.
+enum Drive {
+    /// Bytes were taken from the outbox or written.
+    Progress,
+    /// The core asked to close (or dropped every outbox); everything was flushed and shut down.
+    Closed,
+    /// The socket failed or stalled.
+    Failed(std::io::Error),
+}
+
+/// The writing side of a connection: the outbox, a batch buffer, and the socket's write half.
+pub struct Out<S> {
+    w: WriteHalf<S>,
+    rx: OutboxReceiver,
+    /// Allocated on demand and released after large bursts, so an idle connection holds no buffer.
+    buf: BytesMut,
+    pos: usize,
+    /// Outbox items in `buf`, counted as written once `buf` is flushed.
+    items: usize,
+    closing: bool,
+    /// When the current write started waiting, for the stall limit.
+    stalled_since: Option<Instant>,
+}
+
+impl<S: Stream> Out<S> {
+    fn new(w: WriteHalf<S>, rx: OutboxReceiver) -> Self {
+        Out { w, rx, buf: BytesMut::new(), pos: 0, items: 0, closing: false, stalled_since: None }
+    }
+
+    fn take(&mut self, item: Outbound) {
+        match item {
+            Outbound::Bytes(b) => {
+                self.buf.extend_from_slice(&b);
+                self.items += 1;
             }
-            if buf.len() < 64 * 1024 {
-                item = rx.try_recv();
-            }
-        }
-        if !buf.is_empty() {
-            // A peer that stops reading for this long is treated as gone.
-            // Boxed: the timer and write state exist only while a write is in progress, not in
-            // every idle connection's task.
-            let r = match Box::pin(tokio::time::timeout(WRITE_TIMEOUT, w.write_all(&buf))).await {
-                Ok(r) => r,
-                Err(_) => Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "peer stopped reading")),
-            };
-            if buf.capacity() > 4096 {
-                buf = BytesMut::new();
-            } else {
-                buf.clear();
-            }
-            rx.written(n);
-            if let Err(e) = r {
-                debug!("write failed: {e}");
-                break 'outer;
-            }
-        }
-        if close {
-            break;
+            Outbound::Close => self.closing = true,
         }
     }
-    let _ = w.shutdown().await;
-    let _ = closed.send(());
+
+    /// One step: fill the buffer from the outbox, or write some of it. Cancel-safe: used inside
+    /// `select!` next to reading.
+    async fn drive(&mut self) -> Drive {
+        if self.pos >= self.buf.len() {
+            if self.closing {
+                let _ = self.w.shutdown().await;
+                return Drive::Closed;
+            }
+            match self.rx.recv().await {
+                None => {
+                    let _ = self.w.shutdown().await;
+                    return Drive::Closed;
+                }
+                Some(item) => self.take(item),
+            }
+            while self.buf.len() < 64 * 1024 && !self.closing {
+                match self.rx.try_recv() {
+                    Some(item) => self.take(item),
+                    None => break,
+                }
+            }
+            return Drive::Progress;
+        }
+        let since = *self.stalled_since.get_or_insert_with(Instant::now);
+        let written = tokio::select! {
+            r = self.w.write(&self.buf[self.pos..]) => r,
+            _ = tokio::time::sleep_until(since + WRITE_TIMEOUT) => {
+                Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "peer stopped reading"))
+            }
+        };
+        match written {
+            Ok(0) => Drive::Failed(std::io::ErrorKind::WriteZero.into()),
+            Ok(n) => {
+                self.stalled_since = None;
+                self.pos += n;
+                if self.pos >= self.buf.len() {
+                    self.pos = 0;
+                    if self.buf.capacity() > 4096 {
+                        self.buf = BytesMut::new();
+                    } else {
+                        self.buf.clear();
+                    }
+                    self.rx.written(std::mem::take(&mut self.items));
+                }
+                Drive::Progress
+            }
+            Err(e) => Drive::Failed(e),
+        }
+    }
+
+    /// Writes everything still queued until the core closes the connection or drops its outbox.
+    async fn finish(&mut self) {
+        loop {
+            match self.drive().await {
+                Drive::Progress => {}
+                Drive::Closed | Drive::Failed(_) => return,
+            }
+        }
+    }
 }
 
 async fn sleep_until_opt(deadline: Option<Instant>) {

@@ -102,9 +102,22 @@ async fn link(client: TcpStream, upstream: SocketAddr, state: watch::Receiver<Li
     let _ = server.set_nodelay(true);
     let (cr, cw) = client.into_split();
     let (sr, sw) = server.into_split();
-    let up = tokio::spawn(pump(cr, sw, state.clone()));
-    let down = tokio::spawn(pump(sr, cw, state.clone()));
-    let (a, b) = tokio::join!(up, down);
+    let client_reset = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let up = tokio::spawn(pump(cr, sw, state.clone(), Some(client_reset.clone())));
+    let down = tokio::spawn(pump(sr, cw, state.clone(), None));
+    let a = up.await;
+    if client_reset.load(std::sync::atomic::Ordering::SeqCst) {
+        // The client reset its socket: pass the reset on, so the broker sees an I/O error (RST), not a FIN.
+        down.abort();
+        let _ = down.await;
+        if let Ok((_cr, sw)) = a {
+            let _ = sw.as_ref().set_zero_linger();
+            // Closing without the write half's shutdown (FIN): the last reference closes with RST.
+            sw.forget();
+        }
+        return;
+    }
+    let b = down.await;
     // Both directions ended. On a cut, reunite the halves to close with FIN or RST.
     if let (Ok((r1, w1)), Ok((r2, w2))) = (a, b) {
         let st = *state.borrow();
@@ -120,10 +133,13 @@ async fn link(client: TcpStream, upstream: SocketAddr, state: watch::Receiver<Li
 }
 
 /// Copies `from` → `to` following the link state; returns the halves when the link is cut or closed.
+/// `reset`, if given, is set when `from` fails with a connection reset (the halves are then returned
+/// without shutting `to` down, for the caller to pass the reset on).
 async fn pump(
     mut from: OwnedReadHalf,
     mut to: OwnedWriteHalf,
     mut state: watch::Receiver<LinkState>,
+    reset: Option<Arc<std::sync::atomic::AtomicBool>>,
 ) -> (OwnedReadHalf, OwnedWriteHalf) {
     let mut buf = vec![0u8; 16 * 1024];
     loop {
@@ -146,6 +162,12 @@ async fn pump(
         }
         let n = tokio::select! {
             r = from.read(&mut buf) => match r {
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset && reset.is_some() => {
+                    if let Some(flag) = &reset {
+                        flag.store(true, std::sync::atomic::Ordering::SeqCst);
+                    }
+                    return (from, to);
+                }
                 Ok(0) | Err(_) => {
                     let _ = to.shutdown().await;
                     return (from, to);

@@ -125,20 +125,60 @@ impl Sensor {
 
     /// Sends CONNECT over an open stream and reads the CONNACK.
     pub async fn connect_over(stream: ClientStream, spec: SensorSpec) -> anyhow::Result<ConnectOutcome> {
+        let bytes = Packet::Connect(spec.to_connect()).to_bytes(spec.version);
+        Self::connect_raw_over(stream, spec, &bytes).await
+    }
+
+    /// Sends `bytes` as the CONNECT (for example a [`ConnectDefect`] applied to `spec`) over an open
+    /// stream and reads the reply: a CONNACK, or the broker closing the connection without one.
+    pub async fn connect_raw_over(stream: ClientStream, spec: SensorSpec, bytes: &[u8]) -> anyhow::Result<ConnectOutcome> {
+        Ok(Self::connect_raw_inner(stream, spec, bytes).await?.0)
+    }
+
+    /// [`Sensor::connect_raw_over`], and after a refusing CONNACK, how the broker ended the connection
+    /// within `within` (it MUST close it: 3.1.1 MQTT-3.2.2-5, 5.0 MQTT-3.2.2-7).
+    pub async fn connect_raw_watching(
+        stream: ClientStream,
+        spec: SensorSpec,
+        bytes: &[u8],
+        within: Duration,
+    ) -> anyhow::Result<(ConnectOutcome, Option<ServerClose>)> {
+        let (outcome, refused_conn) = Self::connect_raw_inner(stream, spec, bytes).await?;
+        let after = match refused_conn {
+            Some(mut conn) => Some(await_server_close(&mut conn, within).await),
+            None => None,
+        };
+        Ok((outcome, after))
+    }
+
+    /// The CONNECT exchange; a refused connection is handed back to watch what the broker does next.
+    async fn connect_raw_inner(
+        stream: ClientStream,
+        spec: SensorSpec,
+        bytes: &[u8],
+    ) -> anyhow::Result<(ConnectOutcome, Option<Connection<ClientStream>>)> {
         let mut conn = Connection::new(stream);
         conn.set_version(spec.version);
         // Taken before the write: the broker's keep-alive clock cannot start earlier than this.
         let last_sent = Instant::now();
-        conn.write_packet(&Packet::Connect(spec.to_connect())).await?;
+        // A write error is not final: the broker may refuse (CONNACK, then close) before the write
+        // ends, so the reply is read either way.
+        let written = conn.write_raw(bytes).await;
         match tokio::time::timeout(REPLY_TIMEOUT, conn.read_packet()).await {
             Err(_) => bail!("no CONNACK within {REPLY_TIMEOUT:?} for {}", spec.client_id),
             Ok(Ok(Some(Packet::ConnAck(ack)))) if ack.code == 0 => {
-                Ok(ConnectOutcome::Accepted(Sensor { spec, connack: ack, conn, last_sent, next_pid: 0 }))
+                Ok((ConnectOutcome::Accepted(Sensor { spec, connack: ack, conn, last_sent, next_pid: 0 }), None))
             }
-            Ok(Ok(Some(Packet::ConnAck(ack)))) => Ok(ConnectOutcome::Refused(ack)),
+            Ok(Ok(Some(Packet::ConnAck(ack)))) => Ok((ConnectOutcome::Refused(ack), Some(conn))),
             Ok(Ok(Some(other))) => bail!("expected CONNACK, got {}", other.name()),
-            Ok(Ok(None)) => Ok(ConnectOutcome::Closed("end of stream".into())),
-            Ok(Err(ReadError::Io(e))) => Ok(ConnectOutcome::Closed(e.to_string())),
+            Ok(Ok(None)) => Ok((
+                ConnectOutcome::Closed(match written {
+                    Ok(()) => "end of stream".into(),
+                    Err(e) => format!("end of stream (the CONNECT write failed: {e})"),
+                }),
+                None,
+            )),
+            Ok(Err(ReadError::Io(e))) => Ok((ConnectOutcome::Closed(e.to_string()), None)),
             Ok(Err(e)) => bail!("undecodable reply to CONNECT: {e}"),
         }
     }
@@ -261,6 +301,108 @@ impl Sensor {
             other => bail!("{other} is not a client-side fault; apply it through the target or the proxy"),
         };
         Ok(FaultRecord { fault: fault.clone(), client_id: self.spec.client_id.clone(), planned, actual, held })
+    }
+}
+
+/// A deliberately invalid CONNECT for the will-field validation rules (3.1.1 MQTT-3.1.2-9/-11/-13/-14/-15,
+/// MQTT-3.1.3-10; 5.0 MQTT-3.1.2-9/-11/-12/-13, MQTT-3.1.3-11): the sensor's valid CONNECT with one
+/// field broken on the wire, built with [`RawPacket`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConnectDefect {
+    /// Will Flag 1 but the Will Payload is cut off the end of the packet (mosquitto #704).
+    WillPayloadMissing,
+    /// Will Flag 0 with these Will QoS bits and Will Retain bit set (the sensor must have no will).
+    WillBitsWithoutFlag {
+        /// Will QoS bits (0-3).
+        qos: u8,
+        /// Will Retain bit.
+        retain: bool,
+    },
+    /// Will QoS 3 (both Will QoS bits set).
+    WillQos3,
+    /// The last byte of the Will Topic replaced by this byte (0x00: U+0000; 0xFF: not UTF-8).
+    WillTopicByte(u8),
+}
+
+impl ConnectDefect {
+    /// The bytes of `spec`'s CONNECT with this defect.
+    pub fn apply(&self, spec: &SensorSpec) -> anyhow::Result<Bytes> {
+        use lwt_broker::codec::raw::CONNECT_FLAGS_OFFSET;
+        let raw = RawPacket::from_packet(&Packet::Connect(spec.to_connect()), spec.version);
+        let flags = raw.body[CONNECT_FLAGS_OFFSET];
+        let raw = match *self {
+            ConnectDefect::WillBitsWithoutFlag { qos, retain } => {
+                anyhow::ensure!(spec.will.is_none(), "{self:?} needs a sensor without a will");
+                let bits = (qos & 0x03) << 3 | (retain as u8) << 5;
+                raw.patch(CONNECT_FLAGS_OFFSET, flags | bits)
+            }
+            ConnectDefect::WillQos3 => {
+                anyhow::ensure!(spec.will.is_some(), "{self:?} needs a sensor with a will");
+                raw.patch(CONNECT_FLAGS_OFFSET, flags | 0x18)
+            }
+            ConnectDefect::WillPayloadMissing => {
+                let will = spec.will.as_ref().ok_or_else(|| anyhow::anyhow!("{self:?} needs a sensor with a will"))?;
+                anyhow::ensure!(spec.username.is_none() && spec.password.is_none(), "{self:?}: the Will Payload must end the CONNECT");
+                let keep = raw.body.len() - 2 - will.payload.len();
+                raw.truncate(keep)
+            }
+            ConnectDefect::WillTopicByte(b) => {
+                let will = spec.will.as_ref().ok_or_else(|| anyhow::anyhow!("{self:?} needs a sensor with a will"))?;
+                let mut needle = (will.topic.len() as u16).to_be_bytes().to_vec();
+                needle.extend_from_slice(will.topic.as_bytes());
+                let at = raw
+                    .body
+                    .windows(needle.len())
+                    .position(|w| w == needle.as_slice())
+                    .ok_or_else(|| anyhow::anyhow!("Will Topic not found in the CONNECT"))?;
+                raw.patch(at + needle.len() - 1, b)
+            }
+        };
+        Ok(raw.to_bytes())
+    }
+}
+
+/// How the broker ended a connection the client kept open (after a protocol error, a takeover,
+/// silence).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ServerClose {
+    /// A DISCONNECT with this reason code (5.0), then the close.
+    Disconnect(u8),
+    /// Closed (end of stream or reset) without a DISCONNECT.
+    Closed(String),
+    /// Still open when the wait ended.
+    StillOpen,
+}
+
+/// Reads (and ignores everything else) until the broker sends DISCONNECT or closes `conn`, for at
+/// most `within`.
+pub async fn await_server_close(conn: &mut Connection<ClientStream>, within: Duration) -> ServerClose {
+    let deadline = Instant::now() + within;
+    loop {
+        match tokio::time::timeout_at(deadline, conn.read_packet()).await {
+            Err(_) => return ServerClose::StillOpen,
+            Ok(Ok(Some(Packet::Disconnect(d)))) => return ServerClose::Disconnect(d.reason),
+            Ok(Ok(Some(_))) => continue,
+            Ok(Ok(None)) => return ServerClose::Closed("end of stream".into()),
+            Ok(Err(e)) => return ServerClose::Closed(e.to_string()),
+        }
+    }
+}
+
+impl Sensor {
+    /// Publishes without waiting for the acknowledgement (the flow is left unfinished), so a fault
+    /// can follow the PUBLISH on the wire at once (mosquitto #7, tbmq PR #314).
+    pub async fn publish_no_wait(&mut self, mut p: Publish) -> anyhow::Result<()> {
+        if p.qos != QoS::AtMostOnce && p.packet_id.is_none() {
+            self.next_pid = self.next_pid.wrapping_add(1).max(1);
+            p.packet_id = Some(self.next_pid);
+        }
+        self.send(&Packet::Publish(p)).await
+    }
+
+    /// Waits until the broker sends DISCONNECT or closes this connection (a taken-over sensor).
+    pub async fn await_server_close(&mut self, within: Duration) -> ServerClose {
+        await_server_close(&mut self.conn, within).await
     }
 }
 

@@ -222,6 +222,85 @@ pub async fn expect_at_most_once(observer: &Actuator, topic: &str, payload: &[u8
     }
 }
 
+/// Exactly one will on `topic` with `payload` at `observer` from `since` to `since + window` (the
+/// window should reach past every moment a duplicate could be due: the will delay, the session end).
+/// After the window the observer must still answer PINGREQ, or the verdict is an error.
+pub async fn expect_exactly_once(
+    observer: &Actuator,
+    topic: &str,
+    payload: &[u8],
+    since: Instant,
+    window: Duration,
+    rule: &str,
+    level: Level,
+) -> Verdict {
+    tokio::time::sleep_until(since + window).await;
+    let alive = observer.ping().await;
+    let seen: Vec<Observation> =
+        observer.on_topic(topic).into_iter().filter(|o| o.payload == payload && o.at >= since).collect();
+    let status = match (&alive, seen.len()) {
+        (_, n) if n > 1 => Status::Fail,
+        (Err(e), _) => Status::Error(observer.broken().unwrap_or_else(|| e.to_string())),
+        (Ok(_), 1) => Status::Pass,
+        (Ok(_), _) => Status::Fail,
+    };
+    Verdict {
+        rule: rule.into(),
+        level,
+        status,
+        expected: format!("exactly one will {:?} on {topic} within {} ms", String::from_utf8_lossy(payload), window.as_millis()),
+        observed: format!("{} deliveries", seen.len()),
+        timings: seen.iter().map(|o| Timing { label: "fault → delivery".into(), ms: ms(o.at.saturating_duration_since(since)) }).collect(),
+        evidence: evidence(observer, since),
+    }
+}
+
+/// One will with `payload` on each of `topics` at `observer`, each exactly once, all within `within`
+/// of `since` (many sensors dropping together: mosquitto #26). Waits for every topic, then
+/// [`DUPLICATE_GRACE`] for duplicates.
+pub async fn expect_one_each(
+    observer: &Actuator,
+    topics: &[String],
+    payload: &[u8],
+    since: Instant,
+    within: Duration,
+    rule: &str,
+    level: Level,
+) -> Verdict {
+    let deadline = since + within;
+    for t in topics {
+        observer.wait_for(|o| o.topic == *t && o.payload == payload && o.at >= since, deadline).await;
+    }
+    tokio::time::sleep(DUPLICATE_GRACE).await;
+    let counts: Vec<usize> = topics
+        .iter()
+        .map(|t| observer.on_topic(t).iter().filter(|o| o.payload == payload && o.at >= since && o.at <= deadline).count())
+        .collect();
+    let missing = counts.iter().filter(|c| **c == 0).count();
+    let duplicated = counts.iter().filter(|c| **c > 1).count();
+    let status = if missing == 0 && duplicated == 0 {
+        Status::Pass
+    } else if let (Some(why), true) = (observer.broken(), duplicated == 0) {
+        Status::Error(why)
+    } else {
+        Status::Fail
+    };
+    let last = topics
+        .iter()
+        .filter_map(|t| observer.on_topic(t).into_iter().find(|o| o.payload == payload && o.at >= since))
+        .map(|o| o.at.saturating_duration_since(since))
+        .max();
+    Verdict {
+        rule: rule.into(),
+        level,
+        status,
+        expected: format!("one will on each of {} topics within {} ms", topics.len(), within.as_millis()),
+        observed: format!("{missing} missing, {duplicated} duplicated"),
+        timings: last.map(|d| Timing { label: "fault → last will".into(), ms: ms(d) }).into_iter().collect(),
+        evidence: Vec::new(),
+    }
+}
+
 /// Compares delivered properties with the expected list; `None` when they agree.
 pub fn property_problem(want: &[Property], got: &[Property]) -> Option<String> {
     let got_clean: Vec<&Property> = got

@@ -4,12 +4,12 @@
 use super::LwtWorld;
 use crate::actuator::{Actuator, ActuatorSpec};
 use crate::proxy::Proxy;
-use crate::sensor::{ConnectOutcome, Sensor};
+use crate::sensor::{ConnectDefect, ConnectOutcome, Sensor, SensorSpec};
 use crate::transport::ClientStream;
 use crate::verdict;
 use bytes::Bytes;
 use cucumber::{given, when};
-use lwt_broker::codec::{Properties, ProtocolVersion, Publish, QoS, SubOptions, Will};
+use lwt_broker::codec::{Packet, Properties, ProtocolVersion, Publish, QoS, SubOptions, Will};
 use std::time::Duration;
 
 /// Parses "3.1.1" / "5.0" / "5".
@@ -68,6 +68,17 @@ fn sensor_with_retained_will(w: &mut LwtWorld, name: String, payload: String, to
     declare_sensor(w, &name, &payload, &topic, qos, true);
 }
 
+/// Sensors `{stem}1` to `{stem}{n}`, each with the will on `topic` with `<n>` replaced by its number,
+/// all connected.
+#[given(expr = "{int} connected sensors {string} with will {string} on {string} at QoS {int}")]
+async fn many_sensors(w: &mut LwtWorld, n: usize, stem: String, payload: String, topic: String, qos: i32) {
+    for i in 1..=n {
+        let name = format!("{stem}{i}");
+        declare_sensor(w, &name, &payload, &topic.replace("<n>", &i.to_string()), qos, false);
+        ensure_connected(w, &name).await;
+    }
+}
+
 #[given(expr = "sensor {string} without a will")]
 fn sensor_without_will(w: &mut LwtWorld, name: String) {
     w.spec_mut(&name).will = None;
@@ -102,6 +113,11 @@ fn keeps_session(w: &mut LwtWorld, name: String) {
 fn uses_client_id(w: &mut LwtWorld, name: String, id: String) {
     let id = w.client_id(&id);
     w.spec_mut(&name).client_id = id;
+}
+
+#[given(expr = "{string} has an empty client id")]
+fn empty_client_id(w: &mut LwtWorld, name: String) {
+    w.spec_mut(&name).client_id = String::new();
 }
 
 /// Connects sensor `name` through the scenario's fault proxy.
@@ -139,10 +155,61 @@ async fn is_connected(w: &mut LwtWorld, name: String) {
 
 #[when(expr = "{string} tries to connect")]
 async fn tries_to_connect(w: &mut LwtWorld, name: String) {
-    match connect_sensor(w, &name).await {
-        ConnectOutcome::Accepted(s) => w.sensor(&name).live = Some(s),
-        other => w.sensor(&name).refused = Some(other),
+    let bytes = {
+        let spec = w.spec_mut(&name);
+        Packet::Connect(spec.to_connect()).to_bytes(spec.version)
+    };
+    try_connect_bytes(w, &name, |_| Ok(bytes)).await;
+}
+
+/// Sends sensor `name`'s CONNECT bytes (made by `make` from its spec) through the fault proxy and
+/// records the outcome, and after a refusal how the broker ended the connection.
+async fn try_connect_bytes(w: &mut LwtWorld, name: &str, make: impl FnOnce(&SensorSpec) -> anyhow::Result<Bytes>) {
+    if w.proxy.is_none() {
+        w.proxy = Some(Proxy::start(w.addr()).await.expect("fault proxy starts"));
     }
+    let addr = w.proxy.as_ref().expect("proxy").addr();
+    let spec = w.spec_mut(name).clone();
+    let bytes = make(&spec).unwrap_or_else(|e| panic!("{name}: {e:#}"));
+    let within = Duration::from_secs(2) + w.profile().late_tolerance();
+    let stream = ClientStream::connect_tcp(addr).await.expect("connect to the fault proxy");
+    let (outcome, after) =
+        Sensor::connect_raw_watching(stream, spec, &bytes, within).await.unwrap_or_else(|e| panic!("{name}: {e:#}"));
+    let slot = w.sensor(name);
+    slot.after_refusal = after;
+    match outcome {
+        ConnectOutcome::Accepted(s) => slot.live = Some(s),
+        other => slot.refused = Some(other),
+    }
+}
+
+async fn tries_to_connect_with(w: &mut LwtWorld, name: &str, defect: ConnectDefect) {
+    try_connect_bytes(w, name, |spec| defect.apply(spec)).await;
+}
+
+#[when(expr = "{string} tries to connect with the will payload cut off")]
+async fn tries_without_will_payload(w: &mut LwtWorld, name: String) {
+    tries_to_connect_with(w, &name, ConnectDefect::WillPayloadMissing).await;
+}
+
+#[when(expr = "{string} tries to connect with will flag 0 and will QoS {int}")]
+async fn tries_will_qos_without_flag(w: &mut LwtWorld, name: String, qos: u8) {
+    tries_to_connect_with(w, &name, ConnectDefect::WillBitsWithoutFlag { qos, retain: false }).await;
+}
+
+#[when(expr = "{string} tries to connect with will flag 0 and will retain 1")]
+async fn tries_will_retain_without_flag(w: &mut LwtWorld, name: String) {
+    tries_to_connect_with(w, &name, ConnectDefect::WillBitsWithoutFlag { qos: 0, retain: true }).await;
+}
+
+#[when(expr = "{string} tries to connect with will QoS 3")]
+async fn tries_will_qos3(w: &mut LwtWorld, name: String) {
+    tries_to_connect_with(w, &name, ConnectDefect::WillQos3).await;
+}
+
+#[when(expr = "{string} tries to connect with byte {word} at the end of its will topic")]
+async fn tries_will_topic_byte(w: &mut LwtWorld, name: String, byte: String) {
+    tries_to_connect_with(w, &name, ConnectDefect::WillTopicByte(parse_code(&byte))).await;
 }
 
 #[when(expr = "{string} reconnects after {float} second(s)")]
@@ -153,6 +220,12 @@ async fn reconnects(w: &mut LwtWorld, name: String, secs: f64) {
 #[when(expr = "{string} reconnects with a clean start after {float} second(s)")]
 async fn reconnects_clean(w: &mut LwtWorld, name: String, secs: f64) {
     reconnect(w, &name, secs, true).await;
+}
+
+#[when(expr = "{string} reconnects without a will after {float} second(s)")]
+async fn reconnects_without_will(w: &mut LwtWorld, name: String, secs: f64) {
+    w.spec_mut(&name).will = None;
+    reconnect(w, &name, secs, false).await;
 }
 
 async fn reconnect(w: &mut LwtWorld, name: &str, secs: f64, clean: bool) {
@@ -184,6 +257,11 @@ async fn actuator_subscribed(w: &mut LwtWorld, name: String, filter: String, qos
     add_actuator(w, &name, v, &filter, SubOptions::qos(parse_qos(qos))).await;
 }
 
+#[when(expr = "actuator {string} subscribes to {string} at QoS {int}")]
+async fn actuator_subscribes(w: &mut LwtWorld, name: String, filter: String, qos: i32) {
+    actuator_subscribed(w, name, filter, qos).await;
+}
+
 #[given(expr = "actuator {string} subscribed to {string} at QoS {int} with retain as published")]
 async fn actuator_subscribed_rap(w: &mut LwtWorld, name: String, filter: String, qos: i32) {
     let mut o = SubOptions::qos(parse_qos(qos));
@@ -200,6 +278,41 @@ async fn actuator_version_subscribed(w: &mut LwtWorld, name: String, version: St
 async fn actuator_also(w: &mut LwtWorld, name: String, filter: String, qos: i32) {
     let f = w.topic(&filter);
     w.actuator(&name).subscribe(&f, parse_qos(qos)).await.unwrap_or_else(|e| panic!("{name}: {e:#}"));
+}
+
+/// The spec of a persistent actuator (Clean Start 0, Session Expiry 60 s on 5.0), the same every time
+/// it connects, so it resumes its session.
+fn persistent_actuator_spec(w: &LwtWorld, name: &str) -> ActuatorSpec {
+    let mut spec = ActuatorSpec::new(w.client_id(name), w.default_version);
+    spec.clean_start = false;
+    spec.session_expiry = Some(60);
+    spec
+}
+
+#[given(expr = "actuator {string} with a persistent session subscribed to {string} at QoS {int}")]
+async fn actuator_persistent(w: &mut LwtWorld, name: String, filter: String, qos: i32) {
+    let spec = persistent_actuator_spec(w, &name);
+    let a = Actuator::connect(w.addr(), spec).await.unwrap_or_else(|e| panic!("actuator {name}: {e:#}"));
+    let granted = a.subscribe(&w.topic(&filter), parse_qos(qos)).await.unwrap_or_else(|e| panic!("actuator {name}: {e:#}"));
+    assert_eq!(granted, parse_qos(qos), "actuator {name}: subscription to {filter} granted at a lower QoS");
+    verdict::arm_probe(&a).await.unwrap_or_else(|e| panic!("actuator {name}: {e:#}"));
+    w.actuators.insert(name, a);
+}
+
+#[when(expr = "actuator {string} goes offline")]
+async fn actuator_offline(w: &mut LwtWorld, name: String) {
+    let a = w.actuators.remove(&name).unwrap_or_else(|| panic!("no actuator {name:?} in this scenario"));
+    a.disconnect().await;
+}
+
+#[when(expr = "actuator {string} comes back")]
+async fn actuator_back(w: &mut LwtWorld, name: String) {
+    assert!(!w.actuators.contains_key(&name), "actuator {name} is still online");
+    let spec = persistent_actuator_spec(w, &name);
+    let a = Actuator::connect(w.addr(), spec).await.unwrap_or_else(|e| panic!("actuator {name}: {e:#}"));
+    assert!(a.session_present, "actuator {name}: its session was not resumed (Session Present 0)");
+    verdict::arm_probe(&a).await.unwrap_or_else(|e| panic!("actuator {name}: {e:#}"));
+    w.actuators.insert(name, a);
 }
 
 async fn publish(w: &mut LwtWorld, name: &str, payload: &str, topic: &str, qos: i32, retain: bool) {
@@ -221,6 +334,15 @@ async fn publishes(w: &mut LwtWorld, name: String, payload: String, topic: Strin
 #[when(expr = "{string} publishes retained {string} on {string} at QoS {int}")]
 async fn publishes_retained(w: &mut LwtWorld, name: String, payload: String, topic: String, qos: i32) {
     publish(w, &name, &payload, &topic, qos, true).await;
+}
+
+#[when(expr = "{string} publishes {string} on {string} at QoS {int} without waiting for the acknowledgement")]
+async fn publishes_no_wait(w: &mut LwtWorld, name: String, payload: String, topic: String, qos: i32) {
+    ensure_connected(w, &name).await;
+    let mut p = Publish::new(w.topic(&topic), Bytes::copy_from_slice(payload.as_bytes()));
+    p.qos = parse_qos(qos);
+    let s = w.sensor(&name).live.as_mut().expect("connected");
+    s.publish_no_wait(p).await.unwrap_or_else(|e| panic!("{name} publish: {e:#}"));
 }
 
 #[when(expr = "{string} pings every {float} second(s) for {float} second(s)")]

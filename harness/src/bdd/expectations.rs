@@ -5,7 +5,7 @@
 use super::clients::{parse_code, parse_qos};
 use super::LwtWorld;
 use crate::actuator::{Actuator, ActuatorSpec};
-use crate::sensor::ConnectOutcome;
+use crate::sensor::{ConnectOutcome, ServerClose};
 use crate::verdict::{self, expect_no_will, expect_will, Status, Verdict, WillExpectation};
 use bytes::Bytes;
 use cucumber::then;
@@ -129,6 +129,50 @@ async fn nothing_for(w: &mut LwtWorld, who: String, topic: String, secs: f64) {
     w.judge(v);
 }
 
+#[then(expr = "{string} receives {string} on {string} only once in {float} second(s)")]
+async fn only_once_in(w: &mut LwtWorld, who: String, payload: String, topic: String, secs: f64) {
+    let t = w.topic(&topic);
+    let since = w.fault_at();
+    let window = Duration::from_secs_f64(secs) + w.profile().late_tolerance();
+    let rule = w.rule();
+    let level = w.level;
+    let v = verdict::expect_exactly_once(w.actuator(&who), &t, payload.as_bytes(), since, window, &rule, level).await;
+    w.judge(v);
+}
+
+#[then(expr = "{string} receives {string} once from each of the {int} sensors {string} within {float} second(s)")]
+async fn one_from_each(w: &mut LwtWorld, who: String, payload: String, n: usize, stem: String, secs: f64) {
+    let topics: Vec<String> = (1..=n)
+        .map(|i| {
+            let name = format!("{stem}{i}");
+            let will = w.sensors.get(&name).and_then(|s| s.spec.as_ref()).and_then(|s| s.will.as_ref());
+            will.unwrap_or_else(|| panic!("sensor {name} has no will")).topic.clone()
+        })
+        .collect();
+    let since = w.fault_at();
+    let within = Duration::from_secs_f64(secs) + w.profile().late_tolerance();
+    let rule = w.rule();
+    let level = w.level;
+    let v = verdict::expect_one_each(w.actuator(&who), &topics, payload.as_bytes(), since, within, &rule, level).await;
+    w.judge(v);
+}
+
+/// A message that may have arrived before the last fault (for example one published just before it):
+/// delivered at any time in the scenario, waiting at most 1 s more for it.
+#[then(expr = "{string} has received {string} on {string}")]
+async fn has_received(w: &mut LwtWorld, who: String, payload: String, topic: String) {
+    let t = w.topic(&topic);
+    let deadline = Instant::now() + Duration::from_secs(1) + w.profile().late_tolerance();
+    let got = w.actuator(&who).wait_for(|o| o.topic == t && o.payload == payload.as_bytes(), deadline).await;
+    w.last_observation = got.clone().map(|o| (who.clone(), o));
+    let observed = match &got {
+        Some(o) => format!("delivered at QoS {}", o.qos as u8),
+        None => format!("not delivered; seen: {:?}", w.actuator(&who).on_topic(&t).len()),
+    };
+    let v = simple(w, format!("{payload:?} delivered on {topic}"), got.is_some(), observed);
+    w.judge(v);
+}
+
 #[then(expr = "{string} has received nothing on {string}")]
 async fn has_received_nothing(w: &mut LwtWorld, who: String, topic: String) {
     let t = w.topic(&topic);
@@ -173,6 +217,8 @@ async fn late_gets_retained(w: &mut LwtWorld, name: String, filter: String, payl
     let rule = w.rule();
     let level = w.level;
     let v = expect_will(&a, at, &exp, &rule, level).await;
+    let obs = a.on_topic(&topic).into_iter().find(|o| o.payload == payload.as_bytes() && o.at >= at);
+    w.last_observation = obs.map(|o| (name.clone(), o));
     w.actuators.insert(name, a);
     w.judge(v);
 }
@@ -206,16 +252,28 @@ fn refusal(w: &mut LwtWorld, name: &str) -> (Option<u8>, String) {
 #[then(expr = "{string} is refused with reason code {word}")]
 fn refused_with(w: &mut LwtWorld, name: String, code: String) {
     let want = parse_code(&code);
-    let (got, text) = refusal(w, &name);
-    let v = simple(w, format!("CONNACK {want:#04x} and close"), got == Some(want), text);
+    let (got, mut text) = refusal(w, &name);
+    // A refusing CONNACK must be followed by the close (3.1.1 MQTT-3.2.2-5, 5.0 MQTT-3.2.2-7).
+    let after = w.sensor(&name).after_refusal.clone();
+    let closed = !matches!(after, Some(ServerClose::StillOpen));
+    if let Some(a) = &after {
+        text = format!("{text}, then {a:?}");
+    }
+    let v = simple(w, format!("CONNACK {want:#04x} and close"), got == Some(want) && closed, text);
     w.judge(v);
 }
 
 #[then(expr = "{string} is refused with reason code {word} or disconnected without CONNACK")]
 fn refused_or_closed(w: &mut LwtWorld, name: String, code: String) {
     let want = parse_code(&code);
-    let (got, text) = refusal(w, &name);
-    let v = simple(w, format!("CONNACK {want:#04x} or a close without CONNACK"), got.is_none() || got == Some(want), text);
+    let (got, mut text) = refusal(w, &name);
+    let after = w.sensor(&name).after_refusal.clone();
+    let closed = !matches!(after, Some(ServerClose::StillOpen));
+    if let Some(a) = &after {
+        text = format!("{text}, then {a:?}");
+    }
+    let ok = got.is_none() || (got == Some(want) && closed);
+    let v = simple(w, format!("CONNACK {want:#04x} and close, or a close without CONNACK"), ok, text);
     w.judge(v);
 }
 
@@ -223,6 +281,49 @@ fn refused_or_closed(w: &mut LwtWorld, name: String, code: String) {
 fn closed_without_connack(w: &mut LwtWorld, name: String) {
     let (got, text) = refusal(w, &name);
     let v = simple(w, "a close without CONNACK".into(), got.is_none(), text);
+    w.judge(v);
+}
+
+#[then(expr = "the refusal of {string} has session present 0")]
+fn refusal_session_present(w: &mut LwtWorld, name: String) {
+    let got = match &w.sensor(&name).refused {
+        Some(ConnectOutcome::Refused(a)) => Some(a.session_present),
+        _ => None,
+    };
+    let v = simple(w, "a refusing CONNACK with Session Present 0".into(), got == Some(false), format!("Session Present {got:?}"));
+    w.judge(v);
+}
+
+/// How the broker closed the connection `name` kept open: a taken-over connection if there is one,
+/// else the one held after the last protocol error or silence, else the live one.
+async fn server_close(w: &mut LwtWorld, name: &str) -> ServerClose {
+    let within = Duration::from_secs(5) + w.profile().late_tolerance();
+    let slot = w.sensor(name);
+    if let Some(old) = slot.replaced.last_mut() {
+        return old.await_server_close(within).await;
+    }
+    if let Some(conn) = slot.held.iter_mut().rev().find_map(|r| r.held.as_mut()) {
+        return crate::sensor::await_server_close(conn, within).await;
+    }
+    let live = slot
+        .live
+        .as_mut()
+        .unwrap_or_else(|| panic!("{name} has no connection kept open (live, taken over, silent or after a protocol error)"));
+    live.await_server_close(within).await
+}
+
+#[then(expr = "the broker closes the connection of {string} with DISCONNECT {word}")]
+async fn closed_with_disconnect(w: &mut LwtWorld, name: String, code: String) {
+    let want = parse_code(&code);
+    let got = server_close(w, &name).await;
+    let v = simple(w, format!("DISCONNECT {want:#04x}, then the close"), got == ServerClose::Disconnect(want), format!("{got:?}"));
+    w.judge(v);
+}
+
+#[then(expr = "the broker closes the connection of {string}")]
+async fn closed_by_broker(w: &mut LwtWorld, name: String) {
+    let got = server_close(w, &name).await;
+    let v = simple(w, "the broker closes the connection".into(), got != ServerClose::StillOpen, format!("{got:?}"));
     w.judge(v);
 }
 

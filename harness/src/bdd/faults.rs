@@ -28,6 +28,17 @@ async fn close(w: &mut LwtWorld, name: String) {
     inject(w, &name, Fault::Fin).await;
 }
 
+/// Closes `{stem}1` to `{stem}{n}` one after the other; expectations count from the first close.
+#[when(expr = "the {int} sensors {string} close their connections")]
+async fn many_close(w: &mut LwtWorld, n: usize, stem: String) {
+    let mut first = None;
+    for i in 1..=n {
+        inject(w, &format!("{stem}{i}"), Fault::Fin).await;
+        first = first.or(w.last_fault.clone());
+    }
+    w.last_fault = first;
+}
+
 #[when(expr = "{string} resets its connection")]
 async fn reset(w: &mut LwtWorld, name: String) {
     inject(w, &name, Fault::Rst).await;

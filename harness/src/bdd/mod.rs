@@ -63,6 +63,8 @@ pub struct SensorSlot {
     pub replaced: Vec<Sensor>,
     /// How the last connection attempt was answered, if it was refused or closed.
     pub refused: Option<ConnectOutcome>,
+    /// How the broker ended the connection after a refusing CONNACK (it must close it).
+    pub after_refusal: Option<crate::sensor::ServerClose>,
     /// Keep-alive in force for the last connection (Server Keep Alive if the broker set one).
     pub keep_alive: u16,
 }

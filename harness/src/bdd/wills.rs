@@ -51,3 +51,22 @@ fn empty_payload(w: &mut LwtWorld, name: String) {
     let will = w.spec_mut(&name).will.as_mut().unwrap_or_else(|| panic!("{name} has no will"));
     will.payload = Bytes::new();
 }
+
+#[given(expr = "the will of {string} has an empty topic")]
+fn empty_topic(w: &mut LwtWorld, name: String) {
+    let will = w.spec_mut(&name).will.as_mut().unwrap_or_else(|| panic!("{name} has no will"));
+    will.topic = String::new();
+}
+
+#[given(expr = "the will of {string} has a payload of {int} bytes")]
+fn payload_size(w: &mut LwtWorld, name: String, size: usize) {
+    let will = w.spec_mut(&name).will.as_mut().unwrap_or_else(|| panic!("{name} has no will"));
+    will.payload = Bytes::from(vec![b'x'; size]);
+}
+
+#[given(expr = "the will of {string} has a payload that is not UTF-8")]
+fn payload_not_utf8(w: &mut LwtWorld, name: String) {
+    let will = w.spec_mut(&name).will.as_mut().unwrap_or_else(|| panic!("{name} has no will"));
+    // 0xC3 starts a two-byte sequence that 0x28 does not continue.
+    will.payload = Bytes::from_static(&[0xC3, 0x28]);
+}
