@@ -1,0 +1,30 @@
+//! Pins the shape of the Markdown report for the embedded reference broker (the seed feature), with
+//! measured timings and per-run names redacted.
+
+use lwt_harness::bdd::{self, RunOptions};
+use lwt_harness::profile::Profile;
+use lwt_harness::target::{Target, TargetSpec};
+use std::path::PathBuf;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seed_report_shape() {
+    let root = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/.."));
+    let profile = Profile::load(&root.join("fixtures/profiles/lwt-broker.yaml")).unwrap();
+    let target = Target::start(&TargetSpec::Embedded(Default::default())).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let opts = RunOptions {
+        paths: vec![root.join("features/seed")],
+        tags: None,
+        report_dir: Some(dir.path().to_path_buf()),
+        concurrency: 8,
+    };
+    let (summary, _) = bdd::run(target, profile, opts).await.unwrap();
+    assert_eq!(summary.failed, 0);
+    for f in ["junit.xml", "cucumber.json", "report.html", "verdicts.json"] {
+        assert!(dir.path().join(f).is_file(), "{f} written");
+    }
+    let md = std::fs::read_to_string(dir.path().join("report.md")).unwrap();
+    insta::with_settings!({filters => vec![(r"\d+\.\d+ ms", "[ms]")]}, {
+        insta::assert_snapshot!("seed_report_md", md);
+    });
+}
