@@ -84,6 +84,10 @@ enum Command {
         /// Scenarios run at once.
         #[arg(long, default_value_t = 16)]
         concurrency: usize,
+        /// Run against several targets in turn and print one table of rules × targets. Each is
+        /// `embedded`, `mosquitto`, `mqtt://host:port`, or a launch command with {port}.
+        #[arg(long, num_args = 2.., value_name = "TARGET", conflicts_with_all = ["broker", "launch"])]
+        compare: Vec<String>,
     },
     /// Generate a test PKI: root → intermediate → localhost server and one certificate per client,
     /// with a SHA-256 thumbprint table. Private keys are written too (git-ignored; never commit them).
@@ -135,7 +139,49 @@ fn main() -> ExitCode {
 
 async fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
-        Command::Check { features, target, tags, report_dir, concurrency } => {
+        Command::Check { features, target, tags, report_dir, concurrency, compare } if !compare.is_empty() => {
+            let features = if features.is_empty() { vec![PathBuf::from("features")] } else { features };
+            let report_dir = report_dir.unwrap_or_else(|| PathBuf::from("reports").join(format!("compare-{}", now_secs())));
+            let mut columns = Vec::new();
+            let mut table: std::collections::BTreeMap<String, Vec<String>> = std::collections::BTreeMap::new();
+            let mut any_failed = false;
+            for (i, name) in compare.iter().enumerate() {
+                let (spec, profile) = compare_target(name, target.profile.as_deref())?;
+                let t = Target::start(&spec).await?;
+                println!("== {} ({})", t.name(), t.addr());
+                columns.push(t.name().to_string());
+                let opts = lwt_harness::bdd::RunOptions {
+                    paths: features.clone(),
+                    tags: tags.clone(),
+                    report_dir: Some(report_dir.join(format!("{i}"))),
+                    concurrency,
+                };
+                let (summary, records) = lwt_harness::bdd::run(t, profile, opts).await?;
+                any_failed |= summary.must_failed > 0;
+                for (rule, rows) in lwt_harness::bdd::report::by_rule(&records) {
+                    let (mut p, mut f, mut sk) = (0, 0, 0);
+                    for r in rows {
+                        match r.outcome {
+                            lwt_harness::bdd::report::ScenarioOutcome::Passed => p += 1,
+                            lwt_harness::bdd::report::ScenarioOutcome::Skipped(_) => sk += 1,
+                            _ => f += 1,
+                        }
+                    }
+                    let cell = table.entry(rule).or_insert_with(|| vec![String::from("-"); compare.len()]);
+                    cell[i] = format!("{p} pass / {f} fail / {sk} skip");
+                }
+            }
+            let mut md = format!("| rule | {} |\n|---|{}\n", columns.join(" | "), "---|".repeat(columns.len()));
+            for (rule, cells) in &table {
+                md.push_str(&format!("| {rule} | {} |\n", cells.join(" | ")));
+            }
+            std::fs::create_dir_all(&report_dir)?;
+            std::fs::write(report_dir.join("compare.md"), &md)?;
+            print!("{md}");
+            println!("reports: {}", report_dir.display());
+            Ok(if any_failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
+        }
+        Command::Check { features, target, tags, report_dir, concurrency, .. } => {
             let spec = target.spec()?;
             let profile = match &target.profile {
                 Some(p) => Profile::load(p)?,
@@ -226,5 +272,26 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             t.stop().await;
             Ok(if must_failed || error > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
         }
+    }
+}
+
+fn now_secs() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}
+
+/// A `--compare` entry as a target and the profile to judge it with.
+fn compare_target(name: &str, profile: Option<&std::path::Path>) -> anyhow::Result<(TargetSpec, Profile)> {
+    let load = |default: &str| -> anyhow::Result<Profile> {
+        match profile {
+            Some(p) => Profile::load(p),
+            None if std::path::Path::new(default).is_file() => Profile::load(std::path::Path::new(default)),
+            None => Ok(Profile::default()),
+        }
+    };
+    match name {
+        "embedded" => Ok((TargetSpec::Embedded(Default::default()), Profile { name: "lwt-broker".into(), ..load("fixtures/profiles/lwt-broker.yaml")? })),
+        "mosquitto" => Ok((TargetSpec::Launch("mosquitto".into()), load("fixtures/profiles/mosquitto.yaml")?)),
+        url if url.starts_with("mqtt://") || url.starts_with("mqtts://") => Ok((TargetSpec::from_flags(Some(url), None)?, load("")?)),
+        cmd => Ok((TargetSpec::Launch(cmd.into()), load("")?)),
     }
 }
