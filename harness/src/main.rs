@@ -192,25 +192,12 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             for f in &features {
                 anyhow::ensure!(f.exists(), "feature path {} does not exist", f.display());
             }
-            let report_dir = report_dir.unwrap_or_else(|| {
-                let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-                PathBuf::from("reports").join(format!("check-{secs}"))
-            });
+            let report_dir = report_dir.unwrap_or_else(|| PathBuf::from("reports").join(format!("check-{}", now_secs())));
             let t = Target::start(&spec).await?;
             println!("target: {} ({}), profile: {}", t.name(), t.addr(), profile.name);
             let opts = lwt_harness::bdd::RunOptions { paths: features, tags, report_dir: Some(report_dir.clone()), concurrency };
             let (summary, _records) = lwt_harness::bdd::run(t, profile, opts).await?;
-            println!(
-                "{} scenarios: {} passed, {} failed ({} MUST), {} skipped; steps: {} passed, {} failed, {} undefined",
-                summary.passed + summary.failed + summary.skipped,
-                summary.passed,
-                summary.failed,
-                summary.must_failed,
-                summary.skipped,
-                summary.steps.0,
-                summary.steps.1,
-                summary.steps.2
-            );
+            println!("{summary}");
             println!("reports: {}", report_dir.display());
             anyhow::ensure!(summary.parse_errors == 0, "{} feature file(s) could not be parsed", summary.parse_errors);
             Ok(if summary.must_failed > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })

@@ -13,7 +13,6 @@ pub mod report;
 pub mod wills;
 
 use crate::actuator::{Actuator, Observation};
-use crate::checks::protocol_label;
 use crate::fault::FaultRecord;
 use crate::profile::Profile;
 use crate::proxy::Proxy;
@@ -245,6 +244,24 @@ pub struct Summary {
     pub parse_errors: usize,
 }
 
+impl fmt::Display for Summary {
+    /// `N scenarios: P passed, F failed (M MUST), S skipped; steps: P passed, F failed, U undefined`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} scenarios: {} passed, {} failed ({} MUST), {} skipped; steps: {} passed, {} failed, {} undefined",
+            self.passed + self.failed + self.skipped,
+            self.passed,
+            self.failed,
+            self.must_failed,
+            self.skipped,
+            self.steps.0,
+            self.steps.1,
+            self.steps.2
+        )
+    }
+}
+
 /// Runs features against `target` (kept for restarts) with `profile`.
 pub async fn run(target: Target, profile: Profile, opts: RunOptions) -> anyhow::Result<(Summary, Vec<ScenarioRecord>)> {
     use cucumber::writer::{self, Stats as _};
@@ -370,10 +387,6 @@ pub async fn run(target: Target, profile: Profile, opts: RunOptions) -> anyhow::
     Ok((totals, records))
 }
 
-/// Protocol label of the world's default version.
-pub fn default_protocol(w: &LwtWorld) -> &'static str {
-    protocol_label(w.default_version)
-}
 
 /// Tags of a scenario with those of its feature and rule, without the `@`.
 pub fn all_tags(feat: &gherkin::Feature, rule: Option<&gherkin::Rule>, sc: &gherkin::Scenario) -> Vec<String> {

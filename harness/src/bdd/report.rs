@@ -126,18 +126,7 @@ pub fn markdown(records: &[ScenarioRecord], summary: &super::Summary, target: &s
     let mut md = String::new();
     let _ = writeln!(md, "# Last Will conformance report\n");
     let _ = writeln!(md, "Target profile: `{target}`\n");
-    let _ = writeln!(
-        md,
-        "{} scenarios: {} passed, {} failed ({} MUST), {} skipped. Steps: {} passed, {} failed, {} undefined.\n",
-        summary.passed + summary.failed + summary.skipped,
-        summary.passed,
-        summary.failed,
-        summary.must_failed,
-        summary.skipped,
-        summary.steps.0,
-        summary.steps.1,
-        summary.steps.2
-    );
+    let _ = writeln!(md, "{summary}.\n");
     let _ = writeln!(md, "| rule | level | result | scenario | measured | expected vs seen |");
     let _ = writeln!(md, "|---|---|---|---|---|---|");
     for (rule, rows) in by_rule(records) {
