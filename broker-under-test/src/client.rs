@@ -2,7 +2,9 @@
 //! to the core in order, and meanwhile drains the connection's outbox to the socket. It holds no
 //! broker state, and writing never blocks reading, so a stalled peer never blocks anyone else.
 
-use crate::codec::{reason, ConnAck, DecodeError, Packet, Properties, Property, ProtocolVersion};
+use crate::codec::{reason, ConnAck, Connect, DecodeError, Packet, Properties, Property, ProtocolVersion};
+use crate::eventgrid::{AuthRequest, Namespace, Principal, WillAuthorization};
+use rustls::pki_types::CertificateDer;
 use crate::config::Config;
 use crate::connection::{Connection, ReadError};
 use crate::core::{CloseReason, ConnId, ConnectReply, Event, Outbound, Outbox, OutboxReceiver};
@@ -13,7 +15,7 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
-use tracing::{debug, Instrument};
+use tracing::{debug, info, Instrument};
 
 /// A byte stream a listener hands over (TCP now, TLS later).
 pub trait Stream: AsyncRead + AsyncWrite + Send + Unpin + 'static {}
@@ -27,13 +29,14 @@ pub fn serve<S: Stream>(
     conn: ConnId,
     cfg: Arc<Config>,
     core: mpsc::Sender<Event>,
+    certs: Vec<CertificateDer<'static>>,
 ) -> impl std::future::Future<Output = ()> {
     let span = tracing::debug_span!("conn", id = conn, %peer);
     async move {
         let (read_half, write_half) = tokio::io::split(stream);
         let (outbox, rx) = Outbox::new();
         let mut out = Out::new(write_half, rx);
-        reader(read_half, peer, conn, cfg, core, outbox, &mut out).await;
+        reader(read_half, peer, conn, cfg, core, outbox, &mut out, certs).await;
         // Whatever the core still queued (CONNACK of a refusal, a final DISCONNECT) goes out before
         // the socket closes.
         let _ = tokio::time::timeout(Duration::from_secs(5), out.finish()).await;
@@ -49,6 +52,7 @@ async fn reader<S: Stream>(
     core: mpsc::Sender<Event>,
     outbox: Outbox,
     out: &mut Out<S>,
+    certs: Vec<CertificateDer<'static>>,
 ) {
     let mut c = Connection::new(read_half);
     c.set_max_packet_size(cfg.max_packet_size as usize);
@@ -92,8 +96,28 @@ async fn reader<S: Stream>(
     let version = connect.protocol;
     c.set_version(version);
     tracing::Span::current().record("client", connect.client_id.as_str());
+    let principal = match cfg.namespace.get() {
+        None => None,
+        Some(ns) => match authenticate(ns, &connect, &certs) {
+            Ok(p) => Some(Arc::new(p)),
+            Err((code5, code311, why)) => {
+                info!(conn, %peer, client = %connect.client_id, "CONNECT refused by the namespace: {why}");
+                if let Some(w) = &connect.will {
+                    debug!(target: "lwt_broker::will", topic = %w.topic, "will dropped: CONNECT refused (MQTT-3.1.4-5/-6)");
+                }
+                match (version.is_v5(), code311) {
+                    (true, _) => refuse_connect(&outbox, version, code5, &why),
+                    (false, Some(code)) => refuse_connect(&outbox, version, code, ""),
+                    // 3.1.1 has no return code for this refusal: close without CONNACK.
+                    (false, None) => {}
+                }
+                return outbox.close();
+            }
+        },
+    };
+    drop(certs);
     let (reply_tx, reply_rx) = oneshot::channel();
-    let event = Event::Connect { conn, peer, connect, outbox: outbox.clone(), reply: reply_tx };
+    let event = Event::Connect { conn, peer, connect, principal, outbox: outbox.clone(), reply: reply_tx };
     if !to_core(&core, event).await {
         return outbox.close();
     }
@@ -161,6 +185,44 @@ fn to_core(core: &mpsc::Sender<Event>, ev: Event) -> impl std::future::Future<Ou
             Err(()) => false,
         }
     }
+}
+
+/// The namespace's verdict on a CONNECT: who the client is, or the refusal as (5.0 code, 3.1.1
+/// code or `None` = close without CONNACK, reason for the log).
+fn authenticate(
+    ns: &Namespace,
+    connect: &Connect,
+    certs: &[CertificateDer<'static>],
+) -> Result<Principal, (u8, Option<u8>, String)> {
+    let auth_method = connect.properties.authentication_method();
+    let req = AuthRequest {
+        username: connect.username.as_deref(),
+        client_id: &connect.client_id,
+        peer_certs: certs,
+        now: std::time::SystemTime::now(),
+        auth_method: auth_method.as_deref(),
+    };
+    let principal = ns.authenticate(&req).map_err(|f| (f.v5_code(), Some(f.v311_code()), f.to_string()))?;
+    let settings = ns.settings();
+    if let Some(w) = &connect.will {
+        if settings.legacy_no_will {
+            return Err((
+                reason::IMPLEMENTATION_SPECIFIC_ERROR,
+                None,
+                "this namespace emulates Event Grid before Last Will support (legacy_no_will)".into(),
+            ));
+        }
+        if settings.will_authorization == WillAuthorization::AtConnect {
+            if let Err(denied) = ns.may_publish(&principal, &w.topic) {
+                return Err((
+                    reason::NOT_AUTHORIZED,
+                    Some(reason::v311::NOT_AUTHORIZED),
+                    format!("will topic {:?} not authorized (check_at_connect): {denied}", w.topic),
+                ));
+            }
+        }
+    }
+    Ok(principal)
 }
 
 fn refuse_connect(outbox: &Outbox, version: ProtocolVersion, code: u8, why: &str) {

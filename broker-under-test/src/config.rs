@@ -3,6 +3,7 @@
 use crate::codec::QoS;
 use serde::Deserialize;
 use std::path::Path;
+use std::sync::Arc;
 
 /// What the broker supports and enforces. Every field has a default, so an empty file is valid.
 #[derive(Clone, Debug, Deserialize, PartialEq)]
@@ -36,6 +37,26 @@ pub struct Config {
     pub max_inflight: u16,
     /// Seconds to wait for CONNECT after a connection opens.
     pub connect_timeout_secs: u64,
+    /// Longest topic name or filter in bytes (Event Grid: 256); 0 = only the protocol's limit.
+    pub max_topic_bytes: usize,
+    /// Most levels in a topic name or filter (Event Grid: 8); 0 = no limit.
+    pub max_topic_levels: usize,
+    /// Most subscriptions one session may hold (Event Grid: 50); 0 = no limit.
+    pub max_subscriptions_per_session: usize,
+    /// Whether 5.0 Subscription Identifiers are supported (Event Grid: no). When not, CONNACK says
+    /// so and a SUBSCRIBE carrying one ends the connection with 0xA1 (MQTT-3.2.2.3.12).
+    pub subscription_identifiers: bool,
+    /// Whether User Properties are accepted on CONNECT and SUBSCRIBE (Event Grid: no — "such a
+    /// request fails": CONNACK 0x83 / SUBACK 0x83). PUBLISH and will user properties are always fine.
+    pub user_properties_on_connect_and_subscribe: bool,
+    /// Largest retained message payload in bytes (Event Grid retain preview: 64 KiB); 0 = no limit.
+    /// A larger retained PUBLISH is still delivered but not stored (and logged).
+    pub max_retained_bytes: usize,
+    /// The Event Grid namespace (clients, groups, topic spaces, bindings) that authenticates and
+    /// authorizes clients; `None` = open broker (anonymous, everything allowed). Set with
+    /// `--namespace`, never from the YAML config.
+    #[serde(skip)]
+    pub namespace: NamespaceRef,
     /// Test-only: one known will bug switched on (feature `mutants`).
     #[cfg(feature = "mutants")]
     pub mutant: Option<crate::mutant::Mutant>,
@@ -56,13 +77,101 @@ impl Default for Config {
             max_queued_messages: 10_000,
             max_inflight: 256,
             connect_timeout_secs: 10,
+            max_topic_bytes: 0,
+            max_topic_levels: 0,
+            max_subscriptions_per_session: 0,
+            subscription_identifiers: true,
+            user_properties_on_connect_and_subscribe: true,
+            max_retained_bytes: 0,
+            namespace: NamespaceRef::default(),
             #[cfg(feature = "mutants")]
             mutant: None,
         }
     }
 }
 
+/// A shared, read-only Event Grid namespace (compared by identity, so `Config` stays `PartialEq`).
+#[derive(Clone, Debug, Default)]
+pub struct NamespaceRef(pub Option<Arc<crate::eventgrid::Namespace>>);
+
+impl PartialEq for NamespaceRef {
+    fn eq(&self, other: &Self) -> bool {
+        match (&self.0, &other.0) {
+            (None, None) => true,
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+            _ => false,
+        }
+    }
+}
+
+impl NamespaceRef {
+    /// The namespace, if the broker emulates one.
+    pub fn get(&self) -> Option<&crate::eventgrid::Namespace> {
+        self.0.as_deref()
+    }
+}
+
 impl Config {
+    /// Event Grid's documented MQTT limits (the `eventgrid` profile; see
+    /// `shared/reference/eventgrid-model.md` section 5): QoS ≤ 1, will delay ≤ 300 s, keep-alive
+    /// ≤ 1,160 s, 512 KiB packets, topics ≤ 256 bytes and 8 levels, 50 subscriptions per session,
+    /// 10 topic aliases, no subscription identifiers, no user properties on CONNECT/SUBSCRIBE,
+    /// session expiry ≤ 1 h (the namespace default), retain as in the 2025 preview (64 KiB).
+    pub fn eventgrid() -> Config {
+        Config {
+            max_qos: 1,
+            retain_available: true,
+            max_will_delay: Some(300),
+            max_packet_size: 512 * 1024,
+            keep_alive_max: 1160,
+            session_expiry_max: 3600,
+            topic_alias_maximum: 10,
+            max_topic_bytes: 256,
+            max_topic_levels: 8,
+            max_subscriptions_per_session: 50,
+            subscription_identifiers: false,
+            user_properties_on_connect_and_subscribe: false,
+            max_retained_bytes: 64 * 1024,
+            max_queued_messages: 100,
+            ..Config::default()
+        }
+    }
+
+    /// Makes the broker emulate `ns`: its clients authenticate and its bindings authorize, and its
+    /// settings narrow the limits (session expiry ≤ the namespace maximum; retain per its mode).
+    pub fn apply_namespace(&mut self, ns: crate::eventgrid::Namespace) {
+        use crate::eventgrid::RetainMode;
+        let settings = ns.settings();
+        let max_expiry = settings.max_session_expiry_hours.saturating_mul(3600);
+        self.session_expiry_max = self.session_expiry_max.min(max_expiry);
+        let cap = settings.max_will_delay_secs;
+        self.max_will_delay = Some(self.max_will_delay.map_or(cap, |c| c.min(cap)));
+        match settings.retain {
+            RetainMode::Unsupported => self.retain_available = false,
+            RetainMode::Preview => {
+                if self.max_retained_bytes == 0 {
+                    self.max_retained_bytes = 64 * 1024;
+                }
+            }
+        }
+        self.namespace = NamespaceRef(Some(Arc::new(ns)));
+    }
+
+    /// A built-in profile by name: `default` or `eventgrid`.
+    pub fn profile(name: &str) -> anyhow::Result<Config> {
+        match name {
+            "default" => Ok(Config::default()),
+            "eventgrid" => Ok(Config::eventgrid()),
+            other => anyhow::bail!("unknown profile {other:?} (known: default, eventgrid)"),
+        }
+    }
+
+    /// Whether a topic name or filter is within the configured length and level limits.
+    pub fn topic_within_limits(&self, topic: &str) -> bool {
+        (self.max_topic_bytes == 0 || topic.len() <= self.max_topic_bytes)
+            && (self.max_topic_levels == 0 || topic.split('/').count() <= self.max_topic_levels)
+    }
+
     /// Parses YAML text; errors name the offending field.
     pub fn from_yaml(text: &str) -> anyhow::Result<Config> {
         let cfg: Config = serde_saphyr::from_str(text).map_err(|e| anyhow::anyhow!("invalid broker config: {e}"))?;

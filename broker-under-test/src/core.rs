@@ -7,6 +7,7 @@ use crate::codec::{
     QoS, SubAck, Subscribe, UnsubAck, Unsubscribe, Will,
 };
 use crate::config::Config;
+use crate::eventgrid::{Denied, Principal, Qos0Denied, Settings, V311PublishDenied};
 use crate::router::{delivery_for, SubscriptionTree};
 use crate::store::{
     ArmedWill, Delivery, FlowState, Inflight, Message, PendingWill, Session, Store, Subscription, NEVER,
@@ -190,6 +191,10 @@ pub struct Stats {
     pub pending_wills: usize,
     /// Wills published since start.
     pub wills_published: u64,
+    /// Wills dropped because the namespace did not authorize their owner to publish them.
+    pub wills_denied: u64,
+    /// PUBLISH packets the namespace did not authorize.
+    pub publishes_denied: u64,
 }
 
 /// Messages to the core.
@@ -203,6 +208,8 @@ pub enum Event {
         peer: SocketAddr,
         /// The decoded CONNECT.
         connect: Box<Connect>,
+        /// Who the client is, when a namespace authenticated it.
+        principal: Option<Arc<Principal>>,
         /// Where to send packets for this connection.
         outbox: Outbox,
         /// Negotiated parameters.
@@ -241,6 +248,8 @@ struct Conn {
     aliases: HashMap<u16, String>,
     /// Session Expiry Interval the CONNECT asked for (0 forbids a non-zero value on DISCONNECT).
     connect_expiry: u32,
+    /// Who the client is (with a namespace): every PUBLISH and SUBSCRIBE is authorized for it.
+    principal: Option<Arc<Principal>>,
 }
 
 /// The broker core: run it with [`Core::run`].
@@ -252,6 +261,8 @@ pub struct Core {
     expiries: BTreeSet<(Instant, String)>,
     assigned: u64,
     wills_published: u64,
+    wills_denied: u64,
+    publishes_denied: u64,
 }
 
 impl Core {
@@ -265,6 +276,8 @@ impl Core {
             expiries: BTreeSet::new(),
             assigned: 0,
             wills_published: 0,
+            wills_denied: 0,
+            publishes_denied: 0,
         }
     }
 
@@ -302,7 +315,9 @@ impl Core {
 
     fn handle(&mut self, ev: Event) {
         match ev {
-            Event::Connect { conn, peer, connect, outbox, reply } => self.on_connect(conn, peer, *connect, outbox, reply),
+            Event::Connect { conn, peer, connect, principal, outbox, reply } => {
+                self.on_connect(conn, peer, *connect, principal, outbox, reply)
+            }
             Event::Packet { conn, packet } => self.on_packet(conn, packet),
             Event::Closed { conn, reason } => self.end_connection(conn, Ending::Network(reason)),
             Event::Stats(tx) => {
@@ -311,6 +326,8 @@ impl Core {
                     sessions: self.store.session_count(),
                     pending_wills: self.store.pending_will_count(),
                     wills_published: self.wills_published,
+                    wills_denied: self.wills_denied,
+                    publishes_denied: self.publishes_denied,
                 });
             }
             Event::Shutdown(_) => unreachable!("handled in run"),
@@ -319,9 +336,17 @@ impl Core {
 
     // ---------------------------------------------------------------- CONNECT
 
-    fn on_connect(&mut self, conn: ConnId, peer: SocketAddr, c: Connect, outbox: Outbox, reply: oneshot::Sender<ConnectReply>) {
+    fn on_connect(
+        &mut self,
+        conn: ConnId,
+        peer: SocketAddr,
+        c: Connect,
+        principal: Option<Arc<Principal>>,
+        outbox: Outbox,
+        reply: oneshot::Sender<ConnectReply>,
+    ) {
         let v5 = c.protocol.is_v5();
-        let (client_id, assigned) = match self.admit(&c) {
+        let (client_id, assigned) = match self.admit(&c, principal.as_deref()) {
             Ok(ids) => ids,
             Err((code5, code311, why)) => {
                 let code = if v5 { code5 } else { code311 };
@@ -397,7 +422,8 @@ impl Core {
         session.expires_at = None;
         session.expiry_interval = expiry;
         session.version = c.protocol;
-        session.will = c.will.clone().map(|will| ArmedWill { will, delay: will_delay });
+        session.owner = principal.as_ref().map(|p| p.authentication_name.clone());
+        session.will = c.will.clone().map(|will| ArmedWill { will, delay: will_delay, owner: principal.clone() });
         if let Some(w) = &session.will {
             debug!(target: "lwt_broker::will", client = %client_id, topic = %w.will.topic, qos = w.will.qos as u8,
                 retain = w.will.retain, delay = w.delay, session_expiry = expiry, "will armed");
@@ -424,6 +450,9 @@ impl Core {
             props.push(Property::MaximumPacketSize(self.cfg.max_packet_size));
             props.push(Property::TopicAliasMaximum(self.cfg.topic_alias_maximum));
             props.push(Property::SharedSubscriptionAvailable(0));
+            if !self.cfg.subscription_identifiers {
+                props.push(Property::SubscriptionIdentifierAvailable(0));
+            }
         }
         outbox.packet(&Packet::ConnAck(ConnAck { session_present, code: 0, properties: props }), c.protocol);
         debug!(conn, %peer, client = %client_id, version = ?c.protocol, clean_start = c.clean_start, keep_alive,
@@ -438,6 +467,7 @@ impl Core {
                 max_packet_size: c.properties.maximum_packet_size(),
                 aliases: HashMap::new(),
                 connect_expiry: requested_expiry,
+                principal,
             },
         );
         let _ = reply.send(ConnectReply { accepted: true, keep_alive });
@@ -447,12 +477,44 @@ impl Core {
 
     /// Checks a CONNECT against the broker's rules and capabilities. Gives the client id to use (and
     /// the assigned one for 5.0), or the refusal as (5.0 code, 3.1.1 code, reason).
-    fn admit(&mut self, c: &Connect) -> Result<(String, Option<String>), (u8, u8, &'static str)> {
+    fn admit(&mut self, c: &Connect, principal: Option<&Principal>) -> Result<(String, Option<String>), (u8, u8, &'static str)> {
         let v5 = c.protocol.is_v5();
         if v5 && c.properties.authentication_method().is_some() {
             return Err((reason::BAD_AUTHENTICATION_METHOD, 0, "enhanced authentication is not supported"));
         }
+        if v5 && !self.cfg.user_properties_on_connect_and_subscribe && c.properties.has(crate::codec::property_id::USER_PROPERTY) {
+            return Err((
+                reason::IMPLEMENTATION_SPECIFIC_ERROR,
+                0,
+                "User Properties on CONNECT are not supported (Event Grid profile)",
+            ));
+        }
+        if let (Some(ns), Some(w)) = (self.cfg.namespace.get(), &c.will) {
+            let s = ns.settings();
+            let delay = w.properties.will_delay_interval().unwrap_or(0);
+            if s.will_delay_over_max == crate::eventgrid::WillDelayOverMax::Reject && delay > s.max_will_delay_secs {
+                return Err((
+                    reason::IMPLEMENTATION_SPECIFIC_ERROR,
+                    reason::v311::NOT_AUTHORIZED,
+                    "Will Delay Interval above the namespace maximum (will_delay_over_max: reject)",
+                ));
+            }
+        }
+        if let Some(p) = principal {
+            // Event Grid: a session name held by another authentication name is not yours to take.
+            let owner = self.store.session(&c.client_id).and_then(|s| s.owner.clone());
+            if owner.is_some_and(|o| !o.eq_ignore_ascii_case(&p.authentication_name)) {
+                return Err((
+                    reason::NOT_AUTHORIZED,
+                    reason::v311::NOT_AUTHORIZED,
+                    "the session name is owned by another authentication name",
+                ));
+            }
+        }
         if let Some(w) = &c.will {
+            if !self.cfg.topic_within_limits(&w.topic) {
+                return Err((reason::TOPIC_NAME_INVALID, reason::v311::NOT_AUTHORIZED, "Will Topic longer or deeper than allowed"));
+            }
             if w.qos > self.cfg.max_qos() {
                 return Err((reason::QOS_NOT_SUPPORTED, reason::v311::NOT_AUTHORIZED, "Will QoS above Maximum QoS (MQTT-3.2.2-12)"));
             }
@@ -541,6 +603,14 @@ impl Core {
         let client_id = c.client_id.clone();
         let version = c.version;
         let outbox = c.outbox.clone();
+        if !cfg.topic_within_limits(&p.topic) {
+            return self.protocol_error(conn, reason::TOPIC_NAME_INVALID, "topic longer or deeper than allowed".into());
+        }
+        if let (Some(ns), Some(who)) = (cfg.namespace.get(), c.principal.clone()) {
+            if let Err(denied) = ns.may_publish(&who, &p.topic) {
+                return self.publish_denied(conn, &p, denied, ns.settings());
+            }
+        }
         let bad_format = v5 && p.properties.payload_format_indicator() == Some(1) && std::str::from_utf8(&p.payload).is_err();
         if p.qos == QoS::ExactlyOnce {
             let pid = p.packet_id.unwrap_or(0);
@@ -596,6 +666,36 @@ impl Core {
         }
     }
 
+    /// A PUBLISH the namespace does not allow: v5 QoS 1/2 → PUBACK/PUBREC 0x87, QoS 0 → dropped
+    /// (or DISCONNECT 0x87); 3.1.1 → the connection is closed (or acknowledged and dropped).
+    fn publish_denied(&mut self, conn: ConnId, p: &Publish, denied: Denied, settings: &Settings) {
+        let c = &self.conns[&conn];
+        let (client_id, version, outbox) = (c.client_id.clone(), c.version, c.outbox.clone());
+        info!(client = %client_id, topic = %p.topic, "PUBLISH not authorized: {denied}");
+        self.publishes_denied += 1;
+        let ack_and_drop = |code: u8| {
+            if let Some(pid) = p.packet_id {
+                let mut r = PubResp::new(pid);
+                r.reason = code;
+                match p.qos {
+                    QoS::AtLeastOnce => outbox.packet(&Packet::PubAck(r), version),
+                    QoS::ExactlyOnce => outbox.packet(&Packet::PubRec(r), version),
+                    QoS::AtMostOnce => {}
+                }
+            }
+        };
+        if version.is_v5() {
+            if p.qos == QoS::AtMostOnce && settings.qos0_denied == Qos0Denied::Disconnect {
+                return self.protocol_error(conn, reason::NOT_AUTHORIZED, format!("PUBLISH not authorized: {denied}"));
+            }
+            ack_and_drop(reason::NOT_AUTHORIZED);
+        } else if settings.v311_publish_denied == V311PublishDenied::AckAndDrop {
+            ack_and_drop(0);
+        } else {
+            self.protocol_error(conn, reason::NOT_AUTHORIZED, format!("PUBLISH not authorized: {denied}"));
+        }
+    }
+
     fn on_pubrel(&mut self, conn: ConnId, r: PubResp) {
         let c = &self.conns[&conn];
         let (client_id, version, outbox) = (c.client_id.clone(), c.version, c.outbox.clone());
@@ -646,10 +746,40 @@ impl Core {
         let now = Instant::now();
         let mut codes = Vec::with_capacity(s.filters.len());
         let mut retained: Vec<Delivery> = Vec::new();
+        if v5 && sub_id.is_some() && !self.cfg.subscription_identifiers {
+            return self.protocol_error(
+                conn,
+                reason::SUBSCRIPTION_IDENTIFIERS_NOT_SUPPORTED,
+                "Subscription Identifier sent but not supported (MQTT-3.2.2.3.12)".into(),
+            );
+        }
+        let refuse_all = v5 && !self.cfg.user_properties_on_connect_and_subscribe && s.properties.has(crate::codec::property_id::USER_PROPERTY);
+        let principal = self.conns[&conn].principal.clone();
+        let ns = self.cfg.namespace.clone();
         for (filter, options) in s.filters {
-            if !topic::valid_filter(&filter) {
+            if refuse_all {
+                codes.push(reason::IMPLEMENTATION_SPECIFIC_ERROR);
+                continue;
+            }
+            if !topic::valid_filter(&filter) || !self.cfg.topic_within_limits(&filter) {
                 codes.push(if v5 { reason::TOPIC_FILTER_INVALID } else { reason::v311::SUBACK_FAILURE });
                 continue;
+            }
+            if let (Some(ns), Some(who)) = (ns.get(), principal.as_deref()) {
+                if let Err(denied) = ns.may_subscribe(who, &filter) {
+                    info!(client = %client_id, %filter, "SUBSCRIBE not authorized: {denied}");
+                    codes.push(if v5 { reason::NOT_AUTHORIZED } else { reason::v311::SUBACK_FAILURE });
+                    continue;
+                }
+            }
+            let max_subs = self.cfg.max_subscriptions_per_session;
+            if max_subs > 0 {
+                let session = self.store.session(&client_id).expect("connected session");
+                if !session.subscriptions.contains_key(&filter) && session.subscriptions.len() >= max_subs {
+                    info!(client = %client_id, %filter, max_subs, "SUBSCRIBE refused: subscription limit reached");
+                    codes.push(if v5 { reason::QUOTA_EXCEEDED } else { reason::v311::SUBACK_FAILURE });
+                    continue;
+                }
             }
             if topic::shared_subscription(&filter).is_some() || filter.starts_with("$share/") {
                 codes.push(if v5 { reason::SHARED_SUBSCRIPTIONS_NOT_SUPPORTED } else { reason::v311::SUBACK_FAILURE });
@@ -770,7 +900,7 @@ impl Core {
                     debug!(target: "lwt_broker::will", client = %c.client_id, topic = %armed.will.topic,
                         "will discarded: {ending} (MQTT-3.1.2-10 / MQTT-3.14.4-3)");
                 }
-                will::Decision::PublishNow => publish_now = Some(armed.will),
+                will::Decision::PublishNow => publish_now = Some((armed.will, armed.owner)),
                 will::Decision::Delay(secs) => {
                     let due = now + Duration::from_secs(secs as u64);
                     debug!(target: "lwt_broker::will", client = %c.client_id, topic = %armed.will.topic,
@@ -780,12 +910,13 @@ impl Core {
                         will: armed.will,
                         due,
                         cause: ending.to_string(),
+                        owner: armed.owner,
                     });
                 }
             }
         }
-        if let Some(w) = publish_now {
-            self.publish_will(&c.client_id, w, &ending.to_string());
+        if let Some((w, owner)) = publish_now {
+            self.publish_will(&c.client_id, w, owner, &ending.to_string());
         }
         if expiry == 0 {
             self.end_session(&c.client_id, "session expiry interval 0 at disconnect");
@@ -808,11 +939,21 @@ impl Core {
             debug!(client = %client_id, "session ended: {why}");
         }
         if let Some(pw) = self.store.take_pending_will(client_id) {
-            self.publish_will(client_id, pw.will, &format!("session ended ({why}) before the will delay"));
+            self.publish_will(client_id, pw.will, pw.owner, &format!("session ended ({why}) before the will delay"));
         }
     }
 
-    fn publish_will(&mut self, client_id: &str, will: Will, cause: &str) {
+    /// Publishes a will now, as a PUBLISH by its owner: with a namespace it is authorized first, and
+    /// a denied will is dropped (never delivered) and logged with the reason.
+    fn publish_will(&mut self, client_id: &str, will: Will, owner: Option<Arc<Principal>>, cause: &str) {
+        if let (Some(ns), Some(who)) = (self.cfg.namespace.get(), owner.as_deref()) {
+            if let Err(denied) = ns.may_publish(who, &will.topic) {
+                warn!(target: "lwt_broker::will", client = %client_id, topic = %will.topic,
+                    authentication_name = %who.authentication_name, "will dropped, not authorized ({cause}): {denied}");
+                self.wills_denied += 1;
+                return;
+            }
+        }
         let now = Instant::now();
         let mut props = will.properties;
         props.remove(crate::codec::property_id::WILL_DELAY_INTERVAL);
@@ -851,7 +992,7 @@ impl Core {
     fn on_timers(&mut self, now: Instant) {
         for pw in self.store.take_due_wills(now) {
             let cause = format!("will delay elapsed after {}", pw.cause);
-            self.publish_will(&pw.client_id, pw.will, &cause);
+            self.publish_will(&pw.client_id, pw.will, pw.owner, &cause);
         }
         while let Some((at, id)) = self.expiries.first().cloned() {
             if at > now {
@@ -874,12 +1015,12 @@ impl Core {
             if let Some(c) = self.conns.get(conn) {
                 let id = c.client_id.clone();
                 if let Some(armed) = self.store.session(&id).and_then(|s| s.will.take()) {
-                    self.publish_will(&id, armed.will, "broker shutting down");
+                    self.publish_will(&id, armed.will, armed.owner, "broker shutting down");
                 }
             }
         }
         for pw in self.store.take_all_pending_wills() {
-            self.publish_will(&pw.client_id, pw.will, "broker shutting down before the will delay elapsed");
+            self.publish_will(&pw.client_id, pw.will, pw.owner, "broker shutting down before the will delay elapsed");
         }
         for conn in conns {
             self.end_connection(conn, Ending::Shutdown);
@@ -901,8 +1042,11 @@ impl Core {
     fn route_inner(&mut self, msg: Message, keep_qos: bool) -> usize {
         let msg = Arc::new(msg);
         if msg.retain && self.cfg.retain_available {
+            let max = self.cfg.max_retained_bytes;
             if msg.payload.is_empty() {
                 self.store.set_retained(&msg.topic, None);
+            } else if max > 0 && msg.payload.len() > max {
+                info!(topic = %msg.topic, size = msg.payload.len(), max, "retained message too large: delivered, not stored");
             } else {
                 self.store.set_retained(&msg.topic.clone(), Some(msg.clone()));
             }

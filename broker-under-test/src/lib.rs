@@ -13,14 +13,17 @@ pub mod codec;
 pub mod config;
 pub mod connection;
 pub mod core;
+pub mod eventgrid;
 pub mod listener;
 #[cfg(feature = "mutants")]
 pub mod mutant;
 pub mod router;
 pub mod store;
+pub mod tls;
 pub mod will;
 
 pub use config::Config;
+pub use tls::TlsOptions;
 
 /// Whether the test-only mutant `$m` is switched on in `$cfg` (always false without the `mutants`
 /// feature, so release builds carry no mutant).
@@ -49,6 +52,7 @@ use tokio::task::JoinHandle;
 /// A running broker: its addresses and the means to stop it.
 pub struct BrokerHandle {
     addrs: Vec<SocketAddr>,
+    tls_addrs: Vec<SocketAddr>,
     core_tx: mpsc::Sender<Event>,
     stop: watch::Sender<bool>,
     core_task: JoinHandle<()>,
@@ -57,17 +61,25 @@ pub struct BrokerHandle {
 use crate::core::{Event, Stats};
 
 impl BrokerHandle {
-    /// The first listener's address (the one an embedded broker has).
+    /// The first TCP listener's address (the one an embedded broker has); the first TLS one when
+    /// there is no TCP listener.
     pub fn local_addr(&self) -> SocketAddr {
-        self.addrs[0]
+        self.addrs.first().copied().unwrap_or_else(|| self.tls_addrs[0])
     }
-    /// Every listener's address.
+    /// Every TCP listener's address.
     pub fn local_addrs(&self) -> &[SocketAddr] {
         &self.addrs
     }
-    /// `mqtt://host:port` of the first listener.
+    /// Every TLS listener's address.
+    pub fn tls_addrs(&self) -> &[SocketAddr] {
+        &self.tls_addrs
+    }
+    /// `mqtt://host:port` of the first TCP listener (`mqtts://` when there is only TLS).
     pub fn url(&self) -> String {
-        format!("mqtt://{}", self.addrs[0])
+        match self.addrs.first() {
+            Some(a) => format!("mqtt://{a}"),
+            None => format!("mqtts://{}", self.tls_addrs[0]),
+        }
     }
     /// Current counters.
     pub async fn stats(&self) -> Stats {
@@ -98,10 +110,36 @@ impl BrokerHandle {
     }
 }
 
+/// Where to listen: plain TCP addresses, and TLS addresses with their certificates.
+#[derive(Clone, Debug, Default)]
+pub struct Listeners {
+    /// Plain TCP addresses (port 0 = any free port).
+    pub tcp: Vec<SocketAddr>,
+    /// TLS addresses; they need `tls_options`.
+    pub tls: Vec<SocketAddr>,
+    /// Server certificate, key and client CA for every TLS address.
+    pub tls_options: Option<TlsOptions>,
+}
+
 /// Starts a broker with `cfg`, listening on each TCP address in `binds` (port 0 = any free port).
 pub async fn start(cfg: Config, binds: &[SocketAddr]) -> anyhow::Result<BrokerHandle> {
+    start_with(cfg, Listeners { tcp: binds.to_vec(), ..Listeners::default() }).await
+}
+
+/// Starts a broker with `cfg` on TCP and TLS listeners. With a namespace in `cfg`, TLS listeners
+/// ask every client for a certificate and the namespace judges it at CONNECT.
+pub async fn start_with(cfg: Config, listeners: Listeners) -> anyhow::Result<BrokerHandle> {
     cfg.validate()?;
-    anyhow::ensure!(!binds.is_empty(), "no listener address given");
+    let binds = &listeners.tcp;
+    anyhow::ensure!(!binds.is_empty() || !listeners.tls.is_empty(), "no listener address given");
+    let acceptor = match (&listeners.tls_options, listeners.tls.is_empty()) {
+        (Some(opts), false) => {
+            let sc = tls::server_config(opts, cfg.namespace.get().is_some())?;
+            Some(tokio_rustls::TlsAcceptor::from(sc))
+        }
+        (None, false) => anyhow::bail!("a TLS listener needs a server certificate and key (--cert, --key)"),
+        (_, true) => None,
+    };
     let cfg = Arc::new(cfg);
     let (core_tx, core_rx) = mpsc::channel(16 * 1024);
     let core = core::Core::new(cfg.clone(), Box::new(store::MemoryStore::new()));
@@ -114,7 +152,16 @@ pub async fn start(cfg: Config, binds: &[SocketAddr]) -> anyhow::Result<BrokerHa
         addrs.push(l.local_addr()?);
         tokio::spawn(listener::run_tcp(l, cfg.clone(), core_tx.clone(), ids.clone(), stop_rx.clone()));
     }
-    Ok(BrokerHandle { addrs, core_tx, stop, core_task })
+    let mut tls_addrs = Vec::new();
+    if let Some(acceptor) = acceptor {
+        for bind in &listeners.tls {
+            let l = TcpListener::bind(bind).await.map_err(|e| anyhow::anyhow!("cannot listen on {bind} (tls): {e}"))?;
+            tls_addrs.push(l.local_addr()?);
+            let (cfg, tx, ids, stop) = (cfg.clone(), core_tx.clone(), ids.clone(), stop_rx.clone());
+            tokio::spawn(listener::run_tls(l, acceptor.clone(), cfg, tx, ids, stop));
+        }
+    }
+    Ok(BrokerHandle { addrs, tls_addrs, core_tx, stop, core_task })
 }
 
 /// Starts a broker with the default configuration on `127.0.0.1:0`: the harness's default target.

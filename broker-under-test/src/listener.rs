@@ -9,7 +9,8 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
-use tracing::{info, warn};
+use tokio_rustls::TlsAcceptor;
+use tracing::{debug, info, warn};
 
 /// Accepts TCP connections on `listener` until `stop` changes.
 pub async fn run_tcp(
@@ -32,10 +33,58 @@ pub async fn run_tcp(
                     warn!(%peer, "TCP_NODELAY failed: {e}");
                 }
                 let id = ids.fetch_add(1, Ordering::Relaxed);
-                tokio::spawn(client::serve(stream, peer, id, cfg.clone(), core.clone()));
+                tokio::spawn(client::serve(stream, peer, id, cfg.clone(), core.clone(), Vec::new()));
             }
             Err(e) => {
                 // Typically EMFILE under load: back off briefly instead of spinning.
+                warn!("accept failed: {e}");
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    }
+}
+
+/// Accepts TLS connections on `listener` until `stop` changes. Each handshake runs in the
+/// connection's own task (bounded by the connect timeout), so a slow client never blocks accepting.
+pub async fn run_tls(
+    listener: TcpListener,
+    acceptor: TlsAcceptor,
+    cfg: Arc<Config>,
+    core: mpsc::Sender<Event>,
+    ids: Arc<AtomicU64>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let addr = listener.local_addr().ok();
+    info!(?addr, "accepting (tls)");
+    loop {
+        let accepted = tokio::select! {
+            r = listener.accept() => r,
+            _ = stop.changed() => break,
+        };
+        match accepted {
+            Ok((stream, peer)) => {
+                if let Err(e) = stream.set_nodelay(true) {
+                    warn!(%peer, "TCP_NODELAY failed: {e}");
+                }
+                let id = ids.fetch_add(1, Ordering::Relaxed);
+                let (acceptor, cfg, core) = (acceptor.clone(), cfg.clone(), core.clone());
+                tokio::spawn(async move {
+                    let limit = Duration::from_secs(cfg.connect_timeout_secs);
+                    let tls = match tokio::time::timeout(limit, acceptor.accept(stream)).await {
+                        Ok(Ok(tls)) => tls,
+                        Ok(Err(e)) => return info!(conn = id, %peer, "TLS handshake failed: {e}"),
+                        Err(_) => return debug!(conn = id, %peer, "TLS handshake timed out"),
+                    };
+                    let certs: Vec<_> = tls
+                        .get_ref()
+                        .1
+                        .peer_certificates()
+                        .map(|c| c.iter().map(|c| c.clone().into_owned()).collect())
+                        .unwrap_or_default();
+                    client::serve(tls, peer, id, cfg, core, certs).await
+                });
+            }
+            Err(e) => {
                 warn!("accept failed: {e}");
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }

@@ -4,6 +4,7 @@
 
 use crate::codec::{Properties, ProtocolVersion, QoS, SubOptions, Will};
 use crate::codec::topic;
+use crate::eventgrid::Principal;
 use bytes::Bytes;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
@@ -86,6 +87,8 @@ pub struct ArmedWill {
     pub will: Will,
     /// Will Delay Interval in seconds after the broker's cap (0 in 3.1.1).
     pub delay: u32,
+    /// Who set it (with a namespace): the will is authorized as this client's PUBLISH when it fires.
+    pub owner: Option<Arc<Principal>>,
 }
 
 /// A Will whose connection has ended, waiting for its due time.
@@ -99,6 +102,8 @@ pub struct PendingWill {
     pub due: Instant,
     /// Why it was triggered (for logs and reports).
     pub cause: String,
+    /// Who set it (with a namespace), for authorization when it fires.
+    pub owner: Option<Arc<Principal>>,
 }
 
 /// Session state (section 4.1).
@@ -124,6 +129,8 @@ pub struct Session {
     pub last_packet_id: u16,
     /// The connection currently attached, if any.
     pub connection: Option<u64>,
+    /// The authentication name that owns the session (with a namespace): another may not take it.
+    pub owner: Option<String>,
     /// When the session expires, while no connection is attached.
     pub expires_at: Option<Instant>,
 }
@@ -142,6 +149,7 @@ impl Session {
             awaiting_rel: HashSet::new(),
             last_packet_id: 0,
             connection: None,
+            owner: None,
             expires_at: None,
         }
     }

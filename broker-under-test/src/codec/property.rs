@@ -263,6 +263,10 @@ impl Properties {
         self.0.push(p);
         self
     }
+    /// Whether a property with identifier `pid` is present.
+    pub fn has(&self, pid: u8) -> bool {
+        self.0.iter().any(|p| p.id() == pid)
+    }
     /// Removes every property with identifier `pid`.
     pub fn remove(&mut self, pid: u8) {
         self.0.retain(|p| p.id() != pid);
