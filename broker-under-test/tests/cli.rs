@@ -70,3 +70,49 @@ fn unknown_flag_and_bad_address_are_refused() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("not-an-address"));
 }
+
+fn write_server_cert(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["localhost".to_owned()]).unwrap().self_signed(&key).unwrap();
+    let (c, k) = (dir.join("server.pem"), dir.join("server.key"));
+    std::fs::write(&c, cert.pem()).unwrap();
+    std::fs::write(&k, key.serialize_pem()).unwrap();
+    (c, k)
+}
+
+#[test]
+fn tls_listener_prints_its_ready_line_and_bad_tls_flags_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = write_server_cert(dir.path());
+    let mut child = Command::new(BIN)
+        .args(["--bind-tls", "127.0.0.1:0", "--profile", "eventgrid", "--cert"])
+        .arg(&cert)
+        .arg("--key")
+        .arg(&key)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let line = BufReader::new(child.stdout.take().unwrap()).lines().next().unwrap().unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    let addr = line.strip_prefix("listening on ").and_then(|l| l.strip_suffix(" (tls)"));
+    assert!(addr.is_some_and(|a| a.parse::<std::net::SocketAddr>().is_ok()), "unexpected line {line:?}");
+
+    // --bind-tls without a certificate, an unknown profile, a key that is not PEM, a bad namespace.
+    let out = Command::new(BIN).args(["--bind-tls", "127.0.0.1:0"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--cert"), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(BIN).args(["--bind", "127.0.0.1:0", "--profile", "azure"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown profile \"azure\""));
+    let out = Command::new(BIN).args(["--bind-tls", "127.0.0.1:0", "--cert"]).arg(&cert).arg("--key").arg(&cert).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("server.pem"), "{}", String::from_utf8_lossy(&out.stderr));
+    let ns = dir.path().join("ns.yaml");
+    std::fs::write(&ns, "name: x\nclients:\n  - name: a\n    colour: red\n").unwrap();
+    let out = Command::new(BIN).args(["--bind", "127.0.0.1:0", "--namespace"]).arg(&ns).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("ns.yaml") && err.contains("colour") && err.contains('4'), "{err}");
+}
