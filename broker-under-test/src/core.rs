@@ -263,6 +263,9 @@ pub struct Core {
     wills_published: u64,
     wills_denied: u64,
     publishes_denied: u64,
+    /// Sessions (online and offline) held per authentication name, lowercased (namespace only):
+    /// Event Grid's `maximumClientSessionsPerAuthenticationName`.
+    owned: HashMap<String, std::collections::HashSet<String>>,
 }
 
 impl Core {
@@ -278,6 +281,7 @@ impl Core {
             wills_published: 0,
             wills_denied: 0,
             publishes_denied: 0,
+            owned: HashMap::new(),
         }
     }
 
@@ -423,6 +427,9 @@ impl Core {
         session.expiry_interval = expiry;
         session.version = c.protocol;
         session.owner = principal.as_ref().map(|p| p.authentication_name.clone());
+        if let Some(p) = &principal {
+            self.owned.entry(p.authentication_name.to_lowercase()).or_default().insert(client_id.clone());
+        }
         session.will = c.will.clone().map(|will| ArmedWill { will, delay: will_delay, owner: principal.clone() });
         if let Some(w) = &session.will {
             debug!(target: "lwt_broker::will", client = %client_id, topic = %w.will.topic, qos = w.will.qos as u8,
@@ -497,6 +504,17 @@ impl Core {
                     reason::IMPLEMENTATION_SPECIFIC_ERROR,
                     reason::v311::NOT_AUTHORIZED,
                     "Will Delay Interval above the namespace maximum (will_delay_over_max: reject)",
+                ));
+            }
+        }
+        if let (Some(p), Some(ns)) = (principal, self.cfg.namespace.get()) {
+            let limit = ns.settings().max_client_sessions_per_authentication_name as usize;
+            let held = self.owned.get(&p.authentication_name.to_lowercase());
+            if held.is_some_and(|h| !h.contains(&c.client_id) && h.len() >= limit) {
+                return Err((
+                    reason::QUOTA_EXCEEDED,
+                    reason::v311::NOT_AUTHORIZED,
+                    "maximumClientSessionsPerAuthenticationName reached (online and offline sessions count)",
                 ));
             }
         }
@@ -935,6 +953,15 @@ impl Core {
         if let Some(s) = self.store.remove_session(client_id) {
             for f in s.subscriptions.keys() {
                 self.tree.remove(f, client_id);
+            }
+            if let Some(owner) = &s.owner {
+                let key = owner.to_lowercase();
+                if let Some(held) = self.owned.get_mut(&key) {
+                    held.remove(client_id);
+                    if held.is_empty() {
+                        self.owned.remove(&key);
+                    }
+                }
             }
             debug!(client = %client_id, "session ended: {why}");
         }

@@ -624,3 +624,28 @@ fn client_ca_with_namespace_is_a_clear_error() {
     let err = format!("{:#}", lwt_broker::tls::server_config(&bad, false).unwrap_err());
     assert!(err.contains("does not match"), "{err}");
 }
+
+#[tokio::test]
+async fn sessions_per_authentication_name_are_limited_online_and_offline() {
+    let w = Walkthrough::new();
+    let b = w.broker("").await; // default maximumClientSessionsPerAuthenticationName: 1
+    let mut c = connect(ProtocolVersion::V5, "session-a", Some("sensor1"));
+    c.clean_start = false;
+    c.properties.push(Property::SessionExpiryInterval(600));
+    let (a, ack) = w.client(&b, "sensor1", c).await;
+    assert_eq!(ack.code, 0);
+    let (_, ack) = w.client(&b, "sensor1", connect(ProtocolVersion::V5, "session-b", Some("sensor1"))).await;
+    assert_eq!(ack.code, reason::QUOTA_EXCEEDED, "a second session while the first is online");
+    drop(a);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let (_, ack) = w.client(&b, "sensor1", connect(ProtocolVersion::V5, "session-b", Some("sensor1"))).await;
+    assert_eq!(ack.code, reason::QUOTA_EXCEEDED, "the offline session still counts");
+    // Resuming the session it holds is fine; ending it frees the slot.
+    let (a, ack) = w.client(&b, "sensor1", connect(ProtocolVersion::V5, "session-a", Some("sensor1"))).await;
+    assert_eq!(ack.code, 0, "clean start on its own session");
+    let mut a = a;
+    a.send(Packet::Disconnect(Disconnect::new(0))).await;
+    a.expect_closed().await;
+    let (_, ack) = w.client(&b, "sensor1", connect(ProtocolVersion::V5, "session-b", Some("sensor1"))).await;
+    assert_eq!(ack.code, 0, "the slot is free once the session ended");
+}

@@ -47,12 +47,14 @@ pub struct ActuatorSpec {
     pub clean_start: bool,
     /// Session Expiry Interval (5.0).
     pub session_expiry: Option<u32>,
+    /// User Name (Event Grid: the authentication name).
+    pub username: Option<String>,
 }
 
 impl ActuatorSpec {
     /// A clean-start observer.
     pub fn new(client_id: impl Into<String>, version: ProtocolVersion) -> Self {
-        ActuatorSpec { client_id: client_id.into(), version, clean_start: true, session_expiry: None }
+        ActuatorSpec { client_id: client_id.into(), version, clean_start: true, session_expiry: None, username: None }
     }
 }
 
@@ -99,6 +101,7 @@ impl Actuator {
         let mut c = Connect::new(spec.version, spec.client_id.clone());
         c.clean_start = spec.clean_start;
         c.keep_alive = 0;
+        c.username = spec.username.clone();
         if let (ProtocolVersion::V5, Some(s)) = (spec.version, spec.session_expiry) {
             c.properties.push(Property::SessionExpiryInterval(s));
         }

@@ -5,12 +5,12 @@
 use hdrhistogram::serialization::interval_log::{IntervalLogWriterBuilder, Tag};
 use hdrhistogram::serialization::V2DeflateSerializer;
 use hdrhistogram::Histogram;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
 /// Percentiles of one histogram, in milliseconds.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Percentiles {
     /// Median.
     pub p50: f64,
@@ -44,7 +44,16 @@ impl DurationHistogram {
     }
     /// Percentiles in milliseconds.
     pub fn percentiles(&self) -> Percentiles {
-        let h = &self.0;
+        Percentiles::of(&self.0)
+    }
+}
+
+impl Percentiles {
+    /// Percentiles of a µs histogram, in ms (all zero when empty).
+    pub fn of(h: &Histogram<u64>) -> Percentiles {
+        if h.is_empty() {
+            return Percentiles::default();
+        }
         let q = |x: f64| h.value_at_quantile(x) as f64 / 1000.0;
         Percentiles { p50: q(0.5), p90: q(0.9), p99: q(0.99), p999: q(0.999), max: h.max() as f64 / 1000.0, count: h.len() }
     }

@@ -88,6 +88,28 @@ enum Command {
         /// `embedded`, `mosquitto`, `mqtt://host:port`, or a launch command with {port}.
         #[arg(long, num_args = 2.., value_name = "TARGET", conflicts_with_all = ["broker", "launch"])]
         compare: Vec<String>,
+        /// An identities folder (`lwt-harness init`): a client named X presents `DIR/clients/X.pem`
+        /// and `.key`, uses username X, and trusts `DIR/ca.pem` unless --ca says otherwise.
+        #[arg(long, value_name = "DIR")]
+        identities: Option<PathBuf>,
+        /// Start the embedded reference broker with TLS, Event Grid limits and `DIR/namespace.yaml`
+        /// from a folder `lwt-harness init eventgrid-lwt` wrote; clients use its identities.
+        #[arg(long, value_name = "DIR", conflicts_with_all = ["broker", "launch", "compare", "identities"])]
+        eventgrid: Option<PathBuf>,
+    },
+    /// Write a ready-to-run set-up: `eventgrid-lwt` = the Event Grid Last Will walkthrough (CA,
+    /// server and client certificates, namespace file with their thumbprints, README with the
+    /// matching az commands).
+    Init {
+        /// What to write: eventgrid-lwt.
+        #[arg(value_enum)]
+        what: InitWhat,
+        /// Output folder.
+        #[arg(long)]
+        out: PathBuf,
+        /// Certificate validity in days.
+        #[arg(long, default_value_t = 100)]
+        days: i64,
     },
     /// Generate a test PKI: root → intermediate → localhost server and one certificate per client,
     /// with a SHA-256 thumbprint table. Private keys are written too (git-ignored; never commit them).
@@ -114,6 +136,40 @@ enum Command {
         #[arg(long, value_delimiter = ',', default_values_t = vec!["3.1.1".to_string(), "5.0".to_string()])]
         protocol: Vec<String>,
     },
+    /// Run a YAML load scenario (scenarios/*.yaml): a fleet with wills is faulted at once and every will
+    /// is counted and timed. Exit 0 when every will arrived once, 1 when wills were lost, duplicated or
+    /// unexpected, 2 on usage or set-up errors.
+    Load(LoadArgs),
+    /// Combine shard summaries (`load --shard i/n --json F`) into one summary and report.
+    Merge {
+        /// JSON summaries, or folders of them.
+        #[arg(required = true)]
+        inputs: Vec<PathBuf>,
+        /// Write the merged summary here.
+        #[arg(long, value_name = "FILE")]
+        json: Option<PathBuf>,
+        /// Report folder (default: reports/merge-<scenario>-<time>/).
+        #[arg(long)]
+        report_dir: Option<PathBuf>,
+    },
+    /// Broker throughput side by side: QoS 0 / 1 fan-in and fan-out messages per second.
+    Bench {
+        /// Targets: `embedded`, `lwt-broker`, `mosquitto`, `mqtt://host:port`, or a command with {port}.
+        #[arg(default_values_t = vec!["embedded".to_string(), "mosquitto".to_string()])]
+        targets: Vec<String>,
+        /// Publishers (fan-in) or subscribers (fan-out).
+        #[arg(long, default_value_t = 10)]
+        clients: u32,
+        /// Messages published per measurement.
+        #[arg(long, default_value_t = 200_000)]
+        messages: u64,
+        /// Payload bytes.
+        #[arg(long, default_value_t = 64)]
+        payload: usize,
+        /// Write the results as JSON.
+        #[arg(long, value_name = "FILE")]
+        json: Option<PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -139,7 +195,14 @@ fn main() -> ExitCode {
 
 async fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
-        Command::Check { features, target, tags, report_dir, concurrency, compare } if !compare.is_empty() => {
+        Command::Load(args) => Ok(ExitCode::from(lwt_harness::load::cli::load(args.request()).await?)),
+        Command::Merge { inputs, json, report_dir } => {
+            Ok(ExitCode::from(lwt_harness::load::cli::merge_cmd(&inputs, json.as_deref(), report_dir.as_deref())?))
+        }
+        Command::Bench { targets, clients, messages, payload, json } => {
+            Ok(ExitCode::from(lwt_harness::load::cli::bench(&targets, clients, messages, payload, json.as_deref()).await?))
+        }
+        Command::Check { features, target, tags, report_dir, concurrency, compare, .. } if !compare.is_empty() => {
             let features = if features.is_empty() { vec![PathBuf::from("features")] } else { features };
             let report_dir = report_dir.unwrap_or_else(|| PathBuf::from("reports").join(format!("compare-{}", now_secs())));
             let mut columns = Vec::new();
@@ -181,10 +244,11 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             println!("reports: {}", report_dir.display());
             Ok(if any_failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
         }
-        Command::Check { features, target, tags, report_dir, concurrency, .. } => {
-            let spec = target.spec()?;
+        Command::Check { features, target, tags, report_dir, concurrency, identities, eventgrid, .. } => {
+            let spec = check_spec(&target, identities.as_deref(), eventgrid.as_deref())?;
             let profile = match &target.profile {
                 Some(p) => Profile::load(p)?,
+                None if eventgrid.is_some() => eventgrid_profile()?,
                 None if matches!(spec, TargetSpec::Embedded(_)) => Profile { name: "lwt-broker".into(), ..Profile::default() },
                 None => Profile::default(),
             };
@@ -194,6 +258,10 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             }
             let report_dir = report_dir.unwrap_or_else(|| PathBuf::from("reports").join(format!("check-{}", now_secs())));
             let t = Target::start(&spec).await?;
+            let t = match identities.as_ref().or(eventgrid.as_ref()) {
+                Some(dir) => t.with_identities(lwt_harness::init::Identities::new(dir)),
+                None => t,
+            };
             println!("target: {} ({}), profile: {}", t.name(), t.addr(), profile.name);
             let opts = lwt_harness::bdd::RunOptions { paths: features, tags, report_dir: Some(report_dir.clone()), concurrency };
             let (summary, _records) = lwt_harness::bdd::run(t, profile, opts).await?;
@@ -202,6 +270,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             anyhow::ensure!(summary.parse_errors == 0, "{} feature file(s) could not be parsed", summary.parse_errors);
             Ok(if summary.must_failed > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
         }
+        Command::Init { what: InitWhat::EventgridLwt, out, days } => init_eventgrid_lwt(&out, days),
         Command::Pki { out, clients, days } => {
             let pki = lwt_harness::pki::generate(&clients, days)?;
             pki.write(&out)?;
@@ -280,5 +349,119 @@ fn compare_target(name: &str, profile: Option<&std::path::Path>) -> anyhow::Resu
         "mosquitto" => Ok((TargetSpec::Launch("mosquitto".into()), load("fixtures/profiles/mosquitto.yaml")?)),
         url if url.starts_with("mqtt://") || url.starts_with("mqtts://") => Ok((TargetSpec::from_flags(Some(url), None)?, load("")?)),
         cmd => Ok((TargetSpec::Launch(cmd.into()), load("")?)),
+    }
+}
+
+/// What `init` can write.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum InitWhat {
+    /// The Event Grid MQTT Last Will walkthrough (sensors and actuators).
+    EventgridLwt,
+}
+
+/// `init eventgrid-lwt`: writes the folder and says what is in it and how to run it.
+fn init_eventgrid_lwt(out: &std::path::Path, days: i64) -> anyhow::Result<ExitCode> {
+    let w = lwt_harness::init::eventgrid_lwt(out, days)?;
+    println!("wrote {} (keys are secrets: never commit *.key)", out.display());
+    println!("  ca.pem, server.pem, namespace.yaml, README.md");
+    for (c, kind) in &w.clients {
+        println!("  clients/{}.pem  {kind:<8}  {}", c.name, c.thumbprint);
+    }
+    println!("run: cargo run -p lwt-harness -- check features/seed/eventgrid-lwt.feature --eventgrid {}", out.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The target of `check`: `--eventgrid DIR` (embedded, TLS, namespace), an mqtts:// broker with
+/// `--identities DIR` (trusting `DIR/ca.pem` unless `--ca`), or the usual target flags.
+fn check_spec(target: &TargetArgs, identities: Option<&std::path::Path>, eventgrid: Option<&std::path::Path>) -> anyhow::Result<TargetSpec> {
+    use lwt_harness::init::Identities;
+    if let Some(dir) = eventgrid {
+        return lwt_harness::init::embedded_target(dir);
+    }
+    match (identities, &target.broker) {
+        (Some(dir), Some(url)) if target.ca.is_none() => {
+            let url: lwt_harness::target::BrokerUrl = url.parse()?;
+            anyhow::ensure!(url.tls, "--identities needs an mqtts:// broker, not {url}");
+            let server_name = target.server_name.clone().unwrap_or_else(|| url.host.clone());
+            Ok(TargetSpec::External(url, Some(Identities::new(dir).tls_client(&server_name))))
+        }
+        _ => target.spec(),
+    }
+}
+
+/// `fixtures/profiles/eventgrid.yaml` when run from the repository, else the same limits built in.
+fn eventgrid_profile() -> anyhow::Result<Profile> {
+    let file = std::path::Path::new("fixtures/profiles/eventgrid.yaml");
+    if file.is_file() {
+        return Profile::load(file);
+    }
+    Ok(Profile {
+        name: "eventgrid".into(),
+        max_qos: 1,
+        max_will_delay: Some(300),
+        keep_alive_max: 1160,
+        tls: true,
+        eventgrid: true,
+        ..Profile::default()
+    })
+}
+
+/// Flags of `lwt-harness load`.
+#[derive(clap::Args, Debug, Clone)]
+struct LoadArgs {
+    /// The scenario file.
+    scenario: PathBuf,
+    /// An external broker: mqtt://host:port (loopback only unless --allow-remote).
+    #[arg(long, value_name = "URL")]
+    broker: Option<String>,
+    /// Start a broker: `mosquitto`, `mosquitto-tls`, `lwt-broker` (the reference broker as its own
+    /// process), or a command with {port}. Neither flag: the scenario's target, else embedded.
+    #[arg(long, value_name = "CMD")]
+    launch: Option<String>,
+    /// Clients in the fleet (overrides fleet.count).
+    #[arg(long)]
+    clients: Option<u32>,
+    /// Write the machine-readable summary here.
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
+    /// Report folder (default: reports/load-<scenario>-<time>/).
+    #[arg(long)]
+    report_dir: Option<PathBuf>,
+    /// Run slice i of n of the fleet (combine the shards' --json files with `lwt-harness merge`).
+    #[arg(long, value_name = "i/n")]
+    shard: Option<String>,
+    /// Spread the fleet over this many loopback source addresses (127.0.0.1, .2, ...).
+    #[arg(long)]
+    source_addrs: Option<u32>,
+    /// Allow a target outside 127.0.0.0/8 and ::1 (only load brokers that are yours).
+    #[arg(long)]
+    allow_remote: bool,
+    /// Run the scenario against several targets in turn and print one table with ratios.
+    #[arg(long, num_args = 2.., value_name = "TARGET", conflicts_with_all = ["broker", "launch"])]
+    compare: Vec<String>,
+    /// With --compare: also measure QoS 0 / 1 fan-in and fan-out throughput on each target.
+    #[arg(long, requires = "compare")]
+    throughput: bool,
+    /// No progress bars.
+    #[arg(long)]
+    no_progress: bool,
+}
+
+impl LoadArgs {
+    fn request(self) -> lwt_harness::load::cli::LoadRequest {
+        lwt_harness::load::cli::LoadRequest {
+            scenario: self.scenario,
+            broker: self.broker,
+            launch: self.launch,
+            clients: self.clients,
+            json: self.json,
+            report_dir: self.report_dir,
+            shard: self.shard,
+            source_addrs: self.source_addrs,
+            allow_remote: self.allow_remote,
+            compare: self.compare,
+            throughput: self.throughput,
+            no_progress: self.no_progress,
+        }
     }
 }

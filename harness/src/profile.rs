@@ -28,6 +28,9 @@ pub struct Profile {
     pub timer_granularity_ms: u64,
     /// TLS listener available.
     pub tls: bool,
+    /// Emulates (or is) an Azure Event Grid namespace: certificate authentication, topic-space
+    /// authorization and Event Grid's limits. `@eventgrid` scenarios need it.
+    pub eventgrid: bool,
 }
 
 impl Default for Profile {
@@ -42,6 +45,7 @@ impl Default for Profile {
             keep_alive_max: 0,
             timer_granularity_ms: 0,
             tls: false,
+            eventgrid: false,
         }
     }
 }

@@ -75,6 +75,17 @@ pub enum TargetSpec {
     /// `mosquitto` (optionally `mosquitto:/path/to/mosquitto`) writes a config and runs mosquitto;
     /// `mosquitto-tls` also generates a test PKI and makes mosquitto require client certificates.
     Launch(String),
+    /// The reference broker in-process with a TLS listener on 127.0.0.1 only (e.g. with an Event Grid
+    /// namespace in `config`, which refuses plain TCP anyway); clients connect with `client`.
+    EmbeddedTls {
+        /// Broker configuration (limits, namespace).
+        config: lwt_broker::Config,
+        /// Server certificate and key (and client CA, without a namespace).
+        tls: lwt_broker::TlsOptions,
+        /// How clients reach it: trusted CA and server name (per-client certificates are chosen by
+        /// the scenario).
+        client: TlsClient,
+    },
 }
 
 impl TargetSpec {
@@ -106,7 +117,7 @@ pub enum StopKind {
 }
 
 enum State {
-    Embedded { handle: Option<BrokerHandle>, config: lwt_broker::Config },
+    Embedded { handle: Option<BrokerHandle>, config: lwt_broker::Config, tls: Option<lwt_broker::TlsOptions> },
     External,
     Launched { child: Option<Child>, argv: Vec<String>, _dir: tempfile::TempDir, label: String },
 }
@@ -117,6 +128,7 @@ pub struct Target {
     name: String,
     state: State,
     tls: Option<Arc<TlsClient>>,
+    identities: Option<crate::init::Identities>,
 }
 
 impl Target {
@@ -129,8 +141,25 @@ impl Target {
                 Ok(Target {
                     addr,
                     name: "lwt-broker (embedded)".into(),
-                    state: State::Embedded { handle: Some(handle), config: config.clone() },
+                    state: State::Embedded { handle: Some(handle), config: config.clone(), tls: None },
                     tls: None,
+                    identities: None,
+                })
+            }
+            TargetSpec::EmbeddedTls { config, tls, client } => {
+                let handle = start_embedded_tls(config, tls, "127.0.0.1:0".parse()?).await?;
+                let addr = handle.tls_addrs()[0];
+                let name = if config.namespace.get().is_some() {
+                    "lwt-broker (embedded, TLS, Event Grid namespace)"
+                } else {
+                    "lwt-broker (embedded, TLS)"
+                };
+                Ok(Target {
+                    addr,
+                    name: name.into(),
+                    state: State::Embedded { handle: Some(handle), config: config.clone(), tls: Some(tls.clone()) },
+                    tls: Some(Arc::new(client.clone())),
+                    identities: None,
                 })
             }
             TargetSpec::External(url, tls) => {
@@ -146,7 +175,7 @@ impl Target {
                     .await
                     .with_context(|| format!("broker {url} does not accept connections"))?;
                 let tls = if url.tls { tls.clone().map(Arc::new) } else { None };
-                Ok(Target { addr, name: url.to_string(), state: State::External, tls })
+                Ok(Target { addr, name: url.to_string(), state: State::External, tls, identities: None })
             }
             TargetSpec::Launch(cmd) => {
                 let port = free_port()?;
@@ -159,6 +188,7 @@ impl Target {
                     name: label.clone(),
                     state: State::Launched { child: Some(child), argv, _dir: dir, label },
                     tls: tls.map(Arc::new),
+                    identities: None,
                 };
                 t.wait_ready().await?;
                 Ok(t)
@@ -174,6 +204,18 @@ impl Target {
     /// Where and how clients connect (address and TLS settings).
     pub fn endpoint(&self) -> Endpoint {
         Endpoint { addr: self.addr, tls: self.tls.clone() }
+    }
+
+    /// Clients named X present the certificate `X` of this identities folder and use username X
+    /// (an Event Grid namespace, real or emulated, made by `lwt-harness init`).
+    pub fn with_identities(mut self, ids: crate::init::Identities) -> Self {
+        self.identities = Some(ids);
+        self
+    }
+
+    /// The identities folder clients take their certificates from, if any.
+    pub fn identities(&self) -> Option<&crate::init::Identities> {
+        self.identities.as_ref()
     }
 
     /// A human name for reports.
@@ -197,7 +239,7 @@ impl Target {
         let addr = self.addr;
         match &mut self.state {
             State::External => bail!("{}: an external broker cannot be restarted by the harness", self.name),
-            State::Embedded { handle, config } => {
+            State::Embedded { handle, config, tls } => {
                 let at = Instant::now();
                 if let Some(h) = handle.take() {
                     match how {
@@ -207,7 +249,11 @@ impl Target {
                 }
                 let deadline = Instant::now() + Duration::from_secs(5);
                 let h = loop {
-                    match lwt_broker::start(config.clone(), &[addr]).await {
+                    let started = match tls {
+                        Some(tls) => start_embedded_tls(config, tls, addr).await,
+                        None => lwt_broker::start(config.clone(), &[addr]).await,
+                    };
+                    match started {
                         Ok(h) => break h,
                         Err(e) if Instant::now() < deadline => {
                             debug!("restart bind retry: {e}");
@@ -276,6 +322,12 @@ impl Target {
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
     }
+}
+
+/// Starts the reference broker with one TLS listener on `addr` and no plain TCP listener.
+async fn start_embedded_tls(config: &lwt_broker::Config, tls: &lwt_broker::TlsOptions, addr: SocketAddr) -> anyhow::Result<BrokerHandle> {
+    let listeners = lwt_broker::Listeners { tcp: Vec::new(), tls: vec![addr], tls_options: Some(tls.clone()) };
+    lwt_broker::start_with(config.clone(), listeners).await
 }
 
 /// A free TCP port on 127.0.0.1 (bound and released; good enough on loopback).
@@ -356,7 +408,7 @@ pub fn mosquitto_version(bin: &std::path::Path) -> Option<String> {
     let out = std::process::Command::new(bin).arg("-h").output().ok()?;
     let text = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
     let line = text.lines().find(|l| l.contains("mosquitto version"))?;
-    let v = line.split("version").nth(1)?.trim().split_whitespace().next()?;
+    let v = line.split("version").nth(1)?.split_whitespace().next()?;
     Some(format!("mosquitto {v}"))
 }
 

@@ -12,7 +12,9 @@ impl Namespace {
     /// is checked the same way, as a PUBLISH by its owner.
     pub fn may_publish(&self, who: &Principal, topic: &str) -> Result<(), Denied> {
         if let Err(why) = check_topic(topic) {
-            return Err(Denied { reason: format!("publish denied: {why}") });
+            return Err(Denied {
+                reason: format!("publish denied: {why}"),
+            });
         }
         self.decide(who, Permission::Publisher, topic, |t| t.allows_publish(who, topic))
     }
@@ -21,10 +23,14 @@ impl Namespace {
     /// [`super::Settings::subscribe_coverage`]).
     pub fn may_subscribe(&self, who: &Principal, filter: &str) -> Result<(), Denied> {
         if let Err(why) = parse_filter(filter) {
-            return Err(Denied { reason: format!("subscribe denied: {why}") });
+            return Err(Denied {
+                reason: format!("subscribe denied: {why}"),
+            });
         }
         let mode = self.settings.subscribe_coverage;
-        self.decide(who, Permission::Subscriber, filter, |t| t.allows_subscribe(who, filter, mode))
+        self.decide(who, Permission::Subscriber, filter, |t| {
+            t.allows_subscribe(who, filter, mode)
+        })
     }
 
     fn decide(
@@ -50,14 +56,20 @@ impl Namespace {
                     "client {} ({}): no {permission} binding for groups [{groups}], so nothing may be {}",
                     who.client_name,
                     who.authentication_name,
-                    if permission == Permission::Publisher { "published" } else { "subscribed" },
+                    if permission == Permission::Publisher {
+                        "published"
+                    } else {
+                        "subscribed"
+                    },
                 ),
             });
         }
         let mut problems = Vec::new();
         let mut spaces: Vec<&str> = Vec::new();
         for b in &bindings {
-            let Some(space) = self.spaces.iter().find(|s| s.name == b.topic_space_name) else { continue };
+            let Some(space) = self.spaces.iter().find(|s| s.name == b.topic_space_name) else {
+                continue;
+            };
             if !spaces.contains(&space.name.as_str()) {
                 spaces.push(&space.name);
             }

@@ -203,17 +203,17 @@ pub enum NamespaceError {
     },
 }
 
-/// Most client groups per namespace, not counting `$all` [LIM].
+/// Most client groups per namespace, not counting `$all` (reference tag LIM).
 pub const MAX_CLIENT_GROUPS: usize = 10;
-/// Most topic spaces per namespace [LIM].
+/// Most topic spaces per namespace (reference tag LIM).
 pub const MAX_TOPIC_SPACES: usize = 10;
-/// Most templates per topic space [LIM].
+/// Most templates per topic space (reference tag LIM).
 pub const MAX_TEMPLATES_PER_SPACE: usize = 10;
-/// Most permission bindings per namespace [LIM].
+/// Most permission bindings per namespace (reference tag LIM).
 pub const MAX_PERMISSION_BINDINGS: usize = 100;
-/// Most CA certificates per namespace [LIM].
+/// Most CA certificates per namespace (reference tag LIM).
 pub const MAX_CA_CERTIFICATES: usize = 10;
-/// Attributes must be smaller than this, measured as compact JSON [CLI].
+/// Attributes must be smaller than this, measured as compact JSON (reference tag CLI).
 pub const MAX_ATTRIBUTES_BYTES: usize = 4096;
 /// The built-in group every client is in.
 pub const ALL_GROUP: &str = "$all";
@@ -367,13 +367,46 @@ enum RawState {
     Disabled,
 }
 
-#[derive(Deserialize)]
-#[serde(untagged)]
 enum RawAttr {
     Bool(bool),
     Int(i64),
     Str(String),
     List(Vec<String>),
+}
+
+/// Hand-written so a bad value gets a clear message (an untagged enum only says "no variant").
+impl<'de> Deserialize<'de> for RawAttr {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = RawAttr;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an attribute value: a string, an integer, a boolean or an array of strings")
+            }
+            fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<RawAttr, E> {
+                Ok(RawAttr::Bool(v))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<RawAttr, E> {
+                Ok(RawAttr::Int(v))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<RawAttr, E> {
+                i64::try_from(v)
+                    .map(RawAttr::Int)
+                    .map_err(|_| E::custom(format!("integer {v} does not fit a long")))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<RawAttr, E> {
+                Ok(RawAttr::Str(v.to_string()))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<RawAttr, A::Error> {
+                let mut out = Vec::new();
+                while let Some(s) = seq.next_element::<String>()? {
+                    out.push(s);
+                }
+                Ok(RawAttr::List(out))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 #[derive(Clone, Copy, Deserialize, PartialEq)]
@@ -478,6 +511,14 @@ impl Ctx<'_> {
     }
 }
 
+/// Drops serde-saphyr's trailing " at line L, column C" (the error already starts with it).
+fn strip_location(msg: &str) -> String {
+    match msg.rfind(" at line ") {
+        Some(i) if msg[i..].contains(", column ") => msg[..i].to_string(),
+        _ => msg.to_string(),
+    }
+}
+
 /// The YAML key written on `line` (1-based) of `text`, if that line looks like `key: …` / `- key: …`.
 fn key_on_line(text: &str, line: u64) -> Option<String> {
     let idx = usize::try_from(line).ok()?.checked_sub(1)?;
@@ -485,8 +526,11 @@ fn key_on_line(text: &str, line: u64) -> Option<String> {
     let l = l.strip_prefix("- ").unwrap_or(l).trim_start();
     let (key, _) = l.split_once(':')?;
     let key = key.trim().trim_matches(|c| c == '"' || c == '\'');
-    (!key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '$'))
-        .then(|| key.to_string())
+    (!key.is_empty()
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '$'))
+    .then(|| key.to_string())
 }
 
 fn is_resource_name(s: &str) -> bool {
@@ -495,7 +539,8 @@ fn is_resource_name(s: &str) -> bool {
 
 fn is_client_name(s: &str) -> bool {
     (1..=128).contains(&s.chars().count())
-        && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | ':' | '.' | '_'))
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | ':' | '.' | '_'))
 }
 
 fn json_len(s: &str) -> usize {
@@ -526,8 +571,10 @@ pub(crate) fn normalize_thumbprint(t: &str) -> Option<String> {
 impl Namespace {
     /// Reads and validates a namespace file; relative paths inside resolve against its directory.
     pub fn load(path: &Path) -> Result<Namespace, NamespaceError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| NamespaceError::Io { path: path.display().to_string(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| NamespaceError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
         Self::parse(&text, &path.display().to_string())
     }
 
@@ -543,13 +590,20 @@ impl Namespace {
                 line: u32::try_from(line).unwrap_or(u32::MAX),
                 column: u32::try_from(column).unwrap_or(u32::MAX),
                 field: key_on_line(text, line).unwrap_or_else(|| "?".into()),
-                message: inner.to_string(),
+                message: strip_location(&inner.to_string()),
             }
         })?;
         let base_dir = Path::new(origin).parent().unwrap_or(Path::new(""));
 
         if !is_resource_name(&raw.name.value) {
-            return Err(cx.at(&raw.name, "name", format!("namespace name {:?} must be 3-50 characters of A-Z, a-z, 0-9 and '-'", raw.name.value)));
+            return Err(cx.at(
+                &raw.name,
+                "name",
+                format!(
+                    "namespace name {:?} must be 3-50 characters of A-Z, a-z, 0-9 and '-'",
+                    raw.name.value
+                ),
+            ));
         }
 
         // Settings: serde already rejected unknown keys and bad enum values (with location);
@@ -563,40 +617,72 @@ impl Namespace {
         };
         if !(1..=8).contains(&settings.max_session_expiry_hours) {
             let key = "maximumSessionExpiryInHours";
-            return Err(cx.invalid(cx.key_line(key, settings_line), format!("settings.{key}"), format!("must be 1..=8 (got {})", settings.max_session_expiry_hours)));
+            return Err(cx.invalid(
+                cx.key_line(key, settings_line),
+                format!("settings.{key}"),
+                format!("must be 1..=8 (got {})", settings.max_session_expiry_hours),
+            ));
         }
         if !(1..=100).contains(&settings.max_client_sessions_per_authentication_name) {
             let key = "maximumClientSessionsPerAuthenticationName";
-            return Err(cx.invalid(cx.key_line(key, settings_line), format!("settings.{key}"), format!("must be 1..=100 (got {})", settings.max_client_sessions_per_authentication_name)));
+            return Err(cx.invalid(
+                cx.key_line(key, settings_line),
+                format!("settings.{key}"),
+                format!(
+                    "must be 1..=100 (got {})",
+                    settings.max_client_sessions_per_authentication_name
+                ),
+            ));
         }
         let srcs = &settings.alternative_authentication_name_sources;
         for (i, s) in srcs.iter().enumerate() {
             if srcs[..i].contains(s) {
                 let key = "alternativeAuthenticationNameSources";
-                return Err(cx.invalid(cx.key_line(key, settings_line), format!("settings.{key}"), format!("{s} is listed twice")));
+                return Err(cx.invalid(
+                    cx.key_line(key, settings_line),
+                    format!("settings.{key}"),
+                    format!("{s} is listed twice"),
+                ));
             }
         }
 
         // CA certificates.
         if raw.ca_certificates.len() > MAX_CA_CERTIFICATES {
-            return Err(cx.at(&raw.ca_certificates[MAX_CA_CERTIFICATES].name, "caCertificates", format!("at most {MAX_CA_CERTIFICATES} CA certificates per namespace")));
+            return Err(cx.at(
+                &raw.ca_certificates[MAX_CA_CERTIFICATES].name,
+                "caCertificates",
+                format!("at most {MAX_CA_CERTIFICATES} CA certificates per namespace"),
+            ));
         }
         let mut ca_names: Vec<String> = Vec::new();
         let mut anchors = Vec::new();
         for (i, ca) in raw.ca_certificates.iter().enumerate() {
             let f = format!("caCertificates[{i}]");
             if !is_resource_name(&ca.name.value) {
-                return Err(cx.at(&ca.name, format!("{f}.name"), format!("{:?} must be 3-50 characters of A-Z, a-z, 0-9 and '-'", ca.name.value)));
+                return Err(cx.at(
+                    &ca.name,
+                    format!("{f}.name"),
+                    format!("{:?} must be 3-50 characters of A-Z, a-z, 0-9 and '-'", ca.name.value),
+                ));
             }
             if ca_names.iter().any(|n| n.eq_ignore_ascii_case(&ca.name.value)) {
-                return Err(cx.at(&ca.name, format!("{f}.name"), format!("duplicate CA certificate name {:?}", ca.name.value)));
+                return Err(cx.at(
+                    &ca.name,
+                    format!("{f}.name"),
+                    format!("duplicate CA certificate name {:?}", ca.name.value),
+                ));
             }
             let (pem, line, field) = match (&ca.encoded_certificate, &ca.file) {
                 (Some(p), None) => (p.value.clone(), p.referenced.line(), format!("{f}.encodedCertificate")),
                 (None, Some(file)) => {
                     let path = base_dir.join(&file.value);
-                    let text = std::fs::read_to_string(&path)
-                        .map_err(|e| cx.at(file, format!("{f}.file"), format!("cannot read {}: {e}", path.display())))?;
+                    let text = std::fs::read_to_string(&path).map_err(|e| {
+                        cx.at(
+                            file,
+                            format!("{f}.file"),
+                            format!("cannot read {}: {e}", path.display()),
+                        )
+                    })?;
                     (text, file.referenced.line(), format!("{f}.file"))
                 }
                 _ => return Err(cx.at(&ca.name, f, "exactly one of encodedCertificate or file is required")),
@@ -618,10 +704,21 @@ impl Namespace {
         for (i, c) in raw.clients.into_iter().enumerate() {
             let f = format!("clients[{i}]");
             if !is_client_name(&c.name.value) {
-                return Err(cx.at(&c.name, format!("{f}.name"), format!("client name {:?} must be 1-128 characters of A-Z, a-z, 0-9, '-', ':', '.' and '_'", c.name.value)));
+                return Err(cx.at(
+                    &c.name,
+                    format!("{f}.name"),
+                    format!(
+                        "client name {:?} must be 1-128 characters of A-Z, a-z, 0-9, '-', ':', '.' and '_'",
+                        c.name.value
+                    ),
+                ));
             }
             if clients.iter().any(|o| o.name == c.name.value) {
-                return Err(cx.at(&c.name, format!("{f}.name"), format!("duplicate client name {:?}", c.name.value)));
+                return Err(cx.at(
+                    &c.name,
+                    format!("{f}.name"),
+                    format!("duplicate client name {:?}", c.name.value),
+                ));
             }
             let auth = c.authentication_name.as_ref().unwrap_or(&c.name);
             if !(1..=128).contains(&auth.value.chars().count()) {
@@ -629,13 +726,24 @@ impl Namespace {
             }
             let key = auth.value.to_lowercase();
             if let Some(&other) = by_auth.get(&key) {
-                return Err(cx.at(auth, format!("{f}.authenticationName"), format!("authentication name {:?} is already used by client {:?} (names are unique ignoring case)", auth.value, clients[other].name)));
+                return Err(cx.at(
+                    auth,
+                    format!("{f}.authenticationName"),
+                    format!(
+                        "authentication name {:?} is already used by client {:?} (names are unique ignoring case)",
+                        auth.value, clients[other].name
+                    ),
+                ));
             }
             let mut attributes = BTreeMap::new();
             if let Some(a) = &c.attributes {
                 for (k, v) in &a.value {
                     if k.is_empty() || !k.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '_') {
-                        return Err(cx.at(a, format!("{f}.attributes.{k}"), format!("attribute key {k:?} must use only A-Z, a-z, 0-9 and '_'")));
+                        return Err(cx.at(
+                            a,
+                            format!("{f}.attributes.{k}"),
+                            format!("attribute key {k:?} must use only A-Z, a-z, 0-9 and '_'"),
+                        ));
                     }
                     let v = match v {
                         RawAttr::Bool(b) => AttrValue::Bool(*b),
@@ -647,7 +755,11 @@ impl Namespace {
                 }
                 let n = attrs_json_len(&attributes);
                 if n >= MAX_ATTRIBUTES_BYTES {
-                    return Err(cx.at(a, format!("{f}.attributes"), format!("attributes are {n} bytes as JSON; they must be under {MAX_ATTRIBUTES_BYTES}")));
+                    return Err(cx.at(
+                        a,
+                        format!("{f}.attributes"),
+                        format!("attributes are {n} bytes as JSON; they must be under {MAX_ATTRIBUTES_BYTES}"),
+                    ));
                 }
             }
             let scheme = match &c.client_certificate_authentication {
@@ -661,11 +773,17 @@ impl Namespace {
                         }
                         (RawScheme::ThumbprintMatch, Some(t)) => {
                             if t.value.is_empty() || t.value.len() > 2 {
-                                return Err(cx.at(t, tf, format!("ThumbprintMatch takes 1 or 2 thumbprints (got {})", t.value.len())));
+                                return Err(cx.at(
+                                    t,
+                                    tf,
+                                    format!("ThumbprintMatch takes 1 or 2 thumbprints (got {})", t.value.len()),
+                                ));
                             }
                             let mut v = Vec::new();
                             for raw in &t.value {
-                                let n = normalize_thumbprint(raw).ok_or_else(|| cx.at(t, &tf, format!("{raw:?} is not a SHA-256 thumbprint (64 hex digits)")))?;
+                                let n = normalize_thumbprint(raw).ok_or_else(|| {
+                                    cx.at(t, &tf, format!("{raw:?} is not a SHA-256 thumbprint (64 hex digits)"))
+                                })?;
                                 v.push(n);
                             }
                             Scheme::Thumbprint(v)
@@ -678,7 +796,11 @@ impl Namespace {
                                 RawScheme::IpMatchesAuthenticationName => "IpMatchesAuthenticationName",
                                 _ => "EmailMatchesAuthenticationName",
                             };
-                            return Err(cx.at(t, tf, format!("allowedThumbprints is only allowed with ThumbprintMatch, not {name}")));
+                            return Err(cx.at(
+                                t,
+                                tf,
+                                format!("allowedThumbprints is only allowed with ThumbprintMatch, not {name}"),
+                            ));
                         }
                         (RawScheme::SubjectMatchesAuthenticationName, None) => Scheme::Subject,
                         (RawScheme::DnsMatchesAuthenticationName, None) => Scheme::Dns,
@@ -705,7 +827,11 @@ impl Namespace {
 
         // Client groups.
         if raw.client_groups.len() > MAX_CLIENT_GROUPS {
-            return Err(cx.at(&raw.client_groups[MAX_CLIENT_GROUPS].name, "clientGroups", format!("at most {MAX_CLIENT_GROUPS} client groups per namespace (plus the built-in $all)")));
+            return Err(cx.at(
+                &raw.client_groups[MAX_CLIENT_GROUPS].name,
+                "clientGroups",
+                format!("at most {MAX_CLIENT_GROUPS} client groups per namespace (plus the built-in $all)"),
+            ));
         }
         let mut groups: Vec<ClientGroup> = Vec::new();
         for (i, g) in raw.client_groups.iter().enumerate() {
@@ -714,62 +840,117 @@ impl Namespace {
                 return Err(cx.at(&g.name, format!("{f}.name"), "$all is built in and cannot be defined"));
             }
             if !is_resource_name(&g.name.value) {
-                return Err(cx.at(&g.name, format!("{f}.name"), format!("{:?} must be 3-50 characters of A-Z, a-z, 0-9 and '-'", g.name.value)));
+                return Err(cx.at(
+                    &g.name,
+                    format!("{f}.name"),
+                    format!("{:?} must be 3-50 characters of A-Z, a-z, 0-9 and '-'", g.name.value),
+                ));
             }
             if groups.iter().any(|o| o.name.eq_ignore_ascii_case(&g.name.value)) {
-                return Err(cx.at(&g.name, format!("{f}.name"), format!("duplicate client group name {:?}", g.name.value)));
+                return Err(cx.at(
+                    &g.name,
+                    format!("{f}.name"),
+                    format!("duplicate client group name {:?}", g.name.value),
+                ));
             }
-            let query = Query::parse(&g.query.value).map_err(|e| cx.at(&g.query, format!("{f}.query"), e.to_string()))?;
-            groups.push(ClientGroup { name: g.name.value.clone(), query });
+            let query =
+                Query::parse(&g.query.value).map_err(|e| cx.at(&g.query, format!("{f}.query"), e.to_string()))?;
+            groups.push(ClientGroup {
+                name: g.name.value.clone(),
+                query,
+            });
         }
 
         // Topic spaces.
         if raw.topic_spaces.len() > MAX_TOPIC_SPACES {
-            return Err(cx.at(&raw.topic_spaces[MAX_TOPIC_SPACES].name, "topicSpaces", format!("at most {MAX_TOPIC_SPACES} topic spaces per namespace")));
+            return Err(cx.at(
+                &raw.topic_spaces[MAX_TOPIC_SPACES].name,
+                "topicSpaces",
+                format!("at most {MAX_TOPIC_SPACES} topic spaces per namespace"),
+            ));
         }
         let mut spaces: Vec<TopicSpace> = Vec::new();
         for (i, s) in raw.topic_spaces.iter().enumerate() {
             let f = format!("topicSpaces[{i}]");
             if !is_resource_name(&s.name.value) {
-                return Err(cx.at(&s.name, format!("{f}.name"), format!("{:?} must be 3-50 characters of A-Z, a-z, 0-9 and '-'", s.name.value)));
+                return Err(cx.at(
+                    &s.name,
+                    format!("{f}.name"),
+                    format!("{:?} must be 3-50 characters of A-Z, a-z, 0-9 and '-'", s.name.value),
+                ));
             }
             if spaces.iter().any(|o| o.name.eq_ignore_ascii_case(&s.name.value)) {
-                return Err(cx.at(&s.name, format!("{f}.name"), format!("duplicate topic space name {:?}", s.name.value)));
+                return Err(cx.at(
+                    &s.name,
+                    format!("{f}.name"),
+                    format!("duplicate topic space name {:?}", s.name.value),
+                ));
             }
             let tt = &s.topic_templates;
             if tt.value.is_empty() || tt.value.len() > MAX_TEMPLATES_PER_SPACE {
-                return Err(cx.at(tt, format!("{f}.topicTemplates"), format!("a topic space has 1..={MAX_TEMPLATES_PER_SPACE} templates (got {})", tt.value.len())));
+                return Err(cx.at(
+                    tt,
+                    format!("{f}.topicTemplates"),
+                    format!(
+                        "a topic space has 1..={MAX_TEMPLATES_PER_SPACE} templates (got {})",
+                        tt.value.len()
+                    ),
+                ));
             }
             let mut templates = Vec::new();
             for (j, t) in tt.value.iter().enumerate() {
-                let tpl = Template::parse(&t.value).map_err(|e| cx.at(t, format!("{f}.topicTemplates[{j}]"), format!("{:?}: {e}", t.value)))?;
+                let tpl = Template::parse(&t.value)
+                    .map_err(|e| cx.at(t, format!("{f}.topicTemplates[{j}]"), format!("{:?}: {e}", t.value)))?;
                 templates.push(tpl);
             }
-            spaces.push(TopicSpace { name: s.name.value.clone(), templates });
+            spaces.push(TopicSpace {
+                name: s.name.value.clone(),
+                templates,
+            });
         }
 
         // Permission bindings.
         if raw.permission_bindings.len() > MAX_PERMISSION_BINDINGS {
-            return Err(cx.at(&raw.permission_bindings[MAX_PERMISSION_BINDINGS].name, "permissionBindings", format!("at most {MAX_PERMISSION_BINDINGS} permission bindings per namespace")));
+            return Err(cx.at(
+                &raw.permission_bindings[MAX_PERMISSION_BINDINGS].name,
+                "permissionBindings",
+                format!("at most {MAX_PERMISSION_BINDINGS} permission bindings per namespace"),
+            ));
         }
         let mut bindings: Vec<PermissionBinding> = Vec::new();
         for (i, b) in raw.permission_bindings.iter().enumerate() {
             let f = format!("permissionBindings[{i}]");
             if !is_resource_name(&b.name.value) {
-                return Err(cx.at(&b.name, format!("{f}.name"), format!("{:?} must be 3-50 characters of A-Z, a-z, 0-9 and '-'", b.name.value)));
+                return Err(cx.at(
+                    &b.name,
+                    format!("{f}.name"),
+                    format!("{:?} must be 3-50 characters of A-Z, a-z, 0-9 and '-'", b.name.value),
+                ));
             }
             if bindings.iter().any(|o| o.name.eq_ignore_ascii_case(&b.name.value)) {
-                return Err(cx.at(&b.name, format!("{f}.name"), format!("duplicate permission binding name {:?}", b.name.value)));
+                return Err(cx.at(
+                    &b.name,
+                    format!("{f}.name"),
+                    format!("duplicate permission binding name {:?}", b.name.value),
+                ));
             }
             let g = &b.client_group_name.value;
             if g != ALL_GROUP && !groups.iter().any(|x| &x.name == g) {
                 let known: Vec<&str> = groups.iter().map(|x| x.name.as_str()).chain([ALL_GROUP]).collect();
-                return Err(cx.at(&b.client_group_name, format!("{f}.clientGroupName"), format!("unknown client group {g:?} (known: {})", known.join(", "))));
+                return Err(cx.at(
+                    &b.client_group_name,
+                    format!("{f}.clientGroupName"),
+                    format!("unknown client group {g:?} (known: {})", known.join(", ")),
+                ));
             }
             let s = &b.topic_space_name.value;
             if !spaces.iter().any(|x| &x.name == s) {
                 let known: Vec<&str> = spaces.iter().map(|x| x.name.as_str()).collect();
-                return Err(cx.at(&b.topic_space_name, format!("{f}.topicSpaceName"), format!("unknown topic space {s:?} (known: {})", known.join(", "))));
+                return Err(cx.at(
+                    &b.topic_space_name,
+                    format!("{f}.topicSpaceName"),
+                    format!("unknown topic space {s:?} (known: {})", known.join(", ")),
+                ));
             }
             bindings.push(PermissionBinding {
                 name: b.name.value.clone(),
@@ -779,7 +960,17 @@ impl Namespace {
             });
         }
 
-        Ok(Namespace { name: raw.name.value, settings, ca_names, anchors, clients, by_auth, groups, spaces, bindings })
+        Ok(Namespace {
+            name: raw.name.value,
+            settings,
+            ca_names,
+            anchors,
+            clients,
+            by_auth,
+            groups,
+            spaces,
+            bindings,
+        })
     }
 
     /// The namespace's settings.
@@ -799,7 +990,9 @@ impl Namespace {
 
     /// The client whose authentication name equals `name` ignoring case.
     pub fn client_by_authentication_name(&self, name: &str) -> Option<&Client> {
-        self.by_auth.get(&name.to_lowercase()).and_then(|&i| self.clients.get(i))
+        self.by_auth
+            .get(&name.to_lowercase())
+            .and_then(|&i| self.clients.get(i))
     }
 
     /// The client groups, in file order (without the built-in `$all`).
@@ -831,5 +1024,43 @@ impl Namespace {
             .map(|g| g.name.clone())
             .chain([ALL_GROUP.to_string()])
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn helpers() {
+        assert_eq!(key_on_line("a: 1\n  - name: x\n", 2).as_deref(), Some("name"));
+        assert_eq!(key_on_line("a: 1\n", 5), None);
+        assert_eq!(key_on_line("a: 1\n", 0), None);
+        assert_eq!(strip_location("bad thing at line 3, column 4"), "bad thing");
+        assert_eq!(strip_location("at line"), "at line");
+        let t = "AB:".repeat(31) + "AB";
+        assert_eq!(normalize_thumbprint(&t), Some("ab".repeat(32)));
+        assert_eq!(normalize_thumbprint("abc"), None);
+        assert_eq!(normalize_thumbprint(&"zz".repeat(32)), None);
+        let mut a = BTreeMap::new();
+        a.insert("k".to_string(), AttrValue::List(vec!["x".into(), "y".into()]));
+        assert_eq!(attrs_json_len(&a), r#"{"k":["x","y"]}"#.len());
+    }
+
+    #[test]
+    fn empty_and_hostile_documents_are_errors_not_panics() {
+        for text in [
+            "",
+            "~",
+            "[]",
+            "name: 5",
+            "name: abc\nclients: 3",
+            "{{{{",
+            "name: abc\nclients:\n  - name: a\n    attributes: { k: [[1]] }",
+        ] {
+            assert!(Namespace::parse(text, "x.yaml").is_err(), "{text:?}");
+        }
+        let deep = format!("name: abc\ndescription: {}1{}\n", "[".repeat(5000), "]".repeat(5000));
+        assert!(Namespace::parse(&deep, "x.yaml").is_err());
     }
 }

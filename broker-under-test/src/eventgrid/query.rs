@@ -92,13 +92,20 @@ impl Query {
     /// Parses a query; the error carries the column of the problem.
     pub fn parse(source: &str) -> Result<Query, QueryError> {
         let tokens = lex(source)?;
-        let mut p = Parser { tokens, pos: 0, depth: 0 };
+        let mut p = Parser {
+            tokens,
+            pos: 0,
+            depth: 0,
+        };
         let expr = p.or_expr()?;
         let t = p.peek();
         if t.kind != Tok::End {
             return Err(err(t.col, format!("unexpected {} after a complete expression", t.kind)));
         }
-        Ok(Query { source: source.to_string(), expr })
+        Ok(Query {
+            source: source.to_string(),
+            expr,
+        })
     }
 
     /// The query text as written.
@@ -161,7 +168,10 @@ fn compare(a: &AttrValue, op: &Op) -> bool {
 }
 
 fn err(column: usize, message: impl Into<String>) -> QueryError {
-    QueryError { column, message: message.into() }
+    QueryError {
+        column,
+        message: message.into(),
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -254,7 +264,9 @@ fn lex(src: &str) -> Result<Vec<Token>, QueryError> {
                 if j < chars.len() && (chars[j].is_alphanumeric() || chars[j] == '_' || chars[j] == '.') {
                     return Err(err(j + 1, format!("unexpected '{}' in a number", chars[j])));
                 }
-                let n = text.parse::<i64>().map_err(|_| err(col, format!("integer {text} out of range")))?;
+                let n = text
+                    .parse::<i64>()
+                    .map_err(|_| err(col, format!("integer {text} out of range")))?;
                 (Tok::Int(n), j - start)
             }
             c if c.is_ascii_alphabetic() || c == '_' => {
@@ -270,7 +282,10 @@ fn lex(src: &str) -> Result<Vec<Token>, QueryError> {
         out.push(Token { kind, col });
         i += len;
     }
-    out.push(Token { kind: Tok::End, col: chars.len() + 1 });
+    out.push(Token {
+        kind: Tok::End,
+        col: chars.len() + 1,
+    });
     Ok(out)
 }
 
@@ -287,7 +302,10 @@ fn is_kw(t: &Tok, kw: &str) -> bool {
 impl Parser {
     fn peek(&self) -> Token {
         // The lexer always ends the list with End, and `bump` never moves past it.
-        self.tokens.get(self.pos).cloned().unwrap_or(Token { kind: Tok::End, col: 0 })
+        self.tokens
+            .get(self.pos)
+            .cloned()
+            .unwrap_or(Token { kind: Tok::End, col: 0 })
     }
 
     fn bump(&mut self) -> Token {
@@ -345,7 +363,10 @@ impl Parser {
                 self.depth -= 1;
                 let close = self.bump();
                 if close.kind != Tok::RParen {
-                    return Err(err(close.col, format!("expected ')' (to close '(' at column {}), found {}", t.col, close.kind)));
+                    return Err(err(
+                        close.col,
+                        format!("expected ')' (to close '(' at column {}), found {}", t.col, close.kind),
+                    ));
                 }
                 Ok(e)
             }
@@ -353,7 +374,10 @@ impl Parser {
                 let operand = operand(w, t.col)?;
                 self.cmp(operand)
             }
-            other => Err(err(t.col, format!("expected 'authenticationName', 'attributes.<key>', NOT or '(', found {other}"))),
+            other => Err(err(
+                t.col,
+                format!("expected 'authenticationName', 'attributes.<key>', NOT or '(', found {other}"),
+            )),
         }
     }
 
@@ -377,13 +401,21 @@ impl Parser {
                     match sep.kind {
                         Tok::Comma => vals.push(self.value()?),
                         Tok::RBracket => break,
-                        other => return Err(err(sep.col, format!("expected ',' or ']' in the IN list, found {other}"))),
+                        other => {
+                            return Err(err(
+                                sep.col,
+                                format!("expected ',' or ']' in the IN list, found {other}"),
+                            ))
+                        }
                     }
                 }
                 Op::In(vals)
             }
             other => {
-                return Err(err(t.col, format!("expected an operator (=, !=, <>, <, >, <=, >=, IN), found {other}")))
+                return Err(err(
+                    t.col,
+                    format!("expected an operator (=, !=, <>, <, >, <=, >=, IN), found {other}"),
+                ))
             }
         };
         Ok(Expr::Cmp(operand, op))
@@ -396,7 +428,10 @@ impl Parser {
             Tok::Int(i) => Ok(Value::Int(i)),
             ref k if is_kw(k, "true") => Ok(Value::Bool(true)),
             ref k if is_kw(k, "false") => Ok(Value::Bool(false)),
-            other => Err(err(t.col, format!("expected a string, an integer, TRUE or FALSE, found {other}"))),
+            other => Err(err(
+                t.col,
+                format!("expected a string, an integer, TRUE or FALSE, found {other}"),
+            )),
         }
     }
 
@@ -404,7 +439,10 @@ impl Parser {
         let t = self.bump();
         match t.kind {
             Tok::Int(i) => Ok(i),
-            other => Err(err(t.col, format!("<, >, <= and >= compare integers only, found {other}"))),
+            other => Err(err(
+                t.col,
+                format!("<, >, <= and >= compare integers only, found {other}"),
+            )),
         }
     }
 }
@@ -414,7 +452,10 @@ fn operand(word: &str, col: usize) -> Result<Operand, QueryError> {
         return Ok(Operand::AuthenticationName);
     }
     let prefix = "attributes.";
-    if word.len() > prefix.len() && word.is_char_boundary(prefix.len()) && word[..prefix.len()].eq_ignore_ascii_case(prefix) {
+    if word.len() > prefix.len()
+        && word.is_char_boundary(prefix.len())
+        && word[..prefix.len()].eq_ignore_ascii_case(prefix)
+    {
         let key = &word[prefix.len()..];
         if let Some(bad) = key.chars().position(|c| !(c.is_ascii_alphanumeric() || c == '_')) {
             return Err(err(col + prefix.len() + bad, "attribute keys use only [A-Za-z0-9_]"));
@@ -424,7 +465,10 @@ fn operand(word: &str, col: usize) -> Result<Operand, QueryError> {
     if word.eq_ignore_ascii_case("attributes") || word.eq_ignore_ascii_case(prefix) {
         return Err(err(col, "expected 'attributes.<key>'"));
     }
-    Err(err(col, format!("unknown operand '{word}' (expected 'authenticationName' or 'attributes.<key>')")))
+    Err(err(
+        col,
+        format!("unknown operand '{word}' (expected 'authenticationName' or 'attributes.<key>')"),
+    ))
 }
 
 #[cfg(test)]

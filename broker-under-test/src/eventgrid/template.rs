@@ -99,7 +99,10 @@ pub struct Expansion {
 }
 
 fn err(column: usize, message: impl Into<String>) -> TemplateError {
-    TemplateError { column, message: message.into() }
+    TemplateError {
+        column,
+        message: message.into(),
+    }
 }
 
 impl Template {
@@ -139,7 +142,10 @@ impl Template {
             }
             levels.push(Level::Parts(parse_level(level, s)?));
         }
-        Ok(Template { source: source.to_string(), levels })
+        Ok(Template {
+            source: source.to_string(),
+            levels,
+        })
     }
 
     /// The template text as written.
@@ -177,7 +183,8 @@ impl Template {
                 Var::AuthenticationName => ("authentication name".into(), vec![who.authentication_name.clone()]),
                 Var::Attribute(k) => match who.attributes.get(k) {
                     None => {
-                        out.problems.push(format!("{}: client has no attribute '{k}'", self.source));
+                        out.problems
+                            .push(format!("{}: client has no attribute '{k}'", self.source));
                         return out;
                     }
                     Some(v) => (
@@ -214,7 +221,8 @@ impl Template {
         match total {
             Some(t) if t <= MAX_ALTERNATIVES => {}
             _ => {
-                out.problems.push(format!("{}: more than {MAX_ALTERNATIVES} substitutions", self.source));
+                out.problems
+                    .push(format!("{}: more than {MAX_ALTERNATIVES} substitutions", self.source));
                 return out;
             }
         }
@@ -223,7 +231,8 @@ impl Template {
         loop {
             let filter = self.substitute(&vars, &choices, &idx);
             if matches!(filter.first(), Some(FilterLevel::Lit(s)) if s.starts_with('$')) {
-                out.problems.push(format!("{}: substituted topic starts with '$' (reserved)", self.source));
+                out.problems
+                    .push(format!("{}: substituted topic starts with '$' (reserved)", self.source));
             } else {
                 out.filters.push(filter);
             }
@@ -379,7 +388,9 @@ pub fn parse_filter(filter: &str) -> Result<Vec<FilterLevel>, String> {
         return Err("empty filter".into());
     }
     if filter.starts_with('$') {
-        return Err(format!("filter {filter} starts with '$' (reserved; shared subscriptions are not supported)"));
+        return Err(format!(
+            "filter {filter} starts with '$' (reserved; shared subscriptions are not supported)"
+        ));
     }
     if filter.contains('\0') {
         return Err("filter contains NUL".into());
@@ -399,38 +410,50 @@ pub fn parse_filter(filter: &str) -> Result<Vec<FilterLevel>, String> {
         .collect()
 }
 
+// The three matchers below walk both level lists in a loop (not recursion): topics and filters come
+// from the network and may have tens of thousands of levels.
+
 /// MQTT matching of topic levels against a filter (`#` also matches the parent level).
 pub fn filter_matches(filter: &[FilterLevel], topic: &[&str]) -> bool {
-    match (filter.first(), topic.first()) {
-        (Some(FilterLevel::Hash), _) => true,
-        (None, None) => true,
-        (Some(FilterLevel::Plus), Some(_)) => filter_matches(&filter[1..], &topic[1..]),
-        (Some(FilterLevel::Lit(l)), Some(t)) if l == t => filter_matches(&filter[1..], &topic[1..]),
-        _ => false,
+    let mut i = 0;
+    loop {
+        match (filter.get(i), topic.get(i)) {
+            (Some(FilterLevel::Hash), _) | (None, None) => return true,
+            (Some(FilterLevel::Plus), Some(_)) => {}
+            (Some(FilterLevel::Lit(l)), Some(t)) if l == t => {}
+            _ => return false,
+        }
+        i += 1;
     }
 }
 
 /// Whether template `t` matches every topic filter `f` can match.
 pub fn covers(t: &[FilterLevel], f: &[FilterLevel]) -> bool {
-    match (t.first(), f.first()) {
-        (Some(FilterLevel::Hash), _) => true,
-        (None, None) => true,
-        // f may match only its parent-level topic, but also every deeper one: t must have '#' here.
-        (_, Some(FilterLevel::Hash)) => false,
-        (Some(FilterLevel::Plus), Some(_)) => covers(&t[1..], &f[1..]),
-        (Some(FilterLevel::Lit(a)), Some(FilterLevel::Lit(b))) if a == b => covers(&t[1..], &f[1..]),
-        _ => false,
+    let mut i = 0;
+    loop {
+        match (t.get(i), f.get(i)) {
+            (Some(FilterLevel::Hash), _) | (None, None) => return true,
+            // f's '#' matches its parent level and every deeper one: only a '#' in t covers that.
+            (_, Some(FilterLevel::Hash)) => return false,
+            (Some(FilterLevel::Plus), Some(_)) => {}
+            (Some(FilterLevel::Lit(a)), Some(FilterLevel::Lit(b))) if a == b => {}
+            _ => return false,
+        }
+        i += 1;
     }
 }
 
 /// Whether some topic is matched by both `t` and `f`.
 pub fn overlaps(t: &[FilterLevel], f: &[FilterLevel]) -> bool {
-    match (t.first(), f.first()) {
-        (Some(FilterLevel::Hash), _) | (_, Some(FilterLevel::Hash)) => true,
-        (None, None) => true,
-        (Some(FilterLevel::Plus), Some(_)) | (Some(_), Some(FilterLevel::Plus)) => overlaps(&t[1..], &f[1..]),
-        (Some(FilterLevel::Lit(a)), Some(FilterLevel::Lit(b))) if a == b => overlaps(&t[1..], &f[1..]),
-        _ => false,
+    let mut i = 0;
+    loop {
+        match (t.get(i), f.get(i)) {
+            (Some(FilterLevel::Hash), _) | (_, Some(FilterLevel::Hash)) | (None, None) => return true,
+            (Some(FilterLevel::Plus), Some(_)) | (Some(_), Some(FilterLevel::Plus)) => {}
+            (Some(FilterLevel::Lit(a)), Some(FilterLevel::Lit(b))) if a == b => {}
+            _ => return false,
+        }
+        i += 1;
     }
 }
 
@@ -443,7 +466,10 @@ mod tests {
         Principal {
             client_name: name.into(),
             authentication_name: name.into(),
-            attributes: attrs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect::<BTreeMap<_, _>>(),
+            attributes: attrs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect::<BTreeMap<_, _>>(),
             groups: vec!["$all".into()],
         }
     }
@@ -451,20 +477,62 @@ mod tests {
     #[test]
     fn publish_table() {
         let s = |v: &str| AttrValue::Str(v.into());
-        let p = who("dev1", &[("area", s("section1")), ("floor", AttrValue::Int(3)), ("rooms", AttrValue::List(vec!["a".into(), "b".into()])), ("bad", s("x/y")), ("wild", s("+")), ("empty", s(""))]);
+        let p = who(
+            "dev1",
+            &[
+                ("area", s("section1")),
+                ("floor", AttrValue::Int(3)),
+                ("rooms", AttrValue::List(vec!["a".into(), "b".into()])),
+                ("bad", s("x/y")),
+                ("wild", s("+")),
+                ("empty", s("")),
+            ],
+        );
         let cases: &[(&str, &str, bool)] = &[
-            ("clients/${client.authenticationName}/status", "clients/dev1/status", true),
-            ("clients/${client.authenticationName}/status", "clients/dev2/status", false),
-            ("clients/${client.authenticationName}/status", "clients/DEV1/status", false),
-            ("clients/${client.authenticationName}/status", "clients/dev1/status/x", false),
+            (
+                "clients/${client.authenticationName}/status",
+                "clients/dev1/status",
+                true,
+            ),
+            (
+                "clients/${client.authenticationName}/status",
+                "clients/dev2/status",
+                false,
+            ),
+            (
+                "clients/${client.authenticationName}/status",
+                "clients/DEV1/status",
+                false,
+            ),
+            (
+                "clients/${client.authenticationName}/status",
+                "clients/dev1/status/x",
+                false,
+            ),
             ("clients/${client.authenticationName}/#", "clients/dev1", true),
             ("clients/${client.authenticationName}/#", "clients/dev1/a/b", true),
             ("clients/+/status", "clients/anyone/status", true),
             ("clients/+/status", "clients//status", true),
-            ("area/${client.attributes.area}/telemetry", "area/section1/telemetry", true),
-            ("area/${client.attributes.area}/telemetry", "area/section2/telemetry", false),
-            ("machines/${client.authenticationName|.factory1}/temp", "machines/dev1.factory1/temp", true),
-            ("machines/${client.authenticationName|.factory1}/temp", "machines/dev1/temp", false),
+            (
+                "area/${client.attributes.area}/telemetry",
+                "area/section1/telemetry",
+                true,
+            ),
+            (
+                "area/${client.attributes.area}/telemetry",
+                "area/section2/telemetry",
+                false,
+            ),
+            (
+                "machines/${client.authenticationName|.factory1}/temp",
+                "machines/dev1.factory1/temp",
+                true,
+            ),
+            (
+                "machines/${client.authenticationName|.factory1}/temp",
+                "machines/dev1/temp",
+                false,
+            ),
             ("m/pre-${client.authenticationName}-post/t", "m/pre-dev1-post/t", true),
             ("f/${client.attributes.floor}", "f/3", true),
             ("r/${client.attributes.rooms}", "r/a", true),
@@ -495,7 +563,11 @@ mod tests {
             ("vehicles/#", "vehicles/#", true),
             ("vehicles/#", "vehicles", true),
             ("vehicles/#", "#", false),
-            ("vehicles/+/command/#", "vehicles/vehicle03/command/unlock/request", true),
+            (
+                "vehicles/+/command/#",
+                "vehicles/vehicle03/command/unlock/request",
+                true,
+            ),
             ("vehicles/+/command/#", "vehicles/+/command/#", true),
             ("vehicles/+/command/#", "vehicles/#", false),
             ("clients/+/status", "clients/+/status", true),
@@ -518,7 +590,11 @@ mod tests {
         ];
         for (t, f, want) in cases {
             let tpl = Template::parse(t).unwrap();
-            assert_eq!(tpl.allows_subscribe(&p, f, SubscribeCoverage::Subset), *want, "{t} covers {f}");
+            assert_eq!(
+                tpl.allows_subscribe(&p, f, SubscribeCoverage::Subset),
+                *want,
+                "{t} covers {f}"
+            );
         }
     }
 
@@ -535,7 +611,11 @@ mod tests {
         ];
         for (t, f, want) in cases {
             let tpl = Template::parse(t).unwrap();
-            assert_eq!(tpl.allows_subscribe(&p, f, SubscribeCoverage::Overlap), *want, "{t} overlaps {f}");
+            assert_eq!(
+                tpl.allows_subscribe(&p, f, SubscribeCoverage::Overlap),
+                *want,
+                "{t} overlaps {f}"
+            );
         }
     }
 
@@ -545,13 +625,25 @@ mod tests {
         let tpl_hash = Template::parse("clients/${client.authenticationName}/#").unwrap();
         for name in ["a+", "+", "a/#", "x/y", "#", "a#b"] {
             let p = who(name, &[]);
-            for topic in ["clients/a+/status", "clients/x/status", "clients/y/status", "clients/x/y/status", "clients/a/status"] {
+            for topic in [
+                "clients/a+/status",
+                "clients/x/status",
+                "clients/y/status",
+                "clients/x/y/status",
+                "clients/a/status",
+            ] {
                 assert!(!tpl.allows_publish(&p, topic), "{name} publish {topic}");
                 assert!(!tpl_hash.allows_publish(&p, topic), "{name} publish {topic} (#)");
             }
             for filter in ["clients/+/status", "clients/#", "#", "clients/x/#", "clients/a+/status"] {
-                assert!(!tpl.allows_subscribe(&p, filter, SubscribeCoverage::Subset), "{name} subscribe {filter}");
-                assert!(!tpl_hash.allows_subscribe(&p, filter, SubscribeCoverage::Overlap), "{name} overlap {filter}");
+                assert!(
+                    !tpl.allows_subscribe(&p, filter, SubscribeCoverage::Subset),
+                    "{name} subscribe {filter}"
+                );
+                assert!(
+                    !tpl_hash.allows_subscribe(&p, filter, SubscribeCoverage::Overlap),
+                    "{name} overlap {filter}"
+                );
             }
             let e = tpl.expand(&p);
             assert!(e.filters.is_empty() && !e.problems.is_empty(), "{name}: {e:?}");
@@ -603,6 +695,21 @@ mod tests {
             assert_eq!(e.column, *col, "{t}: {e}");
             assert!(e.message.contains(msg), "{t}: {e}");
         }
+    }
+
+    #[test]
+    fn very_deep_topics_do_not_exhaust_the_stack() {
+        let p = who("d", &[]);
+        let deep = "a/".repeat(100_000) + "b";
+        assert!(Template::parse("a/#").unwrap().allows_publish(&p, &deep));
+        assert!(Template::parse("a/#")
+            .unwrap()
+            .allows_subscribe(&p, &deep, SubscribeCoverage::Subset));
+        assert!(Template::parse("a/#")
+            .unwrap()
+            .allows_subscribe(&p, &deep, SubscribeCoverage::Overlap));
+        let t = Template::parse(&deep).unwrap();
+        assert!(t.allows_publish(&p, &deep) && !t.allows_publish(&p, "a/b"));
     }
 
     #[test]

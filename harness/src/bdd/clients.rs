@@ -2,7 +2,7 @@
 //! reconnecting and publishing.
 
 use super::LwtWorld;
-use crate::actuator::{Actuator, ActuatorSpec};
+use crate::actuator::ActuatorSpec;
 use crate::proxy::Proxy;
 use crate::sensor::{ConnectDefect, ConnectOutcome, Sensor, SensorSpec};
 use crate::transport::ClientStream;
@@ -120,14 +120,28 @@ fn empty_client_id(w: &mut LwtWorld, name: String) {
     w.spec_mut(&name).client_id = String::new();
 }
 
-/// Connects sensor `name` through the scenario's fault proxy.
-pub async fn connect_sensor(w: &mut LwtWorld, name: &str) -> ConnectOutcome {
+/// Opens sensor `name`'s stream through the scenario's fault proxy: TCP, or TLS with the
+/// sensor's certificate when the target speaks TLS. A failed TLS handshake is the broker's answer,
+/// so it comes back as `Err(why)`.
+pub async fn dial_sensor(w: &mut LwtWorld, name: &str) -> Result<ClientStream, String> {
     if w.proxy.is_none() {
         w.proxy = Some(Proxy::start(w.addr()).await.expect("fault proxy starts"));
     }
     let addr = w.proxy.as_ref().expect("proxy").addr();
+    let ep = w.endpoint().via(addr);
+    if ep.tls.is_none() {
+        return Ok(ClientStream::connect_tcp(addr).await.expect("connect to the fault proxy"));
+    }
+    ep.dial(w.identity(name).as_ref()).await.map_err(|e| format!("TLS handshake failed: {e:#}"))
+}
+
+/// Connects sensor `name` through the scenario's fault proxy.
+pub async fn connect_sensor(w: &mut LwtWorld, name: &str) -> ConnectOutcome {
     let spec = w.spec_mut(name).clone();
-    let stream = ClientStream::connect_tcp(addr).await.expect("connect to the fault proxy");
+    let stream = match dial_sensor(w, name).await {
+        Ok(s) => s,
+        Err(why) => return ConnectOutcome::Closed(why),
+    };
     Sensor::connect_over(stream, spec).await.unwrap_or_else(|e| panic!("{name}: {e:#}"))
 }
 
@@ -155,9 +169,14 @@ async fn is_connected(w: &mut LwtWorld, name: String) {
 
 #[when(expr = "{string} tries to connect")]
 async fn tries_to_connect(w: &mut LwtWorld, name: String) {
+    let extra = w.connect_properties.get(&name).cloned().unwrap_or_default();
     let bytes = {
         let spec = w.spec_mut(&name);
-        Packet::Connect(spec.to_connect()).to_bytes(spec.version)
+        let mut c = spec.to_connect();
+        for p in extra {
+            c.properties.push(p);
+        }
+        Packet::Connect(c).to_bytes(spec.version)
     };
     try_connect_bytes(w, &name, |_| Ok(bytes)).await;
 }
@@ -165,14 +184,18 @@ async fn tries_to_connect(w: &mut LwtWorld, name: String) {
 /// Sends sensor `name`'s CONNECT bytes (made by `make` from its spec) through the fault proxy and
 /// records the outcome, and after a refusal how the broker ended the connection.
 async fn try_connect_bytes(w: &mut LwtWorld, name: &str, make: impl FnOnce(&SensorSpec) -> anyhow::Result<Bytes>) {
-    if w.proxy.is_none() {
-        w.proxy = Some(Proxy::start(w.addr()).await.expect("fault proxy starts"));
-    }
-    let addr = w.proxy.as_ref().expect("proxy").addr();
     let spec = w.spec_mut(name).clone();
     let bytes = make(&spec).unwrap_or_else(|e| panic!("{name}: {e:#}"));
     let within = Duration::from_secs(2) + w.profile().late_tolerance();
-    let stream = ClientStream::connect_tcp(addr).await.expect("connect to the fault proxy");
+    let stream = match dial_sensor(w, name).await {
+        Ok(s) => s,
+        Err(why) => {
+            let slot = w.sensor(name);
+            slot.after_refusal = None;
+            slot.refused = Some(ConnectOutcome::Closed(why));
+            return;
+        }
+    };
     let (outcome, after) =
         Sensor::connect_raw_watching(stream, spec, &bytes, within).await.unwrap_or_else(|e| panic!("{name}: {e:#}"));
     let slot = w.sensor(name);
@@ -244,7 +267,7 @@ async fn seconds_pass(_w: &mut LwtWorld, secs: f64) {
 
 async fn add_actuator(w: &mut LwtWorld, name: &str, version: ProtocolVersion, filter: &str, options: SubOptions) {
     let spec = ActuatorSpec::new(w.client_id(name), version);
-    let a = Actuator::connect(w.addr(), spec).await.unwrap_or_else(|e| panic!("actuator {name}: {e:#}"));
+    let a = w.connect_actuator(name, spec).await.unwrap_or_else(|e| panic!("actuator {name}: {e:#}"));
     let codes = a.subscribe_with(&w.topic(filter), options).await.unwrap_or_else(|e| panic!("actuator {name}: {e:#}"));
     assert!(codes.first().is_some_and(|c| *c < 0x80), "actuator {name}: subscription to {filter} refused: {codes:?}");
     verdict::arm_probe(&a).await.unwrap_or_else(|e| panic!("actuator {name}: {e:#}"));
@@ -292,7 +315,7 @@ fn persistent_actuator_spec(w: &LwtWorld, name: &str) -> ActuatorSpec {
 #[given(expr = "actuator {string} with a persistent session subscribed to {string} at QoS {int}")]
 async fn actuator_persistent(w: &mut LwtWorld, name: String, filter: String, qos: i32) {
     let spec = persistent_actuator_spec(w, &name);
-    let a = Actuator::connect(w.addr(), spec).await.unwrap_or_else(|e| panic!("actuator {name}: {e:#}"));
+    let a = w.connect_actuator(&name, spec).await.unwrap_or_else(|e| panic!("actuator {name}: {e:#}"));
     let granted = a.subscribe(&w.topic(&filter), parse_qos(qos)).await.unwrap_or_else(|e| panic!("actuator {name}: {e:#}"));
     assert_eq!(granted, parse_qos(qos), "actuator {name}: subscription to {filter} granted at a lower QoS");
     verdict::arm_probe(&a).await.unwrap_or_else(|e| panic!("actuator {name}: {e:#}"));
@@ -309,7 +332,7 @@ async fn actuator_offline(w: &mut LwtWorld, name: String) {
 async fn actuator_back(w: &mut LwtWorld, name: String) {
     assert!(!w.actuators.contains_key(&name), "actuator {name} is still online");
     let spec = persistent_actuator_spec(w, &name);
-    let a = Actuator::connect(w.addr(), spec).await.unwrap_or_else(|e| panic!("actuator {name}: {e:#}"));
+    let a = w.connect_actuator(&name, spec).await.unwrap_or_else(|e| panic!("actuator {name}: {e:#}"));
     assert!(a.session_present, "actuator {name}: its session was not resumed (Session Present 0)");
     verdict::arm_probe(&a).await.unwrap_or_else(|e| panic!("actuator {name}: {e:#}"));
     w.actuators.insert(name, a);

@@ -201,7 +201,7 @@ async fn receives_in_order(w: &mut LwtWorld, who: String, first: String, second:
 
 async fn late_subscriber(w: &mut LwtWorld, name: &str, filter: &str) -> (Actuator, Instant) {
     let v = w.default_version;
-    let a = Actuator::connect(w.addr(), ActuatorSpec::new(w.client_id(name), v)).await.unwrap_or_else(|e| panic!("{name}: {e:#}"));
+    let a = w.connect_actuator(name, ActuatorSpec::new(w.client_id(name), v)).await.unwrap_or_else(|e| panic!("{name}: {e:#}"));
     verdict::arm_probe(&a).await.unwrap_or_else(|e| panic!("{name}: {e:#}"));
     let at = Instant::now();
     a.subscribe(&w.topic(filter), QoS::AtLeastOnce).await.unwrap_or_else(|e| panic!("{name}: {e:#}"));
@@ -328,7 +328,7 @@ async fn closed_by_broker(w: &mut LwtWorld, name: String) {
 }
 
 /// A verdict from a plain comparison, with the scenario's rule and level.
-fn simple(w: &LwtWorld, expected: String, ok: bool, observed: String) -> Verdict {
+pub(crate) fn simple(w: &LwtWorld, expected: String, ok: bool, observed: String) -> Verdict {
     Verdict {
         rule: w.rule(),
         level: w.level,

@@ -1,14 +1,15 @@
 //! Steps about faults: every fault of the engine, applied to a named sensor, its network link, or the
 //! broker. Each records its planned and actual instant as the scenario's reference for expectations.
 
-use super::clients::{ensure_connected, parse_code};
+use super::clients::{dial_sensor, ensure_connected, parse_code};
 use super::LwtWorld;
-use crate::fault::{self, Fault, FaultRecord, NetFault, ProtocolViolation};
-use crate::sensor::ConnectOutcome;
+use crate::fault::{Fault, FaultRecord, NetFault, ProtocolViolation};
+use crate::sensor::{ConnectOutcome, Sensor};
 use crate::target::StopKind;
 use bytes::Bytes;
 use cucumber::when;
 use std::time::Duration;
+use tokio::time::Instant;
 
 async fn inject(w: &mut LwtWorld, name: &str, f: Fault) {
     ensure_connected(w, name).await;
@@ -94,15 +95,21 @@ async fn take_over(w: &mut LwtWorld, name: &str, clean: bool, keep_will: bool) {
     if !keep_will {
         spec.will = None;
     }
-    let addr = w.proxy.as_ref().map(|p| p.addr()).unwrap_or_else(|| w.addr());
-    let (rec, outcome) = fault::takeover(addr, spec, clean).await.unwrap_or_else(|e| panic!("{name} takeover: {e:#}"));
+    spec.clean_start = clean;
+    // Through the fault proxy (which `ensure_connected` started), with the sensor's own certificate
+    // over TLS: the same client reconnecting.
+    let planned = Instant::now();
+    let stream = dial_sensor(w, name).await.unwrap_or_else(|e| panic!("{name} takeover: {e}"));
+    // The takeover happens when the broker reads the new CONNECT, which is sent next.
+    let actual = Instant::now();
+    let outcome = Sensor::connect_over(stream, spec).await.unwrap_or_else(|e| panic!("{name} takeover: {e:#}"));
     let old = w.sensor(name).live.take().expect("connected");
     w.sensor(name).replaced.push(old);
     match outcome {
         ConnectOutcome::Accepted(s) => w.sensor(name).live = Some(s),
         other => w.sensor(name).refused = Some(other),
     }
-    w.last_fault = Some((name.to_owned(), rec.planned, rec.actual));
+    w.last_fault = Some((name.to_owned(), planned, actual));
 }
 
 #[when(expr = "{string} is taken over by a new connection with clean start {int}")]

@@ -1,12 +1,16 @@
 //! Gherkin: one [`LwtWorld`], steps grouped by noun ([`clients`], [`wills`], [`faults`],
-//! [`expectations`]), each a thin call into the engine, and [`run`], which runs feature files
-//! against a target and collects verdicts for the reports.
+//! [`expectations`], [`eventgrid`]), each a thin call into the engine, and [`run`], which runs
+//! feature files against a target and collects verdicts for the reports.
 //!
 //! Every scenario gets its own namespace: client ids and topics written in the feature
 //! (`sensor1`, `clients/+/status`) are prefixed with a per-scenario token on the wire, so scenarios
-//! run concurrently against one broker without seeing each other.
+//! run concurrently against one broker without seeing each other. `@eventgrid` scenarios are the
+//! exception: an Event Grid namespace authorizes exact topics and names, so they go on the wire as
+//! written, each client uses its name as username and presents its own certificate, and on the
+//! embedded target each scenario gets its own broker.
 
 pub mod clients;
+pub mod eventgrid;
 pub mod expectations;
 pub mod faults;
 pub mod report;
@@ -18,6 +22,7 @@ use crate::profile::Profile;
 use crate::proxy::Proxy;
 use crate::sensor::{ConnectOutcome, Sensor, SensorSpec};
 use crate::target::Target;
+use crate::transport::{Endpoint, Identity};
 use crate::verdict::{Level, Verdict};
 use cucumber::gherkin;
 use lwt_broker::codec::ProtocolVersion;
@@ -34,6 +39,10 @@ use tokio::time::Instant;
 pub struct RunEnv {
     /// Broker address.
     pub addr: SocketAddr,
+    /// Broker address with its TLS settings (clients dial this).
+    pub endpoint: Endpoint,
+    /// Where clients take their certificates from (an Event Grid identities folder), if anywhere.
+    pub identities: Option<crate::init::Identities>,
     /// Declared capabilities.
     pub profile: Profile,
     /// The target, for restart faults (scenarios that use it are tagged `@serial`).
@@ -77,7 +86,7 @@ pub struct LwtWorld {
     pub prefix: String,
     /// Protocol used when a step does not say (`@v311` → 3.1.1, else 5.0).
     pub default_version: ProtocolVersion,
-    /// Rule ids from the scenario's tags (`@MQTT-3.1.2-8`).
+    /// Rule ids from the scenario's tags (`@MQTT-3.1.2-8`, Event Grid: `@EG-AUTH-thumbprint`).
     pub rules: Vec<String>,
     /// Level from the tags (`@must`, `@should`, `@may`).
     pub level: Level,
@@ -95,6 +104,20 @@ pub struct LwtWorld {
     pub verdicts: Vec<Verdict>,
     /// A reference broker started for this scenario alone (capability scenarios, `@reference-only`).
     pub own_broker: Option<Target>,
+    /// `@eventgrid`: names and topics unprefixed, username = name, per-client certificates.
+    pub eventgrid: bool,
+    /// Certificates chosen explicitly per client (`None` = present none).
+    pub certs: BTreeMap<String, Option<Identity>>,
+    /// This scenario's certificates and namespace (an identities folder in a temporary directory).
+    pub pki: Option<eventgrid::ScenarioPki>,
+    /// Extra CONNECT properties per client (e.g. a user property the Event Grid profile refuses).
+    pub connect_properties: BTreeMap<String, Vec<lwt_broker::codec::Property>>,
+    /// Codec-level clients for authorization checks, by name.
+    pub raw: BTreeMap<String, eventgrid::RawClient>,
+    /// The last PUBLISH attempt of each raw client.
+    pub publish_outcomes: BTreeMap<String, eventgrid::PublishOutcome>,
+    /// The SUBACK codes (or the close) of each raw client's last SUBSCRIBE attempts, in order.
+    pub subscribe_outcomes: BTreeMap<String, eventgrid::SubscribeOutcome>,
 }
 
 impl fmt::Debug for LwtWorld {
@@ -105,6 +128,12 @@ impl fmt::Debug for LwtWorld {
             .field("actuators", &self.actuators.keys().collect::<Vec<_>>())
             .field("verdicts", &self.verdicts)
             .finish()
+    }
+}
+
+impl Default for LwtWorld {
+    fn default() -> Self {
+        Self::new()
     }
 }
 
@@ -125,12 +154,45 @@ impl LwtWorld {
             last_observation: None,
             verdicts: Vec::new(),
             own_broker: None,
+            eventgrid: false,
+            certs: BTreeMap::new(),
+            pki: None,
+            connect_properties: BTreeMap::new(),
+            raw: BTreeMap::new(),
+            publish_outcomes: BTreeMap::new(),
+            subscribe_outcomes: BTreeMap::new(),
         }
     }
 
     /// The broker address (the scenario's own reference broker if it started one).
     pub fn addr(&self) -> SocketAddr {
         self.own_broker.as_ref().map(|t| t.addr()).unwrap_or(self.env.addr)
+    }
+    /// Where clients dial: the scenario's own broker if it started one, else the run's target (with
+    /// TLS settings when it speaks TLS).
+    pub fn endpoint(&self) -> Endpoint {
+        match &self.own_broker {
+            Some(t) => t.endpoint(),
+            None => self.env.endpoint.clone(),
+        }
+    }
+    /// The certificate client `name` presents: one chosen by a step, else the scenario's
+    /// certificate of that name, else the run's identities folder's, else the target's default.
+    pub fn identity(&self, name: &str) -> Option<Identity> {
+        if let Some(chosen) = self.certs.get(name) {
+            return chosen.clone();
+        }
+        let from_scenario = self.pki.as_ref().and_then(|p| p.identities().identity(name));
+        from_scenario.or_else(|| if self.own_broker.is_none() { self.env.identities.as_ref()?.identity(name) } else { None })
+    }
+    /// Connects an observer: over the scenario's endpoint with its certificate, username = name in
+    /// `@eventgrid` scenarios.
+    pub async fn connect_actuator(&self, name: &str, mut spec: crate::actuator::ActuatorSpec) -> anyhow::Result<Actuator> {
+        if self.eventgrid && spec.username.is_none() {
+            spec.username = Some(name.to_owned());
+        }
+        let stream = self.endpoint().dial(self.identity(name).as_ref()).await?;
+        Actuator::connect_over(stream, spec).await
     }
     /// The target's profile.
     pub fn profile(&self) -> &Profile {
@@ -142,10 +204,16 @@ impl LwtWorld {
     }
     /// A feature's topic or filter, in this scenario's namespace.
     pub fn topic(&self, t: &str) -> String {
+        if self.eventgrid {
+            return t.to_owned();
+        }
         format!("{}/{}", self.prefix, t)
     }
     /// A feature's client name, as the client id on the wire.
     pub fn client_id(&self, name: &str) -> String {
+        if self.eventgrid {
+            return name.to_owned();
+        }
         format!("{}-{}", self.prefix, name)
     }
     /// The rule this scenario judges (first rule tag), for verdicts.
@@ -160,7 +228,8 @@ impl LwtWorld {
     pub fn spec_mut(&mut self, name: &str) -> &mut SensorSpec {
         let id = self.client_id(name);
         let v = self.default_version;
-        self.sensor(name).spec.get_or_insert_with(|| SensorSpec::new(id, v))
+        let username = self.eventgrid.then(|| name.to_owned());
+        self.sensor(name).spec.get_or_insert_with(|| SensorSpec { username, ..SensorSpec::new(id, v) })
     }
     /// The actuator `name`.
     pub fn actuator(&self, name: &str) -> &Actuator {
@@ -186,7 +255,8 @@ impl LwtWorld {
                 "must" => self.level = Level::Must,
                 "should" => self.level = Level::Should,
                 "may" => self.level = Level::May,
-                r if r.starts_with("MQTT-") => self.rules.push(r.to_owned()),
+                "eventgrid" => self.eventgrid = true,
+                r if r.starts_with("MQTT-") || r.starts_with("EG-") => self.rules.push(r.to_owned()),
                 _ => {}
             }
         }
@@ -194,7 +264,11 @@ impl LwtWorld {
 }
 
 /// Why a scenario cannot run on this target, from its capability tags, or `None` if it can.
+///
+/// On the embedded target, `@eventgrid` scenarios start their own reference broker with TLS and an
+/// Event Grid namespace, so they need neither `tls` nor `eventgrid` in the profile there.
 pub fn missing_capability(tags: &[String], profile: &Profile, can_restart: bool, embedded: bool) -> Option<String> {
+    let own_eventgrid = embedded && tags.iter().any(|t| t == "eventgrid");
     for t in tags {
         let missing = match t.as_str() {
             "v311" if !profile.speaks("3.1.1") => Some("MQTT 3.1.1"),
@@ -203,7 +277,8 @@ pub fn missing_capability(tags: &[String], profile: &Profile, can_restart: bool,
             "qos2" if profile.max_qos < 2 => Some("QoS 2"),
             "retain" if !profile.retain_available => Some("retained messages"),
             "will-delay" if !profile.speaks("5.0") => Some("Will Delay (MQTT 5.0)"),
-            "tls" if !profile.tls => Some("TLS"),
+            "tls" if !profile.tls && !own_eventgrid => Some("TLS"),
+            "eventgrid" if !profile.eventgrid && !embedded => Some("an Event Grid namespace (real, or the reference broker's emulation)"),
             "restart" if !can_restart => Some("a target the harness can restart"),
             "reference-only" if !embedded => Some("the embedded reference broker (the scenario configures its own)"),
             _ => None,
@@ -272,6 +347,8 @@ pub async fn run(target: Target, profile: Profile, opts: RunOptions) -> anyhow::
     let embedded = target.is_embedded();
     let run_env = Arc::new(RunEnv {
         addr: target.addr(),
+        endpoint: target.endpoint(),
+        identities: target.identities().cloned(),
         profile: profile.clone(),
         target: tokio::sync::Mutex::new(Some(target)),
         records: Mutex::new(Vec::new()),
@@ -327,8 +404,20 @@ pub async fn run(target: Target, profile: Profile, opts: RunOptions) -> anyhow::
             true
         }
     };
+    // Scenarios on one shared Event Grid namespace use the same client names (sessions), so they
+    // take turns; everything else runs concurrently unless tagged @serial.
+    let shared_namespace = run_env.identities.is_some();
     let writer = LwtWorld::cucumber()
         .max_concurrent_scenarios(opts.concurrency)
+        .which_scenario(move |feat, rule, sc| {
+            let tags = all_tags(feat, rule, sc);
+            let has = |t: &str| tags.iter().any(|x| x == t);
+            if has("serial") || (shared_namespace && has("eventgrid") && !has("reference-only")) {
+                cucumber::runner::ScenarioType::Serial
+            } else {
+                cucumber::runner::ScenarioType::Concurrent
+            }
+        })
         .before(|feat, rule, sc, world| {
             Box::pin(async move {
                 world.apply_tags(&all_tags(feat, rule, sc));
@@ -364,7 +453,7 @@ pub async fn run(target: Target, profile: Profile, opts: RunOptions) -> anyhow::
 
     let mut records = std::mem::take(&mut *run_env.records.lock().unwrap());
     records.extend(std::mem::take(&mut *skipped.lock().unwrap()));
-    records.sort_by(|a, b| (a.feature.clone(), a.line).cmp(&(b.feature.clone(), b.line)));
+    records.sort_by_key(|r| (r.feature.clone(), r.line));
     for r in &records {
         match &r.outcome {
             ScenarioOutcome::Passed => totals.passed += 1,

@@ -60,7 +60,7 @@ impl ScenarioRecord {
             feature: f.name.clone(),
             scenario: s.name.clone(),
             line: s.position.line,
-            rules: tags.iter().filter(|t| t.starts_with("MQTT-")).cloned().collect(),
+            rules: tags.iter().filter(|t| t.starts_with("MQTT-") || t.starts_with("EG-")).cloned().collect(),
             level: level_of(tags),
             tags: tags.to_vec(),
             outcome,

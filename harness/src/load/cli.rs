@@ -1,0 +1,266 @@
+//! What the `load`, `merge` and `bench` subcommands do, kept out of `main.rs` so the CLI file only
+//! parses flags. Each returns the process exit status: 0 all good, 1 wills lost / duplicated /
+//! unexpected (or an observer that could not prove it listened); set-up errors are `Err` (status 2).
+
+use super::run::{parse_shard, RunOptions};
+use super::scenario::Scenario;
+use super::summary::Summary;
+use super::throughput::{self, Throughput};
+use super::{merge, report, run_scenario};
+use crate::target::{Target, TargetSpec};
+use anyhow::Context;
+use std::path::{Path, PathBuf};
+
+/// Flags of `lwt-harness load`.
+#[derive(Clone, Debug, Default)]
+pub struct LoadRequest {
+    /// Scenario file.
+    pub scenario: PathBuf,
+    /// `--broker URL`.
+    pub broker: Option<String>,
+    /// `--launch CMD`.
+    pub launch: Option<String>,
+    /// `--clients N`.
+    pub clients: Option<u32>,
+    /// `--json FILE`.
+    pub json: Option<PathBuf>,
+    /// `--report-dir DIR`.
+    pub report_dir: Option<PathBuf>,
+    /// `--shard i/n`.
+    pub shard: Option<String>,
+    /// `--source-addrs N`.
+    pub source_addrs: Option<u32>,
+    /// `--allow-remote`.
+    pub allow_remote: bool,
+    /// `--compare T1 T2 ...`.
+    pub compare: Vec<String>,
+    /// `--throughput`: with `--compare`, also measure fan-in / fan-out messages per second.
+    pub throughput: bool,
+    /// `--no-progress`.
+    pub no_progress: bool,
+}
+
+/// The reference broker binary next to this executable (target/<profile>/lwt-broker), if built.
+pub fn lwt_broker_bin() -> Option<PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    let mut dir = exe.parent()?.to_path_buf();
+    for _ in 0..2 {
+        let p = dir.join("lwt-broker");
+        if p.is_file() {
+            return Some(p);
+        }
+        dir = dir.parent()?.to_path_buf();
+    }
+    None
+}
+
+/// A target by name: `embedded`, `lwt-broker` (the reference broker as its own process),
+/// `mosquitto`, `mosquitto-unlimited` (no queue caps), `mosquitto-tls`, `mqtt://host:port`, or a launch command with `{port}`.
+pub fn named_target(name: &str) -> anyhow::Result<TargetSpec> {
+    match name {
+        "embedded" => Ok(TargetSpec::Embedded(lwt_broker::Config::default())),
+        "lwt-broker" => {
+            let bin = lwt_broker_bin().context(
+                "the lwt-broker binary is not built next to lwt-harness: run `cargo build --release -p lwt-broker` (same profile)",
+            )?;
+            Ok(TargetSpec::Launch(format!("{} --bind 127.0.0.1:{{port}}", bin.display())))
+        }
+        "mosquitto-unlimited" => {
+            // mosquitto with no per-client queue or in-flight cap (Debian's defaults, max_queued_messages
+            // 1000 and max_inflight_messages 20, drop QoS 1 wills beyond ~1,020 to one observer).
+            let bin = crate::target::find_mosquitto().context("mosquitto is not installed")?;
+            Ok(TargetSpec::Launch(format!(
+                "sh -c 'printf \"listener {{port}} 127.0.0.1\\nallow_anonymous true\\npersistence false\\nmax_keepalive 65535\\n\
+                 set_tcp_nodelay true\\nmax_queued_messages 0\\nmax_inflight_messages 0\\n\" > {{dir}}/unlimited.conf && exec {} -c {{dir}}/unlimited.conf'",
+                bin.display()
+            )))
+        }
+        url if url.starts_with("mqtt://") || url.starts_with("mqtts://") => TargetSpec::from_flags(Some(url), None),
+        cmd => Ok(TargetSpec::Launch(cmd.to_string())),
+    }
+}
+
+fn target_spec(req: &LoadRequest, s: &Scenario) -> anyhow::Result<TargetSpec> {
+    if req.broker.is_some() || req.launch.is_some() {
+        return match (&req.broker, &req.launch) {
+            (None, Some(l)) => named_target(l),
+            _ => TargetSpec::from_flags(req.broker.as_deref(), req.launch.as_deref()),
+        };
+    }
+    match (&s.target.broker, &s.target.launch) {
+        (Some(b), _) => TargetSpec::from_flags(Some(b), None),
+        (None, Some(l)) => named_target(l),
+        _ => Ok(TargetSpec::Embedded(lwt_broker::Config::default())),
+    }
+}
+
+/// Refuses an external target outside loopback before any connection is tried.
+fn refuse_remote(spec: &TargetSpec, allow_remote: bool) -> anyhow::Result<()> {
+    if let TargetSpec::External(url, _) = spec {
+        use std::net::ToSocketAddrs;
+        let addrs: Vec<_> = (url.host.as_str(), url.port).to_socket_addrs().with_context(|| format!("cannot resolve {url}"))?.collect();
+        for a in addrs {
+            super::run::check_loopback(a.ip(), allow_remote)?;
+        }
+    }
+    Ok(())
+}
+
+fn options(req: &LoadRequest) -> anyhow::Result<RunOptions> {
+    Ok(RunOptions {
+        clients: req.clients,
+        shard: match &req.shard {
+            Some(s) => parse_shard(s)?,
+            None => (0, 1),
+        },
+        source_addrs: req.source_addrs,
+        allow_remote: req.allow_remote,
+        progress: !req.no_progress,
+    })
+}
+
+fn now_secs() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}
+
+fn write_json(path: &Path, value: &impl serde::Serialize) -> anyhow::Result<()> {
+    if let Some(d) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(d)?;
+    }
+    std::fs::write(path, serde_json::to_string_pretty(value)?).with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// `lwt-harness load`.
+pub async fn load(req: LoadRequest) -> anyhow::Result<u8> {
+    let s = Scenario::load(&req.scenario)?;
+    let opts = options(&req)?;
+    if !req.compare.is_empty() {
+        return compare(&req, &s, &opts).await;
+    }
+    let spec = target_spec(&req, &s)?;
+    refuse_remote(&spec, req.allow_remote)?;
+    let t = Target::start(&spec).await?;
+    eprintln!("target: {} ({}), scenario: {}", t.name(), t.addr(), s.name);
+    let result = run_scenario(&t, &s, &opts).await;
+    t.stop().await;
+    let summary = result?;
+    print!("{}", report::table(&summary));
+    finish(&req, &summary)?;
+    Ok(if summary.failed() || summary.connect_failures > 0 { 1 } else { 0 })
+}
+
+fn finish(req: &LoadRequest, summary: &Summary) -> anyhow::Result<()> {
+    if let Some(j) = &req.json {
+        write_json(j, summary)?;
+    }
+    let dir = req.report_dir.clone().unwrap_or_else(|| PathBuf::from("reports").join(format!("load-{}-{}", summary.scenario, now_secs())));
+    report::write(&dir, summary)?;
+    println!("report: {}", dir.display());
+    Ok(())
+}
+
+/// The throughput set measured by `--throughput` and `bench`: QoS 0 and 1, fan-in and fan-out.
+pub async fn throughput_set(t: &Target, clients: u32, messages: u64, payload: usize) -> anyhow::Result<Vec<Throughput>> {
+    let mut out = Vec::new();
+    for qos in [0u8, 1] {
+        for fan_in in [true, false] {
+            let per = messages / clients.max(1) as u64;
+            // Fan-in: each publisher sends its share; fan-out: the one publisher sends messages/clients,
+            // so both deliver `messages` in all.
+            let r = throughput::measure(&t.endpoint(), fan_in, qos, clients, per.max(1), payload).await?;
+            out.push(r);
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+    }
+    Ok(out)
+}
+
+async fn compare(req: &LoadRequest, s: &Scenario, opts: &RunOptions) -> anyhow::Result<u8> {
+    let dir = req.report_dir.clone().unwrap_or_else(|| PathBuf::from("reports").join(format!("load-compare-{}-{}", s.name, now_secs())));
+    let mut runs = Vec::new();
+    let mut tputs = Vec::new();
+    let mut failed = false;
+    for (i, name) in req.compare.iter().enumerate() {
+        let spec = named_target(name)?;
+        refuse_remote(&spec, req.allow_remote)?;
+        let t = Target::start(&spec).await?;
+        eprintln!("== {} ({})", t.name(), t.addr());
+        let r = run_scenario(&t, s, opts).await;
+        let tp = if req.throughput && r.is_ok() { Some(throughput_set(&t, 10, 200_000, 64).await) } else { None };
+        t.stop().await;
+        let mut r = r?;
+        // The short name the user gave, so the table's columns stay readable.
+        r.notes.push(format!("target: {}", r.target));
+        r.target = name.clone();
+        print!("{}", report::table(&r));
+        failed |= r.failed() || r.connect_failures > 0;
+        report::write(&dir.join(format!("{i}-{name}").replace(['/', ' ', ':'], "_")), &r)?;
+        runs.push(r);
+        if let Some(tp) = tp {
+            tputs.push(tp?);
+        }
+    }
+    let md = report::compare_table(&runs, &tputs);
+    std::fs::create_dir_all(&dir)?;
+    std::fs::write(dir.join("compare.md"), &md)?;
+    if let Some(j) = &req.json {
+        write_json(j, &runs)?;
+    }
+    println!("\n{md}");
+    println!("reports: {}", dir.display());
+    Ok(if failed { 1 } else { 0 })
+}
+
+/// `lwt-harness merge`.
+pub fn merge_cmd(inputs: &[PathBuf], json: Option<&Path>, report_dir: Option<&Path>) -> anyhow::Result<u8> {
+    let parts = merge::read_all(inputs)?;
+    let m = merge::merge(&parts)?;
+    print!("{}", report::table(&m));
+    if let Some(j) = json {
+        write_json(j, &m)?;
+    }
+    let dir = report_dir.map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("reports").join(format!("merge-{}-{}", m.scenario, now_secs())));
+    report::write(&dir, &m)?;
+    println!("report: {}", dir.display());
+    Ok(if m.failed() { 1 } else { 0 })
+}
+
+/// `lwt-harness bench`: broker throughput (QoS 0 / 1, fan-in / fan-out) for each target, one table.
+pub async fn bench(targets: &[String], clients: u32, messages: u64, payload: usize, json: Option<&Path>) -> anyhow::Result<u8> {
+    let mut all: Vec<(String, Vec<Throughput>)> = Vec::new();
+    for name in targets {
+        let t = Target::start(&named_target(name)?).await?;
+        eprintln!("== {} ({})", t.name(), t.addr());
+        let r = throughput_set(&t, clients, messages, payload).await;
+        let label = t.name().to_string();
+        t.stop().await;
+        all.push((label, r?));
+    }
+    let mut md = String::from("| measurement |");
+    for (n, _) in &all {
+        md.push_str(&format!(" {n} msg/s (delivered/expected) |"));
+    }
+    for (n, _) in all.iter().skip(1) {
+        md.push_str(&format!(" ratio {} / {} |", all[0].0.split(" (").next().unwrap_or(""), n.split(" (").next().unwrap_or("")));
+    }
+    md.push('\n');
+    md.push_str(&"|---".repeat(1 + 2 * all.len() - 1));
+    md.push_str("|\n");
+    for i in 0..all[0].1.len() {
+        let r0 = &all[0].1[i];
+        md.push_str(&format!("| {} QoS {} ({} → {}) |", r0.pattern, r0.qos, r0.publishers, r0.subscribers));
+        for (_, rs) in &all {
+            md.push_str(&format!(" {:.0} ({}/{}) |", rs[i].msgs_per_s, rs[i].delivered, rs[i].expected));
+        }
+        for (_, rs) in all.iter().skip(1) {
+            let c = if rs[i].msgs_per_s > 0.0 { format!("{:.2}", r0.msgs_per_s / rs[i].msgs_per_s) } else { "-".into() };
+            md.push_str(&format!(" {c} |"));
+        }
+        md.push('\n');
+    }
+    println!("{md}");
+    if let Some(j) = json {
+        write_json(j, &all)?;
+    }
+    Ok(0)
+}

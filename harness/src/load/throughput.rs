@@ -1,0 +1,281 @@
+//! Broker throughput (QoS 0 / QoS 1, fan-in and fan-out, messages per second) and background traffic
+//! for load scenarios. Publishers coalesce many PUBLISH frames per write (syscalls dominate on
+//! loopback), QoS 1 publishers keep a window of unacknowledged messages, and subscribers only count,
+//! so the figure is the broker's, not the client's.
+
+use super::fleet::REPLY_TIMEOUT;
+use super::scenario::BackgroundSpec;
+use crate::transport::{ClientStream, Endpoint};
+use anyhow::bail;
+use bytes::{Bytes, BytesMut};
+use lwt_broker::codec::{
+    decode_frame, read_frame, Connect, Packet, Properties, ProtocolVersion, PubResp, Publish, QoS, SubOptions, Subscribe,
+};
+use serde::{Deserialize, Serialize};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::time::Instant;
+
+async fn read_one(stream: &mut ClientStream, buf: &mut BytesMut, version: ProtocolVersion) -> anyhow::Result<Packet> {
+    loop {
+        if let Some(frame) = read_frame(buf, 1 << 24)? {
+            return Ok(decode_frame(&frame, version)?);
+        }
+        if stream.read_buf(buf).await? == 0 {
+            bail!("connection closed by the broker");
+        }
+    }
+}
+
+/// Connects a plain client (keep-alive 0, clean start).
+async fn client(endpoint: &Endpoint, id: &str, version: ProtocolVersion) -> anyhow::Result<(ClientStream, BytesMut)> {
+    let mut s = endpoint.dial(None).await?;
+    let mut c = Connect::new(version, id.to_string());
+    c.keep_alive = 0;
+    s.write_all(&Packet::Connect(c).to_bytes(version)).await?;
+    let mut buf = BytesMut::new();
+    match tokio::time::timeout(REPLY_TIMEOUT, read_one(&mut s, &mut buf, version)).await {
+        Ok(Ok(Packet::ConnAck(a))) if a.code == 0 => Ok((s, buf)),
+        Ok(Ok(p)) => bail!("{id}: expected CONNACK 0, got {p:?}"),
+        Ok(Err(e)) => bail!("{id}: {e}"),
+        Err(_) => bail!("{id}: no CONNACK"),
+    }
+}
+
+/// A subscriber that counts PUBLISH packets (and acknowledges QoS 1/2).
+struct Counter {
+    count: Arc<AtomicU64>,
+    last: Arc<std::sync::Mutex<Option<Instant>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Counter {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn counter(endpoint: &Endpoint, id: &str, filter: &str, qos: QoS, version: ProtocolVersion) -> anyhow::Result<Counter> {
+    let (mut s, mut buf) = client(endpoint, id, version).await?;
+    let sub = Subscribe { packet_id: 1, properties: Properties::new(), filters: vec![(filter.to_string(), SubOptions::qos(qos))] };
+    s.write_all(&Packet::Subscribe(sub).to_bytes(version)).await?;
+    match tokio::time::timeout(REPLY_TIMEOUT, read_one(&mut s, &mut buf, version)).await {
+        Ok(Ok(Packet::SubAck(_))) => {}
+        other => bail!("{id}: no SUBACK ({other:?})"),
+    }
+    let count = Arc::new(AtomicU64::new(0));
+    let last = Arc::new(std::sync::Mutex::new(None));
+    let (c2, l2) = (count.clone(), last.clone());
+    let task = tokio::spawn(async move {
+        let mut acks = BytesMut::new();
+        loop {
+            let mut n = 0;
+            while let Ok(Some(frame)) = read_frame(&mut buf, 1 << 24) {
+                if frame.header >> 4 == 3 {
+                    n += 1;
+                    if let Ok(Packet::Publish(p)) = decode_frame(&frame, version) {
+                        if let (QoS::AtLeastOnce, Some(id)) = (p.qos, p.packet_id) {
+                            Packet::PubAck(PubResp::new(id)).encode(version, &mut acks);
+                        }
+                    }
+                }
+            }
+            if n > 0 {
+                c2.fetch_add(n, Ordering::Relaxed);
+                *l2.lock().unwrap() = Some(Instant::now());
+            }
+            if !acks.is_empty() {
+                if s.write_all(&acks).await.is_err() {
+                    return;
+                }
+                acks.clear();
+            }
+            match s.read_buf(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+        }
+    });
+    Ok(Counter { count, last, task })
+}
+
+/// Publishes `n` messages on `topic` as fast as the broker takes them; QoS 1 keeps `window` in flight.
+async fn publish_burst(
+    mut s: ClientStream,
+    mut buf: BytesMut,
+    topic: String,
+    n: u64,
+    qos: QoS,
+    payload: Bytes,
+    version: ProtocolVersion,
+) -> anyhow::Result<u64> {
+    const BATCH: u64 = 64;
+    let mut sent = 0u64;
+    let mut pid: u16 = 0;
+    let mut out = BytesMut::new();
+    while sent < n {
+        let k = BATCH.min(n - sent);
+        out.clear();
+        for _ in 0..k {
+            let mut p = Publish::new(topic.clone(), payload.clone());
+            p.qos = qos;
+            if qos != QoS::AtMostOnce {
+                pid = pid.wrapping_add(1).max(1);
+                p.packet_id = Some(pid);
+            }
+            Packet::Publish(p).encode(version, &mut out);
+        }
+        s.write_all(&out).await?;
+        sent += k;
+        if qos == QoS::AtLeastOnce {
+            let mut acked = 0;
+            while acked < k {
+                match tokio::time::timeout(REPLY_TIMEOUT, read_one(&mut s, &mut buf, version)).await {
+                    Ok(Ok(Packet::PubAck(_))) => acked += 1,
+                    Ok(Ok(_)) => {}
+                    Ok(Err(e)) => bail!("publisher: {e}"),
+                    Err(_) => bail!("publisher: no PUBACK within {REPLY_TIMEOUT:?}"),
+                }
+            }
+        }
+    }
+    let _ = s.write_all(&Packet::Disconnect(lwt_broker::codec::Disconnect::new(0)).to_bytes(version)).await;
+    Ok(sent)
+}
+
+/// One throughput measurement.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct Throughput {
+    /// "fan-in" or "fan-out".
+    pub pattern: String,
+    /// QoS of publishing and subscribing.
+    pub qos: u8,
+    /// Publishers.
+    pub publishers: u32,
+    /// Subscribers.
+    pub subscribers: u32,
+    /// Messages published.
+    pub sent: u64,
+    /// Deliveries expected (sent × subscribers).
+    pub expected: u64,
+    /// Deliveries counted.
+    pub delivered: u64,
+    /// Deliveries per second (first publish → last delivery).
+    pub msgs_per_s: f64,
+    /// First publish → last delivery, ms.
+    pub elapsed_ms: f64,
+}
+
+/// Fan-in: `publishers` clients each send `per_publisher` messages to one topic tree that one
+/// subscriber reads through a wildcard. Fan-out: one publisher sends `per_publisher` messages to a
+/// topic `subscribers` clients read.
+pub async fn measure(
+    endpoint: &Endpoint,
+    fan_in: bool,
+    qos: u8,
+    clients: u32,
+    per_publisher: u64,
+    payload_size: usize,
+) -> anyhow::Result<Throughput> {
+    let version = ProtocolVersion::V311;
+    let q = QoS::from_u8(qos).unwrap_or(QoS::AtMostOnce);
+    let tag = format!("{}-{}", std::process::id(), Instant::now().elapsed().as_nanos() % 1_000_000);
+    let base = format!("lwt-bench/{tag}/{}", if fan_in { "in" } else { "out" });
+    let (pubs, subs) = if fan_in { (clients, 1) } else { (1, clients) };
+    let mut counters = Vec::new();
+    for k in 0..subs {
+        counters.push(counter(endpoint, &format!("lwt-bench-sub-{tag}-{k}"), &format!("{base}/#"), q, version).await?);
+    }
+    let mut publishers = Vec::new();
+    for k in 0..pubs {
+        publishers.push(client(endpoint, &format!("lwt-bench-pub-{tag}-{k}"), version).await?);
+    }
+    let payload = Bytes::from(vec![b'x'; payload_size]);
+    let start = Instant::now();
+    let mut set = tokio::task::JoinSet::new();
+    for (k, (s, buf)) in publishers.into_iter().enumerate() {
+        set.spawn(publish_burst(s, buf, format!("{base}/{k}"), per_publisher, q, payload.clone(), version));
+    }
+    let mut sent = 0;
+    while let Some(r) = set.join_next().await {
+        sent += r??;
+    }
+    let expected = sent * subs as u64;
+    // Wait until every delivery is counted, or nothing moved for 2 s.
+    let mut last_total = 0;
+    let mut still_since = Instant::now();
+    loop {
+        let total: u64 = counters.iter().map(|c| c.count.load(Ordering::Relaxed)).sum();
+        if total >= expected {
+            break;
+        }
+        if total != last_total {
+            last_total = total;
+            still_since = Instant::now();
+        } else if still_since.elapsed() > Duration::from_secs(2) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let delivered: u64 = counters.iter().map(|c| c.count.load(Ordering::Relaxed)).sum();
+    let last = counters.iter().filter_map(|c| *c.last.lock().unwrap()).max().unwrap_or(start);
+    let secs = last.saturating_duration_since(start).as_secs_f64();
+    Ok(Throughput {
+        pattern: if fan_in { "fan-in" } else { "fan-out" }.into(),
+        qos,
+        publishers: pubs,
+        subscribers: subs,
+        sent,
+        expected,
+        delivered,
+        msgs_per_s: if secs > 0.0 { delivered as f64 / secs } else { 0.0 },
+        elapsed_ms: secs * 1000.0,
+    })
+}
+
+/// Starts the background publishers of a scenario; abort the handle to stop them.
+pub async fn background(endpoint: &Endpoint, b: BackgroundSpec, version: ProtocolVersion) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    let mut conns = Vec::new();
+    for i in 0..b.publishers {
+        conns.push(client(endpoint, &format!("lwt-load-bg-{}-{i}", std::process::id()), version).await?);
+    }
+    Ok(tokio::spawn(async move {
+        let mut set = tokio::task::JoinSet::new();
+        let q = QoS::from_u8(b.qos).unwrap_or(QoS::AtMostOnce);
+        for (i, (mut s, mut buf)) in conns.into_iter().enumerate() {
+            let topic = super::scenario::expand(&b.topic, "", i as u32, 0, 0);
+            let payload = Bytes::from(vec![b'b'; b.payload_size]);
+            let period = Duration::from_secs_f64(1.0 / b.rate as f64);
+            set.spawn(async move {
+                let mut tick = tokio::time::interval(period);
+                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+                let mut pid: u16 = 0;
+                loop {
+                    tick.tick().await;
+                    let mut p = Publish::new(topic.clone(), payload.clone());
+                    p.qos = q;
+                    if q != QoS::AtMostOnce {
+                        pid = pid.wrapping_add(1).max(1);
+                        p.packet_id = Some(pid);
+                    }
+                    if s.write_all(&Packet::Publish(p).to_bytes(version)).await.is_err() {
+                        return;
+                    }
+                    // Drop whatever acknowledgements have arrived.
+                    while let Ok(Some(_)) = read_frame(&mut buf, 1 << 20) {}
+                    if let ClientStream::Tcp(t) = &s {
+                        let mut tmp = [0u8; 4096];
+                        while let Ok(n) = t.try_read(&mut tmp) {
+                            if n == 0 {
+                                return;
+                            }
+                        }
+                    }
+                }
+            });
+        }
+        while set.join_next().await.is_some() {}
+    }))
+}

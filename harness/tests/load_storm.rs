@@ -1,0 +1,105 @@
+//! Small will storms against the embedded reference broker: every will accounted for, per fault kind;
+//! and a mutant broker that drops or doubles wills makes the counters fail.
+
+use lwt_broker::Config;
+use lwt_harness::load::run::RunOptions;
+use lwt_harness::load::scenario::Scenario;
+use lwt_harness::load::run_scenario;
+use lwt_harness::target::{Target, TargetSpec};
+
+fn scenario(yaml: &str) -> Scenario {
+    Scenario::from_yaml(yaml, "test").unwrap()
+}
+
+fn opts() -> RunOptions {
+    RunOptions { progress: false, ..RunOptions::default() }
+}
+
+async fn run(cfg: Config, yaml: &str) -> lwt_harness::load::summary::Summary {
+    let t = Target::start(&TargetSpec::Embedded(cfg)).await.unwrap();
+    let s = run_scenario(&t, &scenario(yaml), &opts()).await.unwrap();
+    t.stop().await;
+    println!("{}", serde_json::to_string_pretty(&{ let mut c = s.clone(); c.histograms = Default::default(); c }).unwrap());
+    s
+}
+
+const FIN: &str = r#"
+name: small-fin
+fleet:
+  count: 200
+  id: "storm-{i:04}"
+  will: { topic: "storm/{id}/will", qos: 1 }
+observers: { count: 1, qos: 1 }
+fault: { kind: fin }
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fin_storm_every_will_once() {
+    let s = run(Config::default(), FIN).await;
+    assert_eq!((s.wills_expected, s.wills_received, s.wills_lost, s.wills_duplicated, s.wills_unexpected), (200, 200, 0, 0, 0));
+    assert!(s.observers_live);
+    assert_eq!(s.latency_ms.count, 200);
+    assert!(!s.failed());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rst_storm_every_will_once() {
+    let s = run(Config::default(), &FIN.replace("kind: fin", "kind: rst")).await;
+    assert_eq!((s.wills_received, s.wills_lost, s.wills_duplicated, s.wills_unexpected), (200, 0, 0, 0));
+    assert_eq!(s.fault, "rst");
+    assert!(!s.failed());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silence_storm_keepalive_error_is_never_negative() {
+    let yaml = FIN.replace("kind: fin", "kind: silence").replace("count: 200", "count: 200\n  keep_alive: 1");
+    let s = run(Config::default(), &yaml).await;
+    assert_eq!((s.wills_received, s.wills_lost, s.wills_duplicated, s.wills_unexpected), (200, 0, 0, 0));
+    assert_eq!(s.keepalive_error_ms.count, 200);
+    assert_eq!(s.keepalive_error_ms.violations, 0, "{:?}", s.keepalive_error_ms);
+    // Keep-alive 1 s: the will is due 1.5 s after CONNECT; it must come within a second of that.
+    assert!(s.keepalive_error_ms.max < 1000.0, "{:?}", s.keepalive_error_ms);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn takeover_storm_one_will_per_old_connection() {
+    let yaml = FIN.replace("kind: fin", "kind: takeover").replace("count: 200", "count: 200\n  protocol: \"5.0\"");
+    let s = run(Config::default(), &yaml).await;
+    assert_eq!((s.wills_received, s.wills_lost, s.wills_duplicated, s.wills_unexpected), (200, 0, 0, 0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconnect_within_delay_cancels_half_the_wills() {
+    let yaml = r#"
+name: small-delay
+fleet:
+  count: 200
+  id: "delay-{i:03}"
+  protocol: "5.0"
+  session_expiry: 60
+  will: { topic: "delay/{id}/will", qos: 1, delay: 2 }
+observers: { count: 1, qos: 1 }
+fault: { kind: fin, at_ms: 100, reconnect: { share: 0.5, after_ms: 500 } }
+limits: { settle_ms: 500 }
+"#;
+    let s = run(Config::default(), yaml).await;
+    // Half reconnected inside the delay: no will may appear for them; the rest come ~2 s after the fault.
+    assert_eq!((s.wills_expected, s.wills_received, s.wills_lost, s.wills_duplicated, s.wills_unexpected), (100, 100, 0, 0, 0));
+    assert!(s.observers_live);
+    assert!(s.time_to_first_will_ms >= 2000.0, "a delayed will came early: {}", s.time_to_first_will_ms);
+    assert_eq!(s.keepalive_error_ms.violations, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mutant_brokers_make_the_counters_fail() {
+    use lwt_broker::mutant::Mutant;
+    // Wills published twice: duplicates.
+    let fin = FIN.replace("fault: { kind: fin }", "fault: { kind: fin }\nlimits: { will_timeout_s: 2, settle_ms: 300 }");
+    let s = run(Config { mutant: Some(Mutant::WillTwice), ..Config::default() }, &fin).await;
+    assert!(s.wills_duplicated >= 200, "{}", s.wills_duplicated);
+    assert!(s.failed());
+    // No will on reset: every will lost.
+    let s = run(Config { mutant: Some(Mutant::NoWillOnReset), ..Config::default() }, &fin.replace("kind: fin", "kind: rst")).await;
+    assert_eq!(s.wills_lost, 200);
+    assert!(s.failed());
+}
