@@ -649,3 +649,28 @@ async fn sessions_per_authentication_name_are_limited_online_and_offline() {
     let (_, ack) = w.client(&b, "sensor1", connect(ProtocolVersion::V5, "session-b", Some("sensor1"))).await;
     assert_eq!(ack.code, 0, "the slot is free once the session ended");
 }
+
+/// The will-delay cap (Event Grid: 300 s) through a 1 s namespace maximum so it can be watched:
+/// a will asking for 600 s arrives after about 1 s; in `reject` mode the CONNECT is refused.
+#[tokio::test]
+async fn will_delay_above_the_namespace_maximum_is_clamped_or_rejected() {
+    let w = Walkthrough::new();
+    let b = w.broker("settings:\n  maxWillDelaySecs: 1\n").await;
+    let mut a1 = w.actuator(&b, "actuator1").await;
+    let mut c = with_will(connect(ProtocolVersion::V5, "sensor1", Some("sensor1")), "clients/sensor1/status", "offline");
+    c.properties.push(Property::SessionExpiryInterval(600));
+    c.will.as_mut().unwrap().properties.push(Property::WillDelayInterval(600));
+    let (s1, ack) = w.client(&b, "sensor1", c.clone()).await;
+    assert_eq!(ack.code, 0);
+    let cut = tokio::time::Instant::now();
+    drop(s1.conn.into_inner().into_inner().0);
+    assert!(a1.next_publish(Duration::from_millis(700)).await.is_none(), "the will came before the 1 s delay");
+    let p = a1.next_publish(WAIT).await.expect("the will after the clamped delay");
+    let after = cut.elapsed();
+    assert_eq!(p.topic, "clients/sensor1/status");
+    assert!(after >= Duration::from_secs(1) && after < Duration::from_secs(3), "will after {after:?}");
+    b.shutdown().await;
+
+    let b = w.broker("settings:\n  maxWillDelaySecs: 1\n  willDelayOverMax: reject\n").await;
+    assert_eq!(w.client(&b, "sensor1", c).await.1.code, reason::IMPLEMENTATION_SPECIFIC_ERROR);
+}
