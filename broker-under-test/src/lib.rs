@@ -148,20 +148,32 @@ pub async fn start_with(cfg: Config, listeners: Listeners) -> anyhow::Result<Bro
     let ids = Arc::new(AtomicU64::new(1));
     let mut addrs = Vec::new();
     for bind in binds {
-        let l = TcpListener::bind(bind).await.map_err(|e| anyhow::anyhow!("cannot listen on {bind}: {e}"))?;
+        let l = bind_listener(*bind).map_err(|e| anyhow::anyhow!("cannot listen on {bind}: {e}"))?;
         addrs.push(l.local_addr()?);
         tokio::spawn(listener::run_tcp(l, cfg.clone(), core_tx.clone(), ids.clone(), stop_rx.clone()));
     }
     let mut tls_addrs = Vec::new();
     if let Some(acceptor) = acceptor {
         for bind in &listeners.tls {
-            let l = TcpListener::bind(bind).await.map_err(|e| anyhow::anyhow!("cannot listen on {bind} (tls): {e}"))?;
+            let l = bind_listener(*bind).map_err(|e| anyhow::anyhow!("cannot listen on {bind} (tls): {e}"))?;
             tls_addrs.push(l.local_addr()?);
             let (cfg, tx, ids, stop) = (cfg.clone(), core_tx.clone(), ids.clone(), stop_rx.clone());
             tokio::spawn(listener::run_tls(l, acceptor.clone(), cfg, tx, ids, stop));
         }
     }
     Ok(BrokerHandle { addrs, tls_addrs, core_tx, stop, core_task })
+}
+
+/// Pending connections the kernel may hold per listener. tokio's default (1024) overflows when
+/// thousands of devices connect at once, and every dropped SYN costs the client a 1 s retransmit;
+/// the kernel still caps it at `net.core.somaxconn`.
+const LISTEN_BACKLOG: u32 = 16 * 1024;
+
+fn bind_listener(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
 }
 
 /// Starts a broker with the default configuration on `127.0.0.1:0`: the harness's default target.
