@@ -7,7 +7,8 @@ use crate::core::Event;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::net::TcpListener;
+use std::net::SocketAddr;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
 use tokio_rustls::TlsAcceptor;
 use tracing::{debug, info, warn};
@@ -18,30 +19,12 @@ pub async fn run_tcp(
     cfg: Arc<Config>,
     core: mpsc::Sender<Event>,
     ids: Arc<AtomicU64>,
-    mut stop: watch::Receiver<bool>,
+    stop: watch::Receiver<bool>,
 ) {
-    let addr = listener.local_addr().ok();
-    info!(?addr, "accepting (tcp)");
-    loop {
-        let accepted = tokio::select! {
-            r = listener.accept() => r,
-            _ = stop.changed() => break,
-        };
-        match accepted {
-            Ok((stream, peer)) => {
-                if let Err(e) = stream.set_nodelay(true) {
-                    warn!(%peer, "TCP_NODELAY failed: {e}");
-                }
-                let id = ids.fetch_add(1, Ordering::Relaxed);
-                tokio::spawn(client::serve(stream, peer, id, cfg.clone(), core.clone(), Vec::new()));
-            }
-            Err(e) => {
-                // Typically EMFILE under load: back off briefly instead of spinning.
-                warn!("accept failed: {e}");
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-        }
-    }
+    accept_loop(listener, "tcp", ids, stop, move |stream, peer, id| {
+        tokio::spawn(client::serve(stream, peer, id, cfg.clone(), core.clone(), Vec::new()));
+    })
+    .await
 }
 
 /// Accepts TLS connections on `listener` until `stop` changes. Each handshake runs in the
@@ -52,10 +35,39 @@ pub async fn run_tls(
     cfg: Arc<Config>,
     core: mpsc::Sender<Event>,
     ids: Arc<AtomicU64>,
+    stop: watch::Receiver<bool>,
+) {
+    accept_loop(listener, "tls", ids, stop, move |stream, peer, id| {
+        let (acceptor, cfg, core) = (acceptor.clone(), cfg.clone(), core.clone());
+        tokio::spawn(async move {
+            let limit = Duration::from_secs(cfg.connect_timeout_secs);
+            let tls = match tokio::time::timeout(limit, acceptor.accept(stream)).await {
+                Ok(Ok(tls)) => tls,
+                Ok(Err(e)) => return info!(conn = id, %peer, "TLS handshake failed: {e}"),
+                Err(_) => return debug!(conn = id, %peer, "TLS handshake timed out"),
+            };
+            let certs: Vec<_> = tls
+                .get_ref()
+                .1
+                .peer_certificates()
+                .map(|c| c.iter().map(|c| c.clone().into_owned()).collect())
+                .unwrap_or_default();
+            client::serve(tls, peer, id, cfg, core, certs).await
+        });
+    })
+    .await
+}
+
+/// The accept loop both listeners share: `TCP_NODELAY`, a connection id, then `serve` takes over.
+async fn accept_loop(
+    listener: TcpListener,
+    kind: &'static str,
+    ids: Arc<AtomicU64>,
     mut stop: watch::Receiver<bool>,
+    serve: impl Fn(TcpStream, SocketAddr, u64),
 ) {
     let addr = listener.local_addr().ok();
-    info!(?addr, "accepting (tls)");
+    info!(?addr, "accepting ({kind})");
     loop {
         let accepted = tokio::select! {
             r = listener.accept() => r,
@@ -66,25 +78,10 @@ pub async fn run_tls(
                 if let Err(e) = stream.set_nodelay(true) {
                     warn!(%peer, "TCP_NODELAY failed: {e}");
                 }
-                let id = ids.fetch_add(1, Ordering::Relaxed);
-                let (acceptor, cfg, core) = (acceptor.clone(), cfg.clone(), core.clone());
-                tokio::spawn(async move {
-                    let limit = Duration::from_secs(cfg.connect_timeout_secs);
-                    let tls = match tokio::time::timeout(limit, acceptor.accept(stream)).await {
-                        Ok(Ok(tls)) => tls,
-                        Ok(Err(e)) => return info!(conn = id, %peer, "TLS handshake failed: {e}"),
-                        Err(_) => return debug!(conn = id, %peer, "TLS handshake timed out"),
-                    };
-                    let certs: Vec<_> = tls
-                        .get_ref()
-                        .1
-                        .peer_certificates()
-                        .map(|c| c.iter().map(|c| c.clone().into_owned()).collect())
-                        .unwrap_or_default();
-                    client::serve(tls, peer, id, cfg, core, certs).await
-                });
+                serve(stream, peer, ids.fetch_add(1, Ordering::Relaxed));
             }
             Err(e) => {
+                // Typically EMFILE under load: back off briefly instead of spinning.
                 warn!("accept failed: {e}");
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }

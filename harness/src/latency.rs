@@ -130,29 +130,37 @@ impl LatencyBook {
     /// Writes every series as a standard HdrHistogram interval log (`.hlog`), one tagged interval
     /// per series, for HistogramLogAnalyzer and hdr-plot.
     pub fn write_hlog(&self, out: &mut impl std::io::Write) -> anyhow::Result<()> {
-        let mut ser = V2DeflateSerializer::new();
-        let mut w = IntervalLogWriterBuilder::new()
-            .with_base_time(SystemTime::now())
-            .with_max_value_divisor(1000.0)
-            .begin_log_with(out, &mut ser)
-            .map_err(|e| anyhow::anyhow!("hlog: {e:?}"))?;
-        w.write_comment("lwt-harness will latency, microseconds (max values shown in ms)")
-            .map_err(|e| anyhow::anyhow!("hlog: {e:?}"))?;
-        for (k, s) in &self.series {
-            for (which, h) in [("planned", &s.from_planned), ("actual", &s.from_actual)] {
-                let name = format!("{}-qos{}-v{}-from-{}", k.fault, k.qos, k.protocol, which);
-                let tag = Tag::new(&name).ok_or_else(|| anyhow::anyhow!("bad hlog tag {name}"))?;
-                w.write_histogram(&h.0, Duration::ZERO, Duration::from_secs(1), Some(tag))
-                    .map_err(|e| anyhow::anyhow!("hlog: {e:?}"))?;
-            }
-        }
-        if !self.keepalive.late.0.is_empty() {
-            let tag = Tag::new("keepalive-error").expect("valid tag");
-            w.write_histogram(&self.keepalive.late.0, Duration::ZERO, Duration::from_secs(1), Some(tag))
-                .map_err(|e| anyhow::anyhow!("hlog: {e:?}"))?;
-        }
-        Ok(())
+        let names: Vec<(String, &Histogram<u64>)> = self
+            .series
+            .iter()
+            .flat_map(|(k, s)| {
+                [("planned", &s.from_planned), ("actual", &s.from_actual)].map(|(which, h)| {
+                    (format!("{}-qos{}-v{}-from-{}", k.fault, k.qos, k.protocol, which), &h.0)
+                })
+            })
+            .chain((!self.keepalive.late.0.is_empty()).then(|| ("keepalive-error".to_owned(), &self.keepalive.late.0)))
+            .collect();
+        let series: Vec<(&str, &Histogram<u64>)> = names.iter().map(|(n, h)| (n.as_str(), *h)).collect();
+        write_tagged_hlog(&series, "lwt-harness will latency, microseconds (max values shown in ms)", out)
     }
+}
+
+/// Writes histograms (µs) as one HdrHistogram interval log, one tagged interval per series: the
+/// format HistogramLogAnalyzer and hdr-plot read. Used by checks and load runs alike.
+pub fn write_tagged_hlog(series: &[(&str, &Histogram<u64>)], comment: &str, out: &mut impl std::io::Write) -> anyhow::Result<()> {
+    let err = |e: &dyn std::fmt::Debug| anyhow::anyhow!("hlog: {e:?}");
+    let mut ser = V2DeflateSerializer::new();
+    let mut w = IntervalLogWriterBuilder::new()
+        .with_base_time(SystemTime::now())
+        .with_max_value_divisor(1000.0)
+        .begin_log_with(out, &mut ser)
+        .map_err(|e| err(&e))?;
+    w.write_comment(comment).map_err(|e| err(&e))?;
+    for (name, h) in series {
+        let tag = Tag::new(name).ok_or_else(|| anyhow::anyhow!("bad hlog tag {name}"))?;
+        w.write_histogram(h, Duration::ZERO, Duration::from_secs(1), Some(tag)).map_err(|e| err(&e))?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -68,6 +68,19 @@ fn params(cn: &str, days: i64) -> anyhow::Result<CertificateParams> {
     Ok(p)
 }
 
+/// A server certificate's parameters: localhost, 127.0.0.1 and ::1, for server authentication.
+fn server_params(days: i64) -> anyhow::Result<CertificateParams> {
+    let mut sp = params("localhost", days)?;
+    sp.subject_alt_names = vec![
+        SanType::DnsName("localhost".try_into()?),
+        SanType::IpAddress([127, 0, 0, 1].into()),
+        SanType::IpAddress(std::net::Ipv6Addr::LOCALHOST.into()),
+    ];
+    sp.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];
+    sp.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    Ok(sp)
+}
+
 fn issued(name: &str, cert_pem: String, der: &[u8], key: &KeyPair) -> Issued {
     Issued { name: name.into(), cert_pem, key_pem: key.serialize_pem(), der: der.to_vec(), thumbprint: thumbprint(der) }
 }
@@ -108,16 +121,8 @@ pub fn generate(clients: &[String], days: i64) -> anyhow::Result<Pki> {
         thumbprint: thumbprint(inter.der()),
     };
 
-    let mut sp = params("localhost", days)?;
-    sp.subject_alt_names = vec![
-        SanType::DnsName("localhost".try_into()?),
-        SanType::IpAddress([127, 0, 0, 1].into()),
-        SanType::IpAddress(std::net::Ipv6Addr::LOCALHOST.into()),
-    ];
-    sp.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];
-    sp.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
     let server_key = KeyPair::generate()?;
-    let server_cert = sp.signed_by(&server_key, &*inter)?;
+    let server_cert = server_params(days)?.signed_by(&server_key, &*inter)?;
     let server = issued("server", server_cert.pem(), server_cert.der(), &server_key);
 
     let mut out = Vec::new();
@@ -292,16 +297,8 @@ impl Authority {
 
     /// Issues a server certificate for localhost, 127.0.0.1 and ::1 (file stem `name`).
     pub fn issue_server(&self, name: &str, days: i64) -> anyhow::Result<Issued> {
-        let mut sp = params("localhost", days)?;
-        sp.subject_alt_names = vec![
-            SanType::DnsName("localhost".try_into()?),
-            SanType::IpAddress([127, 0, 0, 1].into()),
-            SanType::IpAddress(std::net::Ipv6Addr::LOCALHOST.into()),
-        ];
-        sp.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];
-        sp.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
         let key = KeyPair::generate()?;
-        let cert = sp.signed_by(&key, &self.issuer)?;
+        let cert = server_params(days)?.signed_by(&key, &self.issuer)?;
         Ok(issued(name, cert.pem(), cert.der(), &key))
     }
 }

@@ -36,36 +36,8 @@ pub struct Member {
     pub last_sent: Instant,
 }
 
-/// What a member's CONNECT carries.
-#[derive(Clone, Debug)]
-pub struct MemberConnect {
-    /// Client id.
-    pub client_id: String,
-    /// Protocol.
-    pub version: ProtocolVersion,
-    /// Clean Session / Clean Start.
-    pub clean_start: bool,
-    /// Keep-alive, s.
-    pub keep_alive: u16,
-    /// Session Expiry (5.0).
-    pub session_expiry: Option<u32>,
-    /// The will.
-    pub will: Option<Will>,
-}
-
-impl MemberConnect {
-    /// The encoded CONNECT.
-    pub fn to_bytes(&self) -> Bytes {
-        let mut c = Connect::new(self.version, self.client_id.clone());
-        c.clean_start = self.clean_start;
-        c.keep_alive = self.keep_alive;
-        if let (ProtocolVersion::V5, Some(s)) = (self.version, self.session_expiry) {
-            c.properties.push(Property::SessionExpiryInterval(s));
-        }
-        c.will = self.will.clone();
-        Packet::Connect(c).to_bytes(self.version)
-    }
-}
+/// What a member's CONNECT carries: the engine's sensor spec (fleet members send no credentials).
+pub use crate::sensor::SensorSpec as MemberConnect;
 
 /// A will with an optional delay (5.0).
 pub fn will(topic: String, payload: String, qos: u8, retain: bool, delay: u32, version: ProtocolVersion) -> Will {
@@ -112,7 +84,7 @@ pub async fn connect_member(
     c: &MemberConnect,
 ) -> anyhow::Result<Member> {
     let mut stream = dial(endpoint, source).await?;
-    let bytes = c.to_bytes();
+    let bytes = Packet::Connect(c.to_connect()).to_bytes(c.version);
     let last_sent = Instant::now();
     stream.write_all(&bytes).await?;
     stream.flush().await?;

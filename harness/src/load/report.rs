@@ -6,11 +6,8 @@ use super::plot;
 use super::summary::{Hists, Summary};
 use super::throughput::Throughput;
 use anyhow::Context;
-use hdrhistogram::serialization::interval_log::{IntervalLogWriterBuilder, Tag};
-use hdrhistogram::serialization::V2DeflateSerializer;
 use std::fmt::Write as _;
 use std::path::Path;
-use std::time::{Duration, SystemTime};
 
 fn ms(v: f64) -> String {
     format!("{v:.3}")
@@ -91,14 +88,7 @@ pub fn markdown(s: &Summary) -> String {
 
 /// Writes all histograms as one tagged interval log.
 pub fn write_hlog(h: &Hists, out: &mut impl std::io::Write) -> anyhow::Result<()> {
-    let mut ser = V2DeflateSerializer::new();
-    let mut w = IntervalLogWriterBuilder::new()
-        .with_base_time(SystemTime::now())
-        .with_max_value_divisor(1000.0)
-        .begin_log_with(out, &mut ser)
-        .map_err(|e| anyhow::anyhow!("hlog: {e:?}"))?;
-    w.write_comment("lwt-harness load: values in microseconds (max shown in ms)").map_err(|e| anyhow::anyhow!("hlog: {e:?}"))?;
-    for (name, hist) in [
+    let series = [
         ("latency-from-planned", &h.latency_planned),
         ("latency-from-actual", &h.latency_actual),
         ("arrivals", &h.arrivals),
@@ -106,11 +96,8 @@ pub fn write_hlog(h: &Hists, out: &mut impl std::io::Write) -> anyhow::Result<()
         ("keepalive-early", &h.keepalive_early),
         ("connect", &h.connect),
         ("injection-lag", &h.injection_lag),
-    ] {
-        let tag = Tag::new(name).expect("valid tag");
-        w.write_histogram(hist, Duration::ZERO, Duration::from_secs(1), Some(tag)).map_err(|e| anyhow::anyhow!("hlog: {e:?}"))?;
-    }
-    Ok(())
+    ];
+    crate::latency::write_tagged_hlog(&series, "lwt-harness load: values in microseconds (max shown in ms)", out)
 }
 
 /// Writes the report folder for one summary.

@@ -235,6 +235,8 @@ impl Plan {
             clean_start,
             keep_alive: s.keep_alive_of(g),
             session_expiry: f.session_expiry,
+            username: None,
+            password: None,
             will: Some(fleet::will(
                 expand(&f.will.topic, id, g, gen, 0),
                 expand(&f.will.payload, id, g, gen, 0),
