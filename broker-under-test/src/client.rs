@@ -10,20 +10,36 @@ use crate::connection::{Connection, ReadError};
 use crate::core::{CloseReason, ConnId, ConnectReply, Event, Outbound, Outbox, OutboxReceiver};
 use bytes::BytesMut;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{ready, Context, Poll};
 use std::time::Duration;
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 use tracing::{debug, info, Instrument};
 
-/// A byte stream a listener hands over (TCP now, TLS later).
+/// A byte stream a listener hands over (TCP or TLS).
 pub trait Stream: AsyncRead + AsyncWrite + Send + Unpin + 'static {}
 impl<T: AsyncRead + AsyncWrite + Send + Unpin + 'static> Stream for T {}
 
-/// Serves one connection until it closes. (Not an `async fn`: that would store every argument a
-/// second time in each connection's task.)
-pub fn serve<S: Stream>(
+/// Serves one plain TCP connection until it closes. The reader, the writer and the core share the
+/// socket: the core writes through to it while the writer is idle (see [`Outbox::send`]).
+pub fn serve_tcp(
+    stream: TcpStream,
+    peer: SocketAddr,
+    conn: ConnId,
+    cfg: Arc<Config>,
+    core: mpsc::Sender<Event>,
+) -> impl std::future::Future<Output = ()> {
+    let s = Arc::new(stream);
+    serve(SharedTcp(s.clone()), SharedTcp(s.clone()), Some(s), peer, conn, cfg, core, Vec::new())
+}
+
+/// Serves one connection of any other transport (TLS) until it closes; `certs` is the client's
+/// certificate chain, if it presented one.
+pub fn serve_stream<S: Stream>(
     stream: S,
     peer: SocketAddr,
     conn: ConnId,
@@ -31,10 +47,30 @@ pub fn serve<S: Stream>(
     core: mpsc::Sender<Event>,
     certs: Vec<CertificateDer<'static>>,
 ) -> impl std::future::Future<Output = ()> {
+    let (r, w) = tokio::io::split(stream);
+    serve(r, w, None, peer, conn, cfg, core, certs)
+}
+
+/// The connection task. (Not an `async fn`: that would store every argument a second time in
+/// each connection's task.)
+#[allow(clippy::too_many_arguments)]
+fn serve<R, W>(
+    read_half: R,
+    write_half: W,
+    direct: Option<Arc<TcpStream>>,
+    peer: SocketAddr,
+    conn: ConnId,
+    cfg: Arc<Config>,
+    core: mpsc::Sender<Event>,
+    certs: Vec<CertificateDer<'static>>,
+) -> impl std::future::Future<Output = ()>
+where
+    R: AsyncRead + Send + Unpin + 'static,
+    W: AsyncWrite + Send + Unpin + 'static,
+{
     let span = tracing::debug_span!("conn", id = conn, %peer);
     async move {
-        let (read_half, write_half) = tokio::io::split(stream);
-        let (outbox, rx) = Outbox::new();
+        let (outbox, rx) = Outbox::new(direct);
         let mut out = Out::new(write_half, rx);
         reader(read_half, peer, conn, cfg, core, outbox, &mut out, certs).await;
         // Whatever the core still queued (CONNACK of a refusal, a final DISCONNECT) goes out before
@@ -44,35 +80,118 @@ pub fn serve<S: Stream>(
     .instrument(span)
 }
 
-async fn reader<S: Stream>(
-    read_half: ReadHalf<S>,
+#[allow(clippy::too_many_arguments)]
+async fn reader<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(
+    read_half: R,
     peer: SocketAddr,
     conn: ConnId,
     cfg: Arc<Config>,
     core: mpsc::Sender<Event>,
     outbox: Outbox,
-    out: &mut Out<S>,
+    out: &mut Out<W>,
     certs: Vec<CertificateDer<'static>>,
 ) {
     let mut c = Connection::new(read_half);
     c.set_max_packet_size(cfg.max_packet_size as usize);
 
+    // The handshake runs in its own boxed future: its state is freed once the client is in.
+    let Some(keep_alive) = Box::pin(handshake(&mut c, peer, conn, &cfg, &core, outbox, certs)).await else { return };
+
+    // Keep-alive: the deadline is 1.5 x keep-alive after the last packet received (MQTT-3.1.2-24 / -22).
+    let per_mille: u64 = if crate::mutant_on!(cfg, KeepAliveMultiplier1) {
+        1000
+    } else if crate::mutant_on!(cfg, KeepAliveMultiplier25) {
+        2500
+    } else {
+        1500
+    };
+    let grace = (keep_alive > 0).then(|| Duration::from_millis(keep_alive as u64 * per_mille));
+    // One timer serves the keep-alive deadline and the write-stall limit. A packet only moves the
+    // deadline later, so the timer is not reset per packet: when it fires early it is re-armed.
+    let mut last_rx = Instant::now();
+    let due = |last_rx: Instant, out: &Out<W>| match (grace.map(|g| last_rx + g), out.stall_deadline()) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    let far = || Instant::now() + Duration::from_secs(365 * 86400);
+    let mut armed = due(last_rx, out).unwrap_or_else(far);
+    let timer = tokio::time::sleep_until(armed);
+    tokio::pin!(timer);
+    let reason = loop {
+        if let Some(want) = due(last_rx, out).filter(|w| *w < armed) {
+            armed = want;
+            timer.as_mut().reset(armed);
+        }
+        let read = tokio::select! {
+            r = c.read_frame() => r,
+            _ = &mut timer => {
+                let now = Instant::now();
+                if out.stall_deadline().is_some_and(|t| t <= now) {
+                    break CloseReason::Io(format!("write stalled for {} s: peer stopped reading", WRITE_TIMEOUT.as_secs()));
+                }
+                if grace.is_some_and(|g| last_rx + g <= now) {
+                    break CloseReason::KeepAliveTimeout;
+                }
+                armed = due(last_rx, out).unwrap_or_else(far);
+                timer.as_mut().reset(armed);
+                continue;
+            }
+            w = out.drive() => match w {
+                Drive::Progress => continue,
+                // The broker closed the connection (takeover, DISCONNECT, ...), or a write failed.
+                Drive::Closed => break CloseReason::Io("connection closed by the broker".into()),
+                Drive::Failed(e) => break CloseReason::Io(format!("write failed: {e}")),
+            },
+        };
+        // Decoding and queueing happen in a plain function, so no packet is held in this task's
+        // state while it waits for room in the core's queue.
+        let (sent, is_disconnect) = match forward(&core, conn, read, c.version()) {
+            Ok(step) => step,
+            Err(reason) => break reason,
+        };
+        last_rx = Instant::now();
+        if !sent.await || is_disconnect {
+            return;
+        }
+    };
+    to_core(&core, Event::Closed { conn, reason }).await;
+}
+
+/// Reads and judges the CONNECT, hands it to the core and waits for its verdict. Gives the
+/// negotiated keep-alive once the client is in; `None` when it is refused or gone.
+async fn handshake<R: AsyncRead + Unpin>(
+    c: &mut Connection<R>,
+    peer: SocketAddr,
+    conn: ConnId,
+    cfg: &Config,
+    core: &mpsc::Sender<Event>,
+    outbox: Outbox,
+    certs: Vec<CertificateDer<'static>>,
+) -> Option<u16> {
     // CONNECT must come first, within the connect timeout.
     let first = tokio::time::timeout(Duration::from_secs(cfg.connect_timeout_secs), c.read_frame()).await;
     let frame = match first {
-        Err(_) => return debug!("no CONNECT within {} s: closed", cfg.connect_timeout_secs),
+        Err(_) => {
+            debug!("no CONNECT within {} s: closed", cfg.connect_timeout_secs);
+            return None;
+        }
         Ok(Ok(Some(f))) => f,
-        Ok(Ok(None)) => return debug!("closed before CONNECT"),
+        Ok(Ok(None)) => {
+            debug!("closed before CONNECT");
+            return None;
+        }
         Ok(Err(e)) => {
             debug!("bad first packet: {e}");
             // Nothing is answered: the protocol level is not known yet, and a 3.1.1 client has no
             // return code for a packet that is too large (5.0 allows a plain close too).
-            return outbox.close();
+            outbox.close();
+            return None;
         }
     };
     if frame.header >> 4 != 1 {
         debug!("first packet is not CONNECT (MQTT-3.1.0-1): closed");
-        return outbox.close();
+        outbox.close();
+            return None;
     }
     // The level byte tells which CONNACK encoding the client understands, even if the rest is bad.
     let level = if frame.body.len() >= 7 && frame.body[..6] == *b"\x00\x04MQTT" { frame.body[6] } else { 0 };
@@ -90,7 +209,8 @@ async fn reader<S: Stream>(
                 }
                 _ => {}
             }
-            return outbox.close();
+            outbox.close();
+            return None;
         }
     };
     let version = connect.protocol;
@@ -111,62 +231,47 @@ async fn reader<S: Stream>(
                     // 3.1.1 has no return code for this refusal: close without CONNACK.
                     (false, None) => {}
                 }
-                return outbox.close();
+                outbox.close();
+            return None;
             }
         },
     };
     drop(certs);
     let (reply_tx, reply_rx) = oneshot::channel();
     let event = Event::Connect { conn, peer, connect, principal, outbox: outbox.clone(), reply: reply_tx };
-    if !to_core(&core, event).await {
-        return outbox.close();
+    if !to_core(core, event).await {
+        outbox.close();
+            return None;
     }
     drop(outbox);
-    let Ok(ConnectReply { accepted: true, keep_alive }) = reply_rx.await else { return };
+    match reply_rx.await {
+        Ok(ConnectReply { accepted: true, keep_alive }) => Some(keep_alive),
+        _ => None,
+    }
+}
 
-    // Keep-alive: the deadline is 1.5 x keep-alive after the last packet received (MQTT-3.1.2-24 / -22).
-    let per_mille: u64 = if crate::mutant_on!(cfg, KeepAliveMultiplier1) {
-        1000
-    } else if crate::mutant_on!(cfg, KeepAliveMultiplier25) {
-        2500
-    } else {
-        1500
+/// Decodes what was read and hands the packet to the core. Gives the send (see [`to_core`]) and
+/// whether the packet was a DISCONNECT, or why the connection ends.
+fn forward(
+    core: &mpsc::Sender<Event>,
+    conn: ConnId,
+    read: Result<Option<crate::codec::Frame>, ReadError>,
+    version: ProtocolVersion,
+) -> Result<(impl std::future::Future<Output = bool> + '_, bool), CloseReason> {
+    let decoded = match read {
+        Ok(Some(frame)) => crate::codec::decode_frame(&frame, version).map_err(ReadError::Decode),
+        Ok(None) => return Err(CloseReason::PeerClosed),
+        Err(e) => Err(e),
     };
-    let grace = (keep_alive > 0).then(|| Duration::from_millis(keep_alive as u64 * per_mille));
-    let mut deadline = grace.map(|g| Instant::now() + g);
-    let reason = loop {
-        let read = tokio::select! {
-            r = c.read_packet() => r,
-            _ = sleep_until_opt(deadline) => break CloseReason::KeepAliveTimeout,
-            w = out.drive() => match w {
-                Drive::Progress => continue,
-                // The broker closed the connection (takeover, DISCONNECT, ...), or a write failed.
-                Drive::Closed => break CloseReason::Io("connection closed by the broker".into()),
-                Drive::Failed(e) => break CloseReason::Io(format!("write failed: {e}")),
-            },
-        };
-        match read {
-            Ok(Some(packet)) => {
-                if let Some(g) = grace {
-                    deadline = Some(Instant::now() + g);
-                }
-                let is_disconnect = matches!(packet, Packet::Disconnect(_));
-                if !to_core(&core, Event::Packet { conn, packet }).await {
-                    return;
-                }
-                if is_disconnect {
-                    return;
-                }
-            }
-            Ok(None) => break CloseReason::PeerClosed,
-            Err(ReadError::Io(e)) => break CloseReason::Io(e.to_string()),
-            Err(ReadError::EofInPacket(n)) => {
-                break CloseReason::Io(format!("connection closed inside a packet ({n} bytes buffered)"))
-            }
-            Err(ReadError::Decode(e)) => break CloseReason::BadPacket { code: e.reason_code(), detail: e.to_string() },
+    match decoded {
+        Ok(packet) => {
+            let is_disconnect = matches!(packet, Packet::Disconnect(_));
+            Ok((to_core(core, Event::Packet { conn, packet }), is_disconnect))
         }
-    };
-    to_core(&core, Event::Closed { conn, reason }).await;
+        Err(ReadError::Io(e)) => Err(CloseReason::Io(e.to_string())),
+        Err(ReadError::EofInPacket(n)) => Err(CloseReason::Io(format!("connection closed inside a packet ({n} bytes buffered)"))),
+        Err(ReadError::Decode(e)) => Err(CloseReason::BadPacket { code: e.reason_code(), detail: e.to_string() }),
+    }
 }
 
 /// Sends `ev` to the core; the future says whether the core took it. The common case (room in the
@@ -247,8 +352,8 @@ enum Drive {
 }
 
 /// The writing side of a connection: the outbox, a batch buffer, and the socket's write half.
-pub struct Out<S> {
-    w: WriteHalf<S>,
+pub struct Out<W> {
+    w: W,
     rx: OutboxReceiver,
     /// Allocated on demand and released after large bursts, so an idle connection holds no buffer.
     buf: BytesMut,
@@ -256,12 +361,12 @@ pub struct Out<S> {
     /// Outbox items in `buf`, counted as written once `buf` is flushed.
     items: usize,
     closing: bool,
-    /// When the current write started waiting, for the stall limit.
+    /// Since when bytes have been waiting without any of them being written, for the stall limit.
     stalled_since: Option<Instant>,
 }
 
-impl<S: Stream> Out<S> {
-    fn new(w: WriteHalf<S>, rx: OutboxReceiver) -> Self {
+impl<W: AsyncWrite + Unpin> Out<W> {
+    fn new(w: W, rx: OutboxReceiver) -> Self {
         Out { w, rx, buf: BytesMut::new(), pos: 0, items: 0, closing: false, stalled_since: None }
     }
 
@@ -275,8 +380,13 @@ impl<S: Stream> Out<S> {
         }
     }
 
+    /// When unwritten bytes will have waited [`WRITE_TIMEOUT`] without progress.
+    fn stall_deadline(&self) -> Option<Instant> {
+        self.stalled_since.map(|t| t + WRITE_TIMEOUT)
+    }
+
     /// One step: fill the buffer from the outbox, or write some of it. Cancel-safe: used inside
-    /// `select!` next to reading.
+    /// `select!` next to reading, whose timer enforces [`Out::stall_deadline`].
     async fn drive(&mut self) -> Drive {
         if self.pos >= self.buf.len() {
             if self.closing {
@@ -296,21 +406,21 @@ impl<S: Stream> Out<S> {
                     None => break,
                 }
             }
+            if self.pos < self.buf.len() {
+                self.stalled_since = Some(Instant::now());
+            } else if self.items > 0 {
+                // Only empty items: nothing to write, the writer is idle again.
+                self.rx.written(std::mem::take(&mut self.items));
+            }
             return Drive::Progress;
         }
-        let since = *self.stalled_since.get_or_insert_with(Instant::now);
-        let written = tokio::select! {
-            r = self.w.write(&self.buf[self.pos..]) => r,
-            _ = tokio::time::sleep_until(since + WRITE_TIMEOUT) => {
-                Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "peer stopped reading"))
-            }
-        };
-        match written {
+        match self.w.write(&self.buf[self.pos..]).await {
             Ok(0) => Drive::Failed(std::io::ErrorKind::WriteZero.into()),
             Ok(n) => {
-                self.stalled_since = None;
                 self.pos += n;
+                self.stalled_since = Some(Instant::now());
                 if self.pos >= self.buf.len() {
+                    self.stalled_since = None;
                     self.pos = 0;
                     if self.buf.capacity() > 4096 {
                         self.buf = BytesMut::new();
@@ -336,9 +446,40 @@ impl<S: Stream> Out<S> {
     }
 }
 
-async fn sleep_until_opt(deadline: Option<Instant>) {
-    match deadline {
-        Some(t) => tokio::time::sleep_until(t).await,
-        None => std::future::pending().await,
+/// A TCP stream shared by a connection's reader, its writer and the core's write-through
+/// ([`Outbox::send`]). Reads and writes go through readiness and non-blocking calls on `&TcpStream`.
+struct SharedTcp(Arc<TcpStream>);
+
+impl AsyncRead for SharedTcp {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+        loop {
+            ready!(self.0.poll_read_ready(cx))?;
+            match self.0.try_read(buf.initialize_unfilled()) {
+                Ok(n) => {
+                    buf.advance(n);
+                    return Poll::Ready(Ok(()));
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+                Err(e) => return Poll::Ready(Err(e)),
+            }
+        }
+    }
+}
+
+impl AsyncWrite for SharedTcp {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+        loop {
+            ready!(self.0.poll_write_ready(cx))?;
+            match self.0.try_write(buf) {
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+                r => return Poll::Ready(r),
+            }
+        }
+    }
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(socket2::SockRef::from(&*self.0).shutdown(std::net::Shutdown::Write))
     }
 }

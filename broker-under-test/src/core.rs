@@ -40,7 +40,9 @@ pub enum Outbound {
 ///
 /// A plain locked queue plus a [`Notify`] rather than a tokio mpsc channel: an idle connection
 /// then costs one small allocation instead of a channel with a preallocated 32-slot block
-/// (about 1.5 KB per connection).
+/// (about 1.5 KB per connection). On plain TCP it also holds the socket, so the core can write a
+/// packet straight through while the writer is idle ([`Outbox::send`]): a will then reaches its
+/// subscriber without waking the subscriber's task.
 #[derive(Debug)]
 pub struct Outbox {
     shared: Arc<OutboxShared>,
@@ -48,7 +50,7 @@ pub struct Outbox {
 
 #[derive(Debug, Default)]
 struct OutboxShared {
-    queue: std::sync::Mutex<VecDeque<Outbound>>,
+    queue: std::sync::Mutex<Queue>,
     /// Wakes the writer: an item was queued or the last [`Outbox`] was dropped.
     notify: Notify,
     /// Items queued and not yet written.
@@ -57,14 +59,27 @@ struct OutboxShared {
     senders: AtomicUsize,
     /// The writer is gone: further items are dropped.
     rx_gone: AtomicBool,
+    /// The socket, for writing through (plain TCP only; TLS state belongs to the writer).
+    direct: Option<Arc<tokio::net::TcpStream>>,
+}
+
+/// The queue and whether the writer holds bytes it has not finished writing. Writing through is
+/// allowed only when both are empty, so bytes never overtake each other.
+#[derive(Debug, Default)]
+struct Queue {
+    items: VecDeque<Outbound>,
+    writer_busy: bool,
 }
 
 impl OutboxShared {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Queue> {
+        self.queue.lock().unwrap_or_else(|e| e.into_inner())
+    }
     fn push(&self, item: Outbound) {
         if self.rx_gone.load(Ordering::Acquire) {
             return;
         }
-        self.queue.lock().unwrap_or_else(|e| e.into_inner()).push_back(item);
+        self.lock().items.push_back(item);
         self.notify.notify_one();
     }
 }
@@ -85,9 +100,10 @@ impl Drop for Outbox {
 }
 
 impl Outbox {
-    /// A new outbox and the receiving end for the writer.
-    pub fn new() -> (Outbox, OutboxReceiver) {
-        let shared = Arc::new(OutboxShared { senders: AtomicUsize::new(1), ..Default::default() });
+    /// A new outbox and the receiving end for the writer. With `direct`, [`Outbox::send`] may
+    /// write to that socket itself.
+    pub fn new(direct: Option<Arc<tokio::net::TcpStream>>) -> (Outbox, OutboxReceiver) {
+        let shared = Arc::new(OutboxShared { senders: AtomicUsize::new(1), direct, ..Default::default() });
         (Outbox { shared: shared.clone() }, OutboxReceiver { shared })
     }
     /// Encodes and queues `packet`.
@@ -98,6 +114,30 @@ impl Outbox {
     pub fn bytes(&self, bytes: Bytes) {
         self.shared.queued.fetch_add(1, Ordering::Relaxed);
         self.shared.push(Outbound::Bytes(bytes));
+    }
+    /// Sends encoded bytes: with `through` set, nothing queued and the writer idle, they go to the
+    /// socket at once (a non-blocking write; whatever the socket does not take is queued);
+    /// otherwise they are queued for the writer, which batches them.
+    pub fn send(&self, bytes: Bytes, through: bool) {
+        let Some(sock) = self.shared.direct.as_ref().filter(|_| through) else { return self.bytes(bytes) };
+        if self.shared.rx_gone.load(Ordering::Acquire) {
+            return;
+        }
+        let mut q = self.shared.lock();
+        let rest = if q.items.is_empty() && !q.writer_busy {
+            match sock.try_write(&bytes) {
+                Ok(n) if n == bytes.len() => return,
+                Ok(n) => bytes.slice(n..),
+                // Would block, or failed: the writer retries, and reports a failure as its own.
+                Err(_) => bytes,
+            }
+        } else {
+            bytes
+        };
+        self.shared.queued.fetch_add(1, Ordering::Relaxed);
+        q.items.push_back(Outbound::Bytes(rest));
+        drop(q);
+        self.shared.notify.notify_one();
     }
     /// Asks the writer to close the connection.
     pub fn close(&self) {
@@ -116,13 +156,17 @@ pub struct OutboxReceiver {
 }
 
 impl OutboxReceiver {
-    /// The next queued item, without waiting.
+    /// The next queued item, without waiting. Taking one marks the writer busy until
+    /// [`OutboxReceiver::written`].
     pub fn try_recv(&mut self) -> Option<Outbound> {
-        let mut q = self.shared.queue.lock().unwrap_or_else(|e| e.into_inner());
-        let item = q.pop_front();
-        if q.is_empty() && q.capacity() > 0 {
+        let mut q = self.shared.lock();
+        let item = q.items.pop_front();
+        if item.is_some() {
+            q.writer_busy = true;
+        }
+        if q.items.is_empty() && q.items.capacity() > 0 {
             // An idle connection keeps no queue storage.
-            *q = VecDeque::new();
+            q.items = VecDeque::new();
         }
         item
     }
@@ -140,8 +184,10 @@ impl OutboxReceiver {
             self.shared.notify.notified().await;
         }
     }
-    /// Records that `n` queued items were written.
+    /// Records that `n` queued items were written and the writer holds nothing more: the core
+    /// may write through again.
     pub fn written(&self, n: usize) {
+        self.shared.lock().writer_busy = false;
         self.shared.queued.fetch_sub(n, Ordering::Relaxed);
     }
 }
@@ -149,7 +195,7 @@ impl OutboxReceiver {
 impl Drop for OutboxReceiver {
     fn drop(&mut self) {
         self.shared.rx_gone.store(true, Ordering::Release);
-        self.shared.queue.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        self.shared.lock().items.clear();
     }
 }
 
@@ -266,6 +312,9 @@ pub struct Core {
     /// Sessions (online and offline) held per authentication name, lowercased (namespace only):
     /// Event Grid's `maximumClientSessionsPerAuthenticationName`.
     owned: HashMap<String, std::collections::HashSet<String>>,
+    /// No other event is waiting: deliveries are written through to idle subscribers at once
+    /// rather than left for their writers to batch (see [`Outbox::send`]).
+    write_through: bool,
 }
 
 impl Core {
@@ -282,6 +331,7 @@ impl Core {
             wills_denied: 0,
             publishes_denied: 0,
             owned: HashMap::new(),
+            write_through: false,
         }
     }
 
@@ -303,7 +353,10 @@ impl Core {
                     let _ = done.send(());
                     break;
                 }
-                Some(ev) => self.handle(ev),
+                Some(ev) => {
+                    self.write_through = rx.is_empty();
+                    self.handle(ev);
+                }
             }
         }
     }
@@ -578,7 +631,7 @@ impl Core {
             Packet::Unsubscribe(u) => self.on_unsubscribe(conn, u),
             Packet::PingReq => {
                 let c = &self.conns[&conn];
-                c.outbox.packet(&Packet::PingResp, c.version);
+                c.outbox.send(Packet::PingResp.to_bytes(c.version), self.write_through);
             }
             Packet::Disconnect(d) => self.on_disconnect(conn, d),
             other => {
@@ -1114,7 +1167,7 @@ impl Core {
                         warn!(client = %client_id, topic = %d.message.topic, "subscriber is not reading: QoS 0 message dropped");
                         return;
                     }
-                    send_publish(c, &d, None, false);
+                    send_publish(c, &d, None, false, self.write_through);
                     return;
                 }
                 if session.queue.len() >= max_queued {
@@ -1139,14 +1192,14 @@ impl Core {
                 continue;
             }
             if d.qos == QoS::AtMostOnce {
-                send_publish(c, &d, None, false);
+                send_publish(c, &d, None, false, self.write_through);
                 continue;
             }
             let Some(pid) = session.next_packet_id() else {
                 session.queue.push_front(d);
                 break;
             };
-            if send_publish(c, &d, Some(pid), false) {
+            if send_publish(c, &d, Some(pid), false, self.write_through) {
                 session.inflight.insert(pid, Inflight { delivery: d, state: FlowState::AwaitAck });
             }
         }
@@ -1161,7 +1214,7 @@ impl Core {
         for (pid, inf) in &session.inflight {
             match inf.state {
                 FlowState::AwaitAck => {
-                    if inf.delivery.message.expired(now) || !send_publish(c, &inf.delivery, Some(*pid), true) {
+                    if inf.delivery.message.expired(now) || !send_publish(c, &inf.delivery, Some(*pid), true, false) {
                         expired.push(*pid);
                     }
                 }
@@ -1174,9 +1227,9 @@ impl Core {
     }
 }
 
-/// Encodes and queues a PUBLISH for one receiver. Returns false if it was not sent (expired or larger
-/// than the client's Maximum Packet Size, MQTT-3.1.2-25).
-fn send_publish(c: &Conn, d: &Delivery, packet_id: Option<u16>, dup: bool) -> bool {
+/// Encodes and sends a PUBLISH to one receiver (`through`: see [`Outbox::send`]). Returns false if
+/// it was not sent (expired or larger than the client's Maximum Packet Size, MQTT-3.1.2-25).
+fn send_publish(c: &Conn, d: &Delivery, packet_id: Option<u16>, dup: bool, through: bool) -> bool {
     let now = Instant::now();
     let m = &d.message;
     let mut properties = m.properties.clone();
@@ -1207,7 +1260,7 @@ fn send_publish(c: &Conn, d: &Delivery, packet_id: Option<u16>, dup: bool) -> bo
             return false;
         }
     }
-    c.outbox.bytes(bytes);
+    c.outbox.send(bytes, through);
     true
 }
 
@@ -1229,5 +1282,66 @@ async fn sleep_until_opt(deadline: Option<Instant>) {
     match deadline {
         Some(t) => tokio::time::sleep_until(t).await,
         None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::AsyncReadExt;
+
+    async fn pair() -> (Arc<tokio::net::TcpStream>, tokio::net::TcpStream) {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let client = tokio::net::TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
+        let (server, _) = l.accept().await.unwrap();
+        (Arc::new(server), client)
+    }
+
+    async fn read_exactly(s: &mut tokio::net::TcpStream, n: usize) -> Vec<u8> {
+        let mut buf = vec![0; n];
+        tokio::time::timeout(Duration::from_secs(5), s.read_exact(&mut buf)).await.unwrap().unwrap();
+        buf
+    }
+
+    /// Write-through goes straight to the socket only while nothing is queued or held by the writer;
+    /// otherwise it queues behind, so bytes never overtake each other.
+    #[tokio::test]
+    async fn write_through_never_overtakes_queued_bytes() {
+        let (server, mut peer) = pair().await;
+        let (outbox, mut rx) = Outbox::new(Some(server));
+
+        outbox.send(Bytes::from_static(b"a"), true);
+        assert_eq!(outbox.backlog(), 0, "idle writer: written through");
+        assert_eq!(read_exactly(&mut peer, 1).await, b"a");
+
+        outbox.send(Bytes::from_static(b"b"), false);
+        outbox.send(Bytes::from_static(b"c"), true);
+        assert_eq!(outbox.backlog(), 2, "something queued: write-through queues behind it");
+
+        // The writer takes "b": while it holds it, write-through still queues.
+        let Some(Outbound::Bytes(b)) = rx.try_recv() else { panic!("b queued") };
+        outbox.send(Bytes::from_static(b"d"), true);
+        assert_eq!(outbox.backlog(), 3);
+        let mut rest = b.to_vec();
+        while let Some(Outbound::Bytes(x)) = rx.try_recv() {
+            rest.extend_from_slice(&x);
+        }
+        assert_eq!(rest, b"bcd");
+        rx.written(3);
+        assert_eq!(outbox.backlog(), 0);
+
+        // Writer idle again: write-through resumes.
+        outbox.send(Bytes::from_static(b"e"), true);
+        assert_eq!(outbox.backlog(), 0);
+        assert_eq!(read_exactly(&mut peer, 1).await, b"e");
+    }
+
+    /// Without a socket (TLS) or without `through`, `send` always queues for the writer.
+    #[tokio::test]
+    async fn send_queues_without_a_direct_socket() {
+        let (outbox, mut rx) = Outbox::new(None);
+        outbox.send(Bytes::from_static(b"x"), true);
+        assert_eq!(outbox.backlog(), 1);
+        assert!(matches!(rx.try_recv(), Some(Outbound::Bytes(b)) if &b[..] == b"x"));
     }
 }

@@ -22,7 +22,7 @@ pub async fn run_tcp(
     stop: watch::Receiver<bool>,
 ) {
     accept_loop(listener, "tcp", ids, stop, move |stream, peer, id| {
-        tokio::spawn(client::serve(stream, peer, id, cfg.clone(), core.clone(), Vec::new()));
+        tokio::spawn(client::serve_tcp(stream, peer, id, cfg.clone(), core.clone()));
     })
     .await
 }
@@ -52,7 +52,7 @@ pub async fn run_tls(
                 .peer_certificates()
                 .map(|c| c.iter().map(|c| c.clone().into_owned()).collect())
                 .unwrap_or_default();
-            client::serve(tls, peer, id, cfg, core, certs).await
+            client::serve_stream(tls, peer, id, cfg, core, certs).await
         });
     })
     .await
