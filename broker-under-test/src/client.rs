@@ -9,16 +9,17 @@ use crate::config::Config;
 use crate::connection::{Connection, ReadError};
 use crate::core::{CloseReason, ConnId, ConnectReply, Event, Outbound, Outbox, OutboxReceiver};
 use bytes::BytesMut;
+use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 use std::time::Duration;
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
-use tracing::{debug, info, Instrument};
+use tracing::{debug, info};
 
 /// A byte stream a listener hands over (TCP or TLS).
 pub trait Stream: AsyncRead + AsyncWrite + Send + Unpin + 'static {}
@@ -51,8 +52,7 @@ pub fn serve_stream<S: Stream>(
     serve(r, w, None, peer, conn, cfg, core, certs)
 }
 
-/// The connection task. (Not an `async fn`: that would store every argument a second time in
-/// each connection's task.)
+/// Builds the connection task: the handshake first, then [`Live`], then closing.
 #[allow(clippy::too_many_arguments)]
 fn serve<R, W>(
     read_half: R,
@@ -63,41 +63,28 @@ fn serve<R, W>(
     cfg: Arc<Config>,
     core: mpsc::Sender<Event>,
     certs: Vec<CertificateDer<'static>>,
-) -> impl std::future::Future<Output = ()>
+) -> ConnTask<R, W>
 where
     R: AsyncRead + Send + Unpin + 'static,
     W: AsyncWrite + Send + Unpin + 'static,
 {
     let span = tracing::debug_span!("conn", id = conn, %peer);
-    async move {
-        let (outbox, rx) = Outbox::new(direct);
-        let mut out = Out::new(write_half, rx);
-        reader(read_half, peer, conn, cfg, core, outbox, &mut out, certs).await;
-        // Whatever the core still queued (CONNACK of a refusal, a final DISCONNECT) goes out before
-        // the socket closes.
-        let _ = tokio::time::timeout(Duration::from_secs(5), out.finish()).await;
-    }
-    .instrument(span)
-}
-
-#[allow(clippy::too_many_arguments)]
-async fn reader<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(
-    read_half: R,
-    peer: SocketAddr,
-    conn: ConnId,
-    cfg: Arc<Config>,
-    core: mpsc::Sender<Event>,
-    outbox: Outbox,
-    out: &mut Out<W>,
-    certs: Vec<CertificateDer<'static>>,
-) {
+    let (outbox, rx) = Outbox::new(direct);
+    let out = Out::new(write_half, rx);
     let mut c = Connection::new(read_half);
     c.set_max_packet_size(cfg.max_packet_size as usize);
+    // The handshake is boxed: its state is freed once the client is in.
+    let hs = Box::pin(async move {
+        match handshake(&mut c, peer, conn, &cfg, &core, outbox, certs).await {
+            Some(keep_alive) => Ok(Live::new(c, out, core, conn, keep_alive_grace(&cfg, keep_alive))),
+            None => Err(out),
+        }
+    });
+    ConnTask { span, state: State::Handshake(hs) }
+}
 
-    // The handshake runs in its own boxed future: its state is freed once the client is in.
-    let Some(keep_alive) = Box::pin(handshake(&mut c, peer, conn, &cfg, &core, outbox, certs)).await else { return };
-
-    // Keep-alive: the deadline is 1.5 x keep-alive after the last packet received (MQTT-3.1.2-24 / -22).
+/// Keep-alive: the deadline is 1.5 x keep-alive after the last packet received (MQTT-3.1.2-24 / -22).
+fn keep_alive_grace(cfg: &Config, keep_alive: u16) -> Option<Duration> {
     let per_mille: u64 = if crate::mutant_on!(cfg, KeepAliveMultiplier1) {
         1000
     } else if crate::mutant_on!(cfg, KeepAliveMultiplier25) {
@@ -105,56 +92,178 @@ async fn reader<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(
     } else {
         1500
     };
-    let grace = (keep_alive > 0).then(|| Duration::from_millis(keep_alive as u64 * per_mille));
-    // One timer serves the keep-alive deadline and the write-stall limit. A packet only moves the
-    // deadline later, so the timer is not reset per packet: when it fires early it is re-armed.
-    let mut last_rx = Instant::now();
-    let due = |last_rx: Instant, out: &Out<W>| match (grace.map(|g| last_rx + g), out.stall_deadline()) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
-    };
-    let far = || Instant::now() + Duration::from_secs(365 * 86400);
-    let mut armed = due(last_rx, out).unwrap_or_else(far);
-    let timer = tokio::time::sleep_until(armed);
-    tokio::pin!(timer);
-    let reason = loop {
-        if let Some(want) = due(last_rx, out).filter(|w| *w < armed) {
-            armed = want;
-            timer.as_mut().reset(armed);
-        }
-        let read = tokio::select! {
-            r = c.read_frame() => r,
-            _ = &mut timer => {
-                let now = Instant::now();
-                if out.stall_deadline().is_some_and(|t| t <= now) {
-                    break CloseReason::Io(format!("write stalled for {} s: peer stopped reading", WRITE_TIMEOUT.as_secs()));
+    (keep_alive > 0).then(|| Duration::from_millis(keep_alive as u64 * per_mille))
+}
+
+type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
+/// One connection's task. Written by hand rather than as an `async fn`, so that an idle
+/// connection's state is only what [`Live`] needs (a few hundred bytes), not the union of every
+/// await point's futures: memory per idle connection is a target of this broker.
+pub struct ConnTask<R, W> {
+    span: tracing::Span,
+    state: State<R, W>,
+}
+
+enum State<R, W> {
+    /// Reading and judging the CONNECT; gives the live connection, or the writer to flush a refusal.
+    Handshake(BoxFuture<Result<Live<R, W>, Out<W>>>),
+    /// Connected.
+    Live(Live<R, W>),
+    /// Telling the core the connection ended, flushing what it queued, closing.
+    Closing(BoxFuture<()>),
+    Done,
+}
+
+impl<R, W> Future for ConnTask<R, W>
+where
+    R: AsyncRead + Send + Unpin + 'static,
+    W: AsyncWrite + Send + Unpin + 'static,
+{
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = &mut *self;
+        let _entered = this.span.enter();
+        loop {
+            match &mut this.state {
+                State::Handshake(hs) => {
+                    this.state = match ready!(hs.as_mut().poll(cx)) {
+                        Ok(live) => State::Live(live),
+                        Err(out) => State::Closing(closing(out, None)),
+                    };
                 }
-                if grace.is_some_and(|g| last_rx + g <= now) {
-                    break CloseReason::KeepAliveTimeout;
+                State::Live(live) => {
+                    let ending = ready!(live.poll_live(cx));
+                    let State::Live(live) = std::mem::replace(&mut this.state, State::Done) else { unreachable!() };
+                    let tell = ending.map(|reason| (live.core, Event::Closed { conn: live.conn, reason }));
+                    this.state = State::Closing(closing(live.out, tell));
                 }
-                armed = due(last_rx, out).unwrap_or_else(far);
-                timer.as_mut().reset(armed);
-                continue;
+                State::Closing(f) => {
+                    ready!(f.as_mut().poll(cx));
+                    this.state = State::Done;
+                }
+                State::Done => return Poll::Ready(()),
             }
-            w = out.drive() => match w {
-                Drive::Progress => continue,
-                // The broker closed the connection (takeover, DISCONNECT, ...), or a write failed.
-                Drive::Closed => break CloseReason::Io("connection closed by the broker".into()),
-                Drive::Failed(e) => break CloseReason::Io(format!("write failed: {e}")),
-            },
-        };
-        // Decoding and queueing happen in a plain function, so no packet is held in this task's
-        // state while it waits for room in the core's queue.
-        let (sent, is_disconnect) = match forward(&core, conn, read, c.version()) {
-            Ok(step) => step,
-            Err(reason) => break reason,
-        };
-        last_rx = Instant::now();
-        if !sent.await || is_disconnect {
-            return;
         }
-    };
-    to_core(&core, Event::Closed { conn, reason }).await;
+    }
+}
+
+/// Tells the core (when `tell` is set), then writes whatever it still queued (the CONNACK of a
+/// refusal, a final DISCONNECT) before the socket closes.
+fn closing<W: AsyncWrite + Send + Unpin + 'static>(
+    mut out: Out<W>,
+    tell: Option<(mpsc::Sender<Event>, Event)>,
+) -> BoxFuture<()> {
+    Box::pin(async move {
+        if let Some((core, ev)) = tell {
+            to_core(&core, ev).await;
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(5), out.finish()).await;
+    })
+}
+
+/// A connected client: reads and forwards packets in order, drains the outbox, and keeps one
+/// timer for the keep-alive deadline and the write-stall limit.
+struct Live<R, W> {
+    c: Connection<R>,
+    out: Out<W>,
+    core: mpsc::Sender<Event>,
+    conn: ConnId,
+    grace: Option<Duration>,
+    last_rx: Instant,
+    /// When `timer` fires. A packet only moves the keep-alive deadline later, so the timer is not
+    /// reset per packet: when it fires early it is re-armed.
+    armed: Instant,
+    /// Boxed so that `Live` can move (from the handshake into the task) after it is built.
+    timer: Pin<Box<tokio::time::Sleep>>,
+    /// A packet waiting for room in the core's queue, and whether it is a DISCONNECT. Reading
+    /// pauses meanwhile, so packets stay in order.
+    waiting: Option<(BoxFuture<bool>, bool)>,
+}
+
+fn far_future() -> Instant {
+    Instant::now() + Duration::from_secs(365 * 86400)
+}
+
+impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Live<R, W> {
+    fn new(c: Connection<R>, out: Out<W>, core: mpsc::Sender<Event>, conn: ConnId, grace: Option<Duration>) -> Self {
+        let last_rx = Instant::now();
+        let armed = grace.map(|g| last_rx + g).unwrap_or_else(far_future);
+        let timer = Box::pin(tokio::time::sleep_until(armed));
+        Live { c, out, core, conn, grace, last_rx, armed, timer, waiting: None }
+    }
+
+    /// The next instant the timer must check: the keep-alive deadline or the write-stall limit.
+    fn due(&self) -> Option<Instant> {
+        match (self.grace.map(|g| self.last_rx + g), self.out.stall_deadline()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Runs until the connection ends: `Some(reason)` when the core must hear why, `None` after a
+    /// DISCONNECT was handed over or when the core is gone.
+    fn poll_live(&mut self, cx: &mut Context<'_>) -> Poll<Option<CloseReason>> {
+        // A bounded number of rounds per poll, so one busy connection cannot hold a worker.
+        for _ in 0..32 {
+            let mut progress = false;
+            if let Some((send, disconnect)) = &mut self.waiting {
+                match send.as_mut().poll(cx) {
+                    Poll::Ready(true) if *disconnect => return Poll::Ready(None),
+                    Poll::Ready(true) => {
+                        self.waiting = None;
+                        progress = true;
+                    }
+                    Poll::Ready(false) => return Poll::Ready(None),
+                    Poll::Pending => {}
+                }
+            }
+            match self.out.poll_drive(cx) {
+                Poll::Ready(Drive::Progress) => progress = true,
+                // The broker closed the connection (takeover, DISCONNECT, ...), or a write failed.
+                Poll::Ready(Drive::Closed) => {
+                    return Poll::Ready(Some(CloseReason::Io("connection closed by the broker".into())))
+                }
+                Poll::Ready(Drive::Failed(e)) => return Poll::Ready(Some(CloseReason::Io(format!("write failed: {e}")))),
+                Poll::Pending => {}
+            }
+            if self.waiting.is_none() {
+                if let Poll::Ready(read) = self.c.poll_read_frame(cx) {
+                    progress = true;
+                    match forward(&self.core, self.conn, read, self.c.version()) {
+                        Err(reason) => return Poll::Ready(Some(reason)),
+                        Ok(Forwarded::Taken { disconnect: true }) | Ok(Forwarded::CoreGone) => return Poll::Ready(None),
+                        Ok(Forwarded::Taken { disconnect: false }) => {}
+                        Ok(Forwarded::Waiting(send, disconnect)) => self.waiting = Some((send, disconnect)),
+                    }
+                    self.last_rx = Instant::now();
+                }
+            }
+            if let Some(want) = self.due().filter(|w| *w < self.armed) {
+                self.armed = want;
+                self.timer.as_mut().reset(want);
+            }
+            if self.timer.as_mut().poll(cx).is_ready() {
+                let now = Instant::now();
+                if self.out.stall_deadline().is_some_and(|t| t <= now) {
+                    let why = format!("write stalled for {} s: peer stopped reading", WRITE_TIMEOUT.as_secs());
+                    return Poll::Ready(Some(CloseReason::Io(why)));
+                }
+                if self.grace.is_some_and(|g| self.last_rx + g <= now) {
+                    return Poll::Ready(Some(CloseReason::KeepAliveTimeout));
+                }
+                self.armed = self.due().unwrap_or_else(far_future);
+                self.timer.as_mut().reset(self.armed);
+                progress = true;
+            }
+            if !progress {
+                return Poll::Pending;
+            }
+        }
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
 }
 
 /// Reads and judges the CONNECT, hands it to the core and waits for its verdict. Gives the
@@ -250,14 +359,23 @@ async fn handshake<R: AsyncRead + Unpin>(
     }
 }
 
-/// Decodes what was read and hands the packet to the core. Gives the send (see [`to_core`]) and
-/// whether the packet was a DISCONNECT, or why the connection ends.
+/// What became of a packet handed to the core.
+enum Forwarded {
+    /// The core's queue took it; `disconnect` if it was a DISCONNECT.
+    Taken { disconnect: bool },
+    /// The queue is full: the send waits for room (and whether it is a DISCONNECT).
+    Waiting(BoxFuture<bool>, bool),
+    /// The core is gone (shutting down).
+    CoreGone,
+}
+
+/// Decodes what was read and hands the packet to the core, or says why the connection ends.
 fn forward(
     core: &mpsc::Sender<Event>,
     conn: ConnId,
     read: Result<Option<crate::codec::Frame>, ReadError>,
     version: ProtocolVersion,
-) -> Result<(impl std::future::Future<Output = bool> + '_, bool), CloseReason> {
+) -> Result<Forwarded, CloseReason> {
     let decoded = match read {
         Ok(Some(frame)) => crate::codec::decode_frame(&frame, version).map_err(ReadError::Decode),
         Ok(None) => return Err(CloseReason::PeerClosed),
@@ -265,8 +383,12 @@ fn forward(
     };
     match decoded {
         Ok(packet) => {
-            let is_disconnect = matches!(packet, Packet::Disconnect(_));
-            Ok((to_core(core, Event::Packet { conn, packet }), is_disconnect))
+            let disconnect = matches!(packet, Packet::Disconnect(_));
+            Ok(match try_to_core(core, Event::Packet { conn, packet }) {
+                Ok(None) => Forwarded::Taken { disconnect },
+                Ok(Some(send)) => Forwarded::Waiting(send, disconnect),
+                Err(()) => Forwarded::CoreGone,
+            })
         }
         Err(ReadError::Io(e)) => Err(CloseReason::Io(e.to_string())),
         Err(ReadError::EofInPacket(n)) => Err(CloseReason::Io(format!("connection closed inside a packet ({n} bytes buffered)"))),
@@ -274,21 +396,26 @@ fn forward(
     }
 }
 
-/// Sends `ev` to the core; the future says whether the core took it. The common case (room in the
-/// queue) is done at the call; only a full queue waits, in a boxed future, so each connection task
-/// does not carry a large send future (and a copy of the event) in its state for its whole life.
-fn to_core(core: &mpsc::Sender<Event>, ev: Event) -> impl std::future::Future<Output = bool> + '_ {
-    let pending = match core.try_send(ev) {
+/// Hands `ev` to the core at once when its queue has room (`Ok(None)`); otherwise gives a boxed
+/// send that waits for room, so no connection carries a send future in its state for its whole
+/// life. `Err` when the core is gone.
+fn try_to_core(core: &mpsc::Sender<Event>, ev: Event) -> Result<Option<BoxFuture<bool>>, ()> {
+    match core.try_send(ev) {
         Ok(()) => Ok(None),
-        Err(mpsc::error::TrySendError::Full(ev)) => Ok(Some(Box::pin(core.send(ev)))),
-        Err(mpsc::error::TrySendError::Closed(_)) => Err(()),
-    };
-    async move {
-        match pending {
-            Ok(None) => true,
-            Ok(Some(send)) => send.await.is_ok(),
-            Err(()) => false,
+        Err(mpsc::error::TrySendError::Full(ev)) => {
+            let core = core.clone();
+            Ok(Some(Box::pin(async move { core.send(ev).await.is_ok() })))
         }
+        Err(mpsc::error::TrySendError::Closed(_)) => Err(()),
+    }
+}
+
+/// Sends `ev` to the core; says whether the core took it.
+async fn to_core(core: &mpsc::Sender<Event>, ev: Event) -> bool {
+    match try_to_core(core, ev) {
+        Ok(None) => true,
+        Ok(Some(send)) => send.await,
+        Err(()) => false,
     }
 }
 
@@ -385,37 +512,39 @@ impl<W: AsyncWrite + Unpin> Out<W> {
         self.stalled_since.map(|t| t + WRITE_TIMEOUT)
     }
 
-    /// One step: fill the buffer from the outbox, or write some of it. Cancel-safe: used inside
-    /// `select!` next to reading, whose timer enforces [`Out::stall_deadline`].
-    async fn drive(&mut self) -> Drive {
+    /// One step: fill the buffer from the outbox, or write some of it. Polled next to reading,
+    /// whose timer enforces [`Out::stall_deadline`].
+    fn poll_drive(&mut self, cx: &mut Context<'_>) -> Poll<Drive> {
         if self.pos >= self.buf.len() {
-            if self.closing {
-                let _ = self.w.shutdown().await;
-                return Drive::Closed;
-            }
-            match self.rx.recv().await {
-                None => {
-                    let _ = self.w.shutdown().await;
-                    return Drive::Closed;
-                }
-                Some(item) => self.take(item),
-            }
-            while self.buf.len() < 64 * 1024 && !self.closing {
-                match self.rx.try_recv() {
+            if !self.closing {
+                match ready!(self.rx.poll_recv(cx)) {
+                    // Every outbox is gone: nothing more can come.
+                    None => self.closing = true,
                     Some(item) => self.take(item),
-                    None => break,
+                }
+                while self.buf.len() < 64 * 1024 && !self.closing {
+                    match self.rx.try_recv() {
+                        Some(item) => self.take(item),
+                        None => break,
+                    }
+                }
+                if self.pos < self.buf.len() {
+                    self.stalled_since = Some(Instant::now());
+                    return Poll::Ready(Drive::Progress);
+                }
+                if self.items > 0 {
+                    // Only empty items: nothing to write, the writer is idle again.
+                    self.rx.written(std::mem::take(&mut self.items));
+                }
+                if !self.closing {
+                    return Poll::Ready(Drive::Progress);
                 }
             }
-            if self.pos < self.buf.len() {
-                self.stalled_since = Some(Instant::now());
-            } else if self.items > 0 {
-                // Only empty items: nothing to write, the writer is idle again.
-                self.rx.written(std::mem::take(&mut self.items));
-            }
-            return Drive::Progress;
+            let _ = ready!(Pin::new(&mut self.w).poll_shutdown(cx));
+            return Poll::Ready(Drive::Closed);
         }
-        match self.w.write(&self.buf[self.pos..]).await {
-            Ok(0) => Drive::Failed(std::io::ErrorKind::WriteZero.into()),
+        match ready!(Pin::new(&mut self.w).poll_write(cx, &self.buf[self.pos..])) {
+            Ok(0) => Poll::Ready(Drive::Failed(std::io::ErrorKind::WriteZero.into())),
             Ok(n) => {
                 self.pos += n;
                 self.stalled_since = Some(Instant::now());
@@ -429,16 +558,16 @@ impl<W: AsyncWrite + Unpin> Out<W> {
                     }
                     self.rx.written(std::mem::take(&mut self.items));
                 }
-                Drive::Progress
+                Poll::Ready(Drive::Progress)
             }
-            Err(e) => Drive::Failed(e),
+            Err(e) => Poll::Ready(Drive::Failed(e)),
         }
     }
 
     /// Writes everything still queued until the core closes the connection or drops its outbox.
     async fn finish(&mut self) {
         loop {
-            match self.drive().await {
+            match std::future::poll_fn(|cx| self.poll_drive(cx)).await {
                 Drive::Progress => {}
                 Drive::Closed | Drive::Failed(_) => return,
             }

@@ -4,8 +4,8 @@
 use crate::codec::{decode_frame, read_frame, DecodeError, Frame, Packet, ProtocolVersion};
 use bytes::BytesMut;
 use std::pin::Pin;
-use std::task::{ready, Poll};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use std::task::{ready, Context, Poll};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 
 /// Why a packet could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -73,39 +73,34 @@ impl<S: AsyncRead + Unpin> Connection<S> {
 
     /// Reads the next frame without decoding its body. Cancel-safe like [`Connection::read_packet`].
     pub async fn read_frame(&mut self) -> Result<Option<Frame>, ReadError> {
+        std::future::poll_fn(|cx| self.poll_read_frame(cx)).await
+    }
+
+    /// Polls for the next frame: the building block of [`Connection::read_frame`] for callers that
+    /// are futures themselves. Bytes read stay buffered across `Pending`.
+    pub fn poll_read_frame(&mut self, cx: &mut Context<'_>) -> Poll<Result<Option<Frame>, ReadError>> {
         loop {
             if let Some(frame) = read_frame(&mut self.buf, self.max_packet_size)? {
                 if self.buf.is_empty() {
                     // Let go of the allocation the frame came from: an idle connection holds no buffer.
                     self.buf = BytesMut::new();
                 }
-                return Ok(Some(frame));
+                return Poll::Ready(Ok(Some(frame)));
             }
-            // Room reserved for a large incomplete frame is read into directly; otherwise read into
-            // the stack and keep only the bytes that arrived.
-            let n = if self.buf.capacity() - self.buf.len() >= 1024 {
-                self.stream.read_buf(&mut self.buf).await?
-            } else {
-                read_appending(&mut self.stream, &mut self.buf).await?
-            };
-            if n == 0 {
-                return if self.buf.is_empty() { Ok(None) } else { Err(ReadError::EofInPacket(self.buf.len())) };
+            // Read into the stack and keep only the bytes that arrived.
+            let mut tmp = [std::mem::MaybeUninit::<u8>::uninit(); 8192];
+            let mut rb = ReadBuf::uninit(&mut tmp);
+            ready!(Pin::new(&mut self.stream).poll_read(cx, &mut rb))?;
+            if rb.filled().is_empty() {
+                return Poll::Ready(if self.buf.is_empty() {
+                    Ok(None)
+                } else {
+                    Err(ReadError::EofInPacket(self.buf.len()))
+                });
             }
+            self.buf.extend_from_slice(rb.filled());
         }
     }
-}
-
-/// One `read` into a stack buffer whose bytes are appended to `buf` in the same poll (so it is
-/// cancel-safe). Returns the number of bytes read; 0 is end of stream.
-async fn read_appending<S: AsyncRead + Unpin>(stream: &mut S, buf: &mut BytesMut) -> std::io::Result<usize> {
-    std::future::poll_fn(|cx| {
-        let mut tmp = [std::mem::MaybeUninit::<u8>::uninit(); 4096];
-        let mut rb = ReadBuf::uninit(&mut tmp);
-        ready!(Pin::new(&mut *stream).poll_read(cx, &mut rb))?;
-        buf.extend_from_slice(rb.filled());
-        Poll::Ready(Ok(rb.filled().len()))
-    })
-    .await
 }
 
 impl<S: AsyncWrite + Unpin> Connection<S> {

@@ -6,7 +6,7 @@ use crate::codec::{Properties, ProtocolVersion, QoS, SubOptions, Will};
 use crate::codec::topic;
 use crate::eventgrid::Principal;
 use bytes::Bytes;
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
 use tokio::time::Instant;
 
@@ -124,7 +124,7 @@ pub struct Session {
     /// Messages not yet sent (offline, or over the inflight window).
     pub queue: VecDeque<Delivery>,
     /// Inbound QoS 2 packet ids awaiting PUBREL.
-    pub awaiting_rel: HashSet<u16>,
+    pub awaiting_rel: BTreeSet<u16>,
     /// Last packet id used for outbound messages.
     pub last_packet_id: u16,
     /// The connection currently attached, if any.
@@ -146,7 +146,7 @@ impl Session {
             will: None,
             inflight: BTreeMap::new(),
             queue: VecDeque::new(),
-            awaiting_rel: HashSet::new(),
+            awaiting_rel: BTreeSet::new(),
             last_packet_id: 0,
             connection: None,
             owner: None,
@@ -201,7 +201,8 @@ pub trait Store: Send {
 /// The in-memory [`Store`].
 #[derive(Default)]
 pub struct MemoryStore {
-    sessions: HashMap<String, Session>,
+    /// Boxed: the map's spare capacity then costs a pointer per slot, not a whole session.
+    sessions: HashMap<String, Box<Session>>,
     retained: HashMap<String, Arc<Message>>,
     wills: HashMap<String, PendingWill>,
     will_queue: BTreeSet<(Instant, String)>,
@@ -216,13 +217,13 @@ impl MemoryStore {
 
 impl Store for MemoryStore {
     fn session(&mut self, client_id: &str) -> Option<&mut Session> {
-        self.sessions.get_mut(client_id)
+        self.sessions.get_mut(client_id).map(|s| &mut **s)
     }
     fn insert_session(&mut self, session: Session) {
-        self.sessions.insert(session.client_id.clone(), session);
+        self.sessions.insert(session.client_id.clone(), Box::new(session));
     }
     fn remove_session(&mut self, client_id: &str) -> Option<Session> {
-        self.sessions.remove(client_id)
+        self.sessions.remove(client_id).map(|s| *s)
     }
     fn session_count(&self) -> usize {
         self.sessions.len()

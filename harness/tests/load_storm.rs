@@ -50,6 +50,23 @@ async fn rst_storm_every_will_once() {
     assert!(!s.failed());
 }
 
+/// Background publishers run through the storm; what they sent and got acknowledged is measured,
+/// and every will still arrives once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn storm_with_background_traffic_measures_it() {
+    let yaml = format!("{FIN}background: {{ publishers: 2, rate: 200, payload_size: 64, qos: 1 }}\n");
+    let s = run(Config::default(), &yaml).await;
+    assert_eq!((s.wills_received, s.wills_lost, s.wills_duplicated, s.wills_unexpected), (200, 0, 0, 0));
+    let b = s.background.expect("background figures");
+    assert_eq!(b.publishers, 2);
+    assert_eq!(b.planned_rate_per_s, 400.0);
+    // The run lasts at least the fault time plus the settle time: a few hundred messages at least.
+    assert!(b.sent >= 100, "{b:?}");
+    // Every acknowledgement but those still in flight at the stop came back.
+    assert!(b.acknowledged * 100 >= b.sent * 95 && b.acknowledged <= b.sent, "{b:?}");
+    assert!(b.achieved_rate_per_s > 200.0 && b.achieved_rate_per_s < 480.0, "{b:?}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn silence_storm_keepalive_error_is_never_negative() {
     let yaml = FIN.replace("kind: fin", "kind: silence").replace("count: 200", "count: 200\n  keep_alive: 1");

@@ -55,7 +55,9 @@ pub fn lwt_broker_bin() -> Option<PathBuf> {
 }
 
 /// A target by name: `embedded`, `lwt-broker` (the reference broker as its own process),
-/// `mosquitto`, `mosquitto-unlimited` (no queue caps), `mosquitto-tls`, `mqtt://host:port`, or a launch command with `{port}`.
+/// `lwt-broker-unlimited` (the same, with no practical per-session queue cap), `mosquitto`,
+/// `mosquitto-unlimited` (no queue caps), `mosquitto-tls`, `mqtt://host:port`, or a launch command
+/// with `{port}`.
 pub fn named_target(name: &str) -> anyhow::Result<TargetSpec> {
     match name {
         "embedded" => Ok(TargetSpec::Embedded(lwt_broker::Config::default())),
@@ -64,6 +66,18 @@ pub fn named_target(name: &str) -> anyhow::Result<TargetSpec> {
                 "the lwt-broker binary is not built next to lwt-harness: run `cargo build --release -p lwt-broker` (same profile)",
             )?;
             Ok(TargetSpec::Launch(format!("{} --bind 127.0.0.1:{{port}}", bin.display())))
+        }
+        "lwt-broker-unlimited" => {
+            // The reference broker's per-session queue holds 10,000 messages by default; a QoS 1
+            // fan-in burst beyond that is dropped, which makes no throughput comparison with
+            // mosquitto-unlimited. This target lifts the cap for such runs.
+            let bin = lwt_broker_bin().context(
+                "the lwt-broker binary is not built next to lwt-harness: run `cargo build --release -p lwt-broker` (same profile)",
+            )?;
+            Ok(TargetSpec::Launch(format!(
+                "sh -c 'printf \"max_queued_messages: 1000000000\\n\" > {{dir}}/unlimited.yaml && exec {} --bind 127.0.0.1:{{port}} --config {{dir}}/unlimited.yaml'",
+                bin.display()
+            )))
         }
         "mosquitto-unlimited" => {
             // mosquitto with no per-client queue or in-flight cap (Debian's defaults, max_queued_messages
@@ -225,6 +239,19 @@ pub fn merge_cmd(inputs: &[PathBuf], json: Option<&Path>, report_dir: Option<&Pa
     Ok(if m.failed() { 1 } else { 0 })
 }
 
+/// The ratio of two throughput runs, unless one of them lost QoS 1 messages: a broker that drops
+/// (a queue cap) is not faster for it, so that ratio is not printed.
+pub(crate) fn ratio_cell(a: &Throughput, b: &Throughput) -> String {
+    let incomplete = |t: &Throughput| t.qos > 0 && t.delivered < t.expected;
+    if incomplete(a) || incomplete(b) {
+        "not comparable (QoS 1 messages lost)".into()
+    } else if b.msgs_per_s > 0.0 {
+        format!("{:.2}", a.msgs_per_s / b.msgs_per_s)
+    } else {
+        "-".into()
+    }
+}
+
 /// `lwt-harness bench`: broker throughput (QoS 0 / 1, fan-in / fan-out) for each target, one table.
 pub async fn bench(targets: &[String], clients: u32, messages: u64, payload: usize, json: Option<&Path>) -> anyhow::Result<u8> {
     let mut all: Vec<(String, Vec<Throughput>)> = Vec::new();
@@ -253,8 +280,7 @@ pub async fn bench(targets: &[String], clients: u32, messages: u64, payload: usi
             md.push_str(&format!(" {:.0} ({}/{}) |", rs[i].msgs_per_s, rs[i].delivered, rs[i].expected));
         }
         for (_, rs) in all.iter().skip(1) {
-            let c = if rs[i].msgs_per_s > 0.0 { format!("{:.2}", r0.msgs_per_s / rs[i].msgs_per_s) } else { "-".into() };
-            md.push_str(&format!(" {c} |"));
+            md.push_str(&format!(" {} |", ratio_cell(r0, &rs[i])));
         }
         md.push('\n');
     }

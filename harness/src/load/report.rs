@@ -43,6 +43,12 @@ pub fn rows(s: &Summary) -> Vec<(String, String)> {
         );
     }
     add("connect rate (/s)", format!("{:.0}", s.connect_rate_per_s));
+    if let Some(b) = &s.background {
+        add(
+            "background: sent / acknowledged, rate achieved / planned (/s)",
+            format!("{} / {}, {:.0} / {:.0} ({} publishers, {:.1} s)", b.sent, b.acknowledged, b.achieved_rate_per_s, b.planned_rate_per_s, b.publishers, b.duration_ms / 1000.0),
+        );
+    }
     add("connect latency p50 / p99 / max (ms)", format!("{} / {} / {}", ms(s.connect_latency_ms.p50), ms(s.connect_latency_ms.p99), ms(s.connect_latency_ms.max)));
     if s.connect_failures > 0 {
         add("connect failures", s.connect_failures.to_string());
@@ -199,8 +205,8 @@ pub fn compare_table(runs: &[Summary], tput: &[Vec<Throughput>]) -> String {
             }
             for t in tput.iter().skip(1) {
                 let cell = match t.get(i) {
-                    Some(x) if x.msgs_per_s > 0.0 => format!("{:.2}", t0.msgs_per_s / x.msgs_per_s),
-                    _ => "-".into(),
+                    Some(x) => super::cli::ratio_cell(t0, x),
+                    None => "-".into(),
                 };
                 let _ = write!(md, " {cell} |");
             }

@@ -755,9 +755,7 @@ pub async fn run_once(target: &Target, s: &Scenario, opts: &RunOptions, rep: u32
     }
 
     // End what is left normally, so no will outlives the run.
-    if let Some(t) = bg_task {
-        t.abort();
-    }
+    let background = bg_task.map(|t| t.stop());
     for o in observers {
         o.stop().await;
     }
@@ -800,6 +798,7 @@ pub async fn run_once(target: &Target, s: &Scenario, opts: &RunOptions, rep: u32
         connect_failures: failures,
         observers_live: live,
         broker: resources,
+        background,
         notes,
         ..Summary::default()
     };

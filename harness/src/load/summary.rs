@@ -250,6 +250,36 @@ impl Hists {
     }
 }
 
+/// Background traffic as measured: messages written, QoS 1 acknowledgements read back, and the
+/// rate achieved against the plan (a broker that stalls publishers shows up here).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct BackgroundStats {
+    /// Publishing clients.
+    pub publishers: u64,
+    /// Planned messages per second, all publishers together.
+    pub planned_rate_per_s: f64,
+    /// PUBLISH packets written.
+    pub sent: u64,
+    /// PUBACKs received (QoS 1; 0 for QoS 0).
+    pub acknowledged: u64,
+    /// `sent` over the time the publishers ran.
+    pub achieved_rate_per_s: f64,
+    /// How long the publishers ran, ms.
+    pub duration_ms: f64,
+}
+
+impl BackgroundStats {
+    /// Adds another shard's figures (rates add: the shards ran side by side).
+    pub fn add(&mut self, o: &BackgroundStats) {
+        self.publishers += o.publishers;
+        self.planned_rate_per_s += o.planned_rate_per_s;
+        self.sent += o.sent;
+        self.acknowledged += o.acknowledged;
+        self.achieved_rate_per_s += o.achieved_rate_per_s;
+        self.duration_ms = self.duration_ms.max(o.duration_ms);
+    }
+}
+
 /// The machine-readable summary of a load run (`--json FILE`), also the input of `merge`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Summary {
@@ -311,6 +341,9 @@ pub struct Summary {
     pub observers_live: bool,
     /// Broker resource use, when the harness can see the process.
     pub broker: Option<Resources>,
+    /// What the background publishers achieved, when the scenario has them.
+    #[serde(default)]
+    pub background: Option<BackgroundStats>,
     /// Remarks (limits hit, why a target was out of reach, ...).
     pub notes: Vec<String>,
     /// The raw histograms.
@@ -389,6 +422,9 @@ impl Summary {
             out.notes.extend(p.notes.iter().map(|n| format!("[{}] {n}", p.shard)));
             if out.broker.is_none() {
                 out.broker = p.broker.clone();
+            }
+            if let Some(b) = &p.background {
+                out.background.get_or_insert_with(BackgroundStats::default).add(b);
             }
         }
         out.fill(&t, &h);

@@ -235,47 +235,83 @@ pub async fn measure(
     })
 }
 
-/// Starts the background publishers of a scenario; abort the handle to stop them.
-pub async fn background(endpoint: &Endpoint, b: BackgroundSpec, version: ProtocolVersion) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+/// Running background publishers: stop them with [`Background::stop`] to get what they achieved.
+pub struct Background {
+    tasks: tokio::task::JoinSet<()>,
+    sent: Arc<AtomicU64>,
+    acked: Arc<AtomicU64>,
+    started: Instant,
+    publishers: u64,
+    planned_rate: f64,
+}
+
+impl Background {
+    /// Stops every publisher and reports messages sent, acknowledged, and the achieved rate.
+    pub fn stop(mut self) -> super::summary::BackgroundStats {
+        self.tasks.abort_all();
+        let secs = self.started.elapsed().as_secs_f64();
+        let sent = self.sent.load(Ordering::Relaxed);
+        super::summary::BackgroundStats {
+            publishers: self.publishers,
+            planned_rate_per_s: self.planned_rate,
+            sent,
+            acknowledged: self.acked.load(Ordering::Relaxed),
+            achieved_rate_per_s: if secs > 0.0 { sent as f64 / secs } else { 0.0 },
+            duration_ms: secs * 1000.0,
+        }
+    }
+}
+
+/// Starts the background publishers of a scenario. Each publisher writes on a fixed schedule and
+/// a reader beside it counts the PUBACKs (QoS 1), so the broker's flow back is measured too.
+pub async fn background(endpoint: &Endpoint, b: BackgroundSpec, version: ProtocolVersion) -> anyhow::Result<Background> {
     let mut conns = Vec::new();
     for i in 0..b.publishers {
         conns.push(client(endpoint, &format!("lwt-load-bg-{}-{i}", std::process::id()), version).await?);
     }
-    Ok(tokio::spawn(async move {
-        let mut set = tokio::task::JoinSet::new();
-        let q = QoS::from_u8(b.qos).unwrap_or(QoS::AtMostOnce);
-        for (i, (mut s, mut buf)) in conns.into_iter().enumerate() {
-            let topic = super::scenario::expand(&b.topic, "", i as u32, 0, 0);
-            let payload = Bytes::from(vec![b'b'; b.payload_size]);
-            let period = Duration::from_secs_f64(1.0 / b.rate as f64);
-            set.spawn(async move {
-                let mut tick = tokio::time::interval(period);
-                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
-                let mut pid: u16 = 0;
-                loop {
-                    tick.tick().await;
-                    let mut p = Publish::new(topic.clone(), payload.clone());
-                    p.qos = q;
-                    if q != QoS::AtMostOnce {
-                        pid = pid.wrapping_add(1).max(1);
-                        p.packet_id = Some(pid);
-                    }
-                    if s.write_all(&Packet::Publish(p).to_bytes(version)).await.is_err() {
-                        return;
-                    }
-                    // Drop whatever acknowledgements have arrived.
-                    while let Ok(Some(_)) = read_frame(&mut buf, 1 << 20) {}
-                    if let ClientStream::Tcp(t) = &s {
-                        let mut tmp = [0u8; 4096];
-                        while let Ok(n) = t.try_read(&mut tmp) {
-                            if n == 0 {
-                                return;
-                            }
-                        }
+    let sent = Arc::new(AtomicU64::new(0));
+    let acked = Arc::new(AtomicU64::new(0));
+    let mut tasks = tokio::task::JoinSet::new();
+    let q = QoS::from_u8(b.qos).unwrap_or(QoS::AtMostOnce);
+    let started = Instant::now();
+    for (i, (s, mut buf)) in conns.into_iter().enumerate() {
+        let topic = super::scenario::expand(&b.topic, "", i as u32, 0, 0);
+        let payload = Bytes::from(vec![b'b'; b.payload_size]);
+        let period = Duration::from_secs_f64(1.0 / b.rate as f64);
+        let (mut rd, mut wr) = tokio::io::split(s);
+        let acked = acked.clone();
+        tasks.spawn(async move {
+            loop {
+                while let Ok(Some(frame)) = read_frame(&mut buf, 1 << 20) {
+                    if frame.header >> 4 == 4 {
+                        acked.fetch_add(1, Ordering::Relaxed);
                     }
                 }
-            });
-        }
-        while set.join_next().await.is_some() {}
-    }))
+                match rd.read_buf(&mut buf).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(_) => {}
+                }
+            }
+        });
+        let sent = sent.clone();
+        tasks.spawn(async move {
+            let mut tick = tokio::time::interval(period);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+            let mut pid: u16 = 0;
+            loop {
+                tick.tick().await;
+                let mut p = Publish::new(topic.clone(), payload.clone());
+                p.qos = q;
+                if q != QoS::AtMostOnce {
+                    pid = pid.wrapping_add(1).max(1);
+                    p.packet_id = Some(pid);
+                }
+                if wr.write_all(&Packet::Publish(p).to_bytes(version)).await.is_err() {
+                    return;
+                }
+                sent.fetch_add(1, Ordering::Relaxed);
+            }
+        });
+    }
+    Ok(Background { tasks, sent, acked, started, publishers: b.publishers as u64, planned_rate: b.publishers as f64 * b.rate as f64 })
 }
