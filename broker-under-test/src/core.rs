@@ -59,7 +59,8 @@ struct OutboxShared {
     /// The writer is gone: further items are dropped.
     rx_gone: AtomicBool,
     /// The socket, for writing through (plain TCP only; TLS state belongs to the writer).
-    direct: Option<Arc<tokio::net::TcpStream>>,
+    /// Weak: the connection task alone owns the socket, so its teardown never lands on the core.
+    direct: Option<std::sync::Weak<tokio::net::TcpStream>>,
 }
 
 /// The queue and whether the writer holds bytes it has not finished writing. Writing through is
@@ -107,7 +108,8 @@ impl Drop for Outbox {
 impl Outbox {
     /// A new outbox and the receiving end for the writer. With `direct`, [`Outbox::send`] may
     /// write to that socket itself.
-    pub fn new(direct: Option<Arc<tokio::net::TcpStream>>) -> (Outbox, OutboxReceiver) {
+    pub fn new(direct: Option<&Arc<tokio::net::TcpStream>>) -> (Outbox, OutboxReceiver) {
+        let direct = direct.map(Arc::downgrade);
         let shared = Arc::new(OutboxShared { senders: AtomicUsize::new(1), direct, ..Default::default() });
         (Outbox { shared: shared.clone() }, OutboxReceiver { shared })
     }
@@ -124,7 +126,9 @@ impl Outbox {
     /// socket at once (a non-blocking write; whatever the socket does not take is queued);
     /// otherwise they are queued for the writer, which batches them.
     pub fn send(&self, bytes: Bytes, through: bool) {
-        let Some(sock) = self.shared.direct.as_ref().filter(|_| through) else { return self.bytes(bytes) };
+        let Some(sock) = self.shared.direct.as_ref().filter(|_| through).and_then(|w| w.upgrade()) else {
+            return self.bytes(bytes);
+        };
         if self.shared.rx_gone.load(Ordering::Acquire) {
             return;
         }
@@ -182,21 +186,19 @@ impl OutboxReceiver {
         }
         item
     }
-    /// The next queued item; `Ready(None)` once every [`Outbox`] is dropped and the queue is
-    /// drained. When pending, the task is woken by the next push.
-    pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<Outbound>> {
-        if let Some(item) = self.try_recv() {
-            return Poll::Ready(Some(item));
-        }
+    /// Moves every queued item into `into` (which must be empty) at once: `Ready(true)` when
+    /// there were some, `Ready(false)` once every [`Outbox`] is dropped and the queue is drained.
+    /// Taking marks the writer busy until [`OutboxReceiver::written`]; when pending, the task is
+    /// woken by the next push.
+    pub fn poll_take_all(&mut self, cx: &mut Context<'_>, into: &mut VecDeque<Outbound>) -> Poll<bool> {
         let mut q = self.shared.lock();
-        // Checked under the lock every push takes, so a push cannot slip between the check and
-        // storing the waker.
-        if let Some(item) = q.items.pop_front() {
+        if !q.items.is_empty() {
+            std::mem::swap(&mut q.items, into);
             q.writer_busy = true;
-            return Poll::Ready(Some(item));
+            return Poll::Ready(true);
         }
         if self.shared.senders.load(Ordering::Acquire) == 0 {
-            return Poll::Ready(None);
+            return Poll::Ready(false);
         }
         if !q.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
             q.waker = Some(cx.waker().clone());
@@ -1327,7 +1329,7 @@ mod tests {
     #[tokio::test]
     async fn write_through_never_overtakes_queued_bytes() {
         let (server, mut peer) = pair().await;
-        let (outbox, mut rx) = Outbox::new(Some(server));
+        let (outbox, mut rx) = Outbox::new(Some(&server));
 
         outbox.send(Bytes::from_static(b"a"), true);
         assert_eq!(outbox.backlog(), 0, "idle writer: written through");

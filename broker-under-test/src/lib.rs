@@ -9,6 +9,7 @@
 #![warn(missing_docs)]
 
 pub mod client;
+pub mod closer;
 pub mod codec;
 pub mod config;
 pub mod connection;
