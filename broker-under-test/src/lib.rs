@@ -8,6 +8,7 @@
 //! Embed it with [`start`] (or [`start_embedded`]) and stop it with [`BrokerHandle::shutdown`].
 #![warn(missing_docs)]
 
+pub mod cli;
 pub mod client;
 pub mod closer;
 pub mod codec;

@@ -68,6 +68,15 @@ impl TargetArgs {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Run the reference broker as a process, exactly as `lwt-broker` does (same flags; try
+    /// `lwt-harness broker --help`). Load runs use it to give the broker its own process when a
+    /// fleet is too large to share one with it.
+    #[command(disable_help_flag = true)]
+    Broker {
+        /// lwt-broker's flags, e.g. `--bind 127.0.0.1:1883`.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<std::ffi::OsString>,
+    },
     /// Run Gherkin feature files against a target (embedded reference broker by default). Exit 0 when
     /// every MUST scenario that ran passed, 1 when one failed, 2 on usage or set-up errors.
     Check {
@@ -174,6 +183,9 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(Command::Broker { args }) = cli.command {
+        return lwt_broker::cli::main_from(std::iter::once(std::ffi::OsString::from("lwt-broker")).chain(args));
+    }
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
         .with_writer(std::io::stderr)
@@ -195,6 +207,7 @@ fn main() -> ExitCode {
 
 async fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
+        Command::Broker { .. } => unreachable!("handled in main, before the harness's runtime starts"),
         Command::Load(args) => Ok(ExitCode::from(lwt_harness::load::cli::load(args.request()).await?)),
         Command::Merge { inputs, json, report_dir } => {
             Ok(ExitCode::from(lwt_harness::load::cli::merge_cmd(&inputs, json.as_deref(), report_dir.as_deref())?))

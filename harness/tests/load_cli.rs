@@ -57,6 +57,35 @@ fn load_small_storm_writes_json_and_report() {
     assert_eq!(m["latency_ms"], v["latency_ms"]);
 }
 
+/// A fleet too large to share this process's file descriptors with the embedded broker: the run
+/// moves the same broker into its own process (`lwt-harness broker`) instead of failing. The limit
+/// is lowered to 1,024 so 600 clients (about 1,200 descriptors with the broker's side) do not fit.
+#[test]
+fn too_big_for_one_process_runs_the_broker_as_its_own_process() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("s.json");
+    let out = Command::new("sh")
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+        .arg("-c")
+        .arg(format!(
+            "ulimit -n 1024 && exec '{}' load scenarios/small-storm.yaml --clients 600 --no-progress --json '{}' --report-dir '{}'",
+            env!("CARGO_BIN_EXE_lwt-harness"),
+            json.display(),
+            dir.path().join("r").display()
+        ))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "stderr:\n{stderr}");
+    assert!(stderr.contains("runs as its own process"), "{stderr}");
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert!(v["target"].as_str().unwrap().contains("broker --bind"), "{}", v["target"]);
+    assert_eq!((v["wills_expected"].as_u64(), v["wills_received"].as_u64(), v["wills_lost"].as_u64()), (Some(1200), Some(1200), Some(0)));
+    // The broker's process was visible, so its RSS was measured.
+    assert!(v["broker"]["rss_peak_kib"].as_u64().is_some_and(|k| k > 0), "{}", v["broker"]);
+    assert_eq!(v["broker"]["shared_with_harness"], false);
+}
+
 #[test]
 fn bad_scenario_exits_2_naming_the_key() {
     let dir = tempfile::tempdir().unwrap();

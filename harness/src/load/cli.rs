@@ -108,6 +108,26 @@ fn target_spec(req: &LoadRequest, s: &Scenario) -> anyhow::Result<TargetSpec> {
     }
 }
 
+/// The embedded broker shares this process's file descriptors with the fleet. When the fleet is
+/// too large for both (a 10,000-client storm under a 20,000 limit), the same reference broker runs
+/// as its own process instead (`lwt-harness broker`), and the run says so.
+fn own_process_if_too_big(spec: TargetSpec, s: &Scenario, opts: &RunOptions) -> anyhow::Result<TargetSpec> {
+    let TargetSpec::Embedded(_) = &spec else { return Ok(spec) };
+    let count = opts.clients.unwrap_or(s.fleet.count);
+    let (lo, hi) = super::run::shard_range(count, opts.shard);
+    if super::run::fits_with_embedded_broker(s, (hi - lo) as u64) {
+        return Ok(spec);
+    }
+    let exe = std::env::current_exe().context("cannot find this executable to run the broker as its own process")?;
+    eprintln!(
+        "note: {} clients and the embedded broker do not fit in this process's {} file descriptors: \
+         the reference broker runs as its own process (`lwt-harness broker`)",
+        hi - lo,
+        super::run::fd_limit()
+    );
+    Ok(TargetSpec::Launch(format!("{} broker --bind 127.0.0.1:{{port}}", exe.display())))
+}
+
 /// Refuses an external target outside loopback before any connection is tried.
 fn refuse_remote(spec: &TargetSpec, allow_remote: bool) -> anyhow::Result<()> {
     if let TargetSpec::External(url, _) = spec {
@@ -151,7 +171,7 @@ pub async fn load(req: LoadRequest) -> anyhow::Result<u8> {
     if !req.compare.is_empty() {
         return compare(&req, &s, &opts).await;
     }
-    let spec = target_spec(&req, &s)?;
+    let spec = own_process_if_too_big(target_spec(&req, &s)?, &s, &opts)?;
     refuse_remote(&spec, req.allow_remote)?;
     let t = Target::start(&spec).await?;
     eprintln!("target: {} ({}), scenario: {}", t.name(), t.addr(), s.name);
@@ -195,7 +215,7 @@ async fn compare(req: &LoadRequest, s: &Scenario, opts: &RunOptions) -> anyhow::
     let mut tputs = Vec::new();
     let mut failed = false;
     for (i, name) in req.compare.iter().enumerate() {
-        let spec = named_target(name)?;
+        let spec = own_process_if_too_big(named_target(name)?, s, opts)?;
         refuse_remote(&spec, req.allow_remote)?;
         let t = Target::start(&spec).await?;
         eprintln!("== {} ({})", t.name(), t.addr());

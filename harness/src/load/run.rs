@@ -365,6 +365,27 @@ async fn strike(m: Member, kind: FaultKind, version: ProtocolVersion) -> (Instan
     }
 }
 
+/// File descriptors a run of `n` clients of `s` needs in this process (with `embedded`, the
+/// broker's side of every socket too).
+pub fn fds_needed(s: &Scenario, n: u64, embedded: bool) -> u64 {
+    let bg = s.background.as_ref().map(|b| b.publishers as u64).unwrap_or(0);
+    let extra = match s.fault.kind {
+        FaultKind::Takeover => n,
+        _ => s.fault.reconnect.as_ref().map(|r| (n as f64 * r.share).ceil() as u64).unwrap_or(0),
+    };
+    let per_client_sockets = if s.fault.kind == FaultKind::Blackhole { 3 } else { 1 };
+    let mut need = (n + extra) * per_client_sockets + s.observers.count as u64 + bg;
+    if embedded {
+        need += n + extra + s.observers.count as u64 + bg;
+    }
+    need
+}
+
+/// Whether `n` clients of `s` and an embedded broker fit in this process's file-descriptor limit.
+pub fn fits_with_embedded_broker(s: &Scenario, n: u64) -> bool {
+    fds_needed(s, n, true) + open_fds() + 64 <= fd_limit()
+}
+
 /// Runs `scenario` once against `target`.
 pub async fn run_once(target: &Target, s: &Scenario, opts: &RunOptions, rep: u32) -> anyhow::Result<(Summary, Hists, Tally)> {
     let count = opts.clients.unwrap_or(s.fleet.count);
@@ -381,16 +402,7 @@ pub async fn run_once(target: &Target, s: &Scenario, opts: &RunOptions, rep: u32
     let kind = s.fault.kind;
 
     // File descriptors: fail early rather than half-way through the ramp.
-    let bg = s.background.as_ref().map(|b| b.publishers as u64).unwrap_or(0);
-    let extra = match kind {
-        FaultKind::Takeover => n as u64,
-        _ => s.fault.reconnect.as_ref().map(|r| (n as f64 * r.share).ceil() as u64).unwrap_or(0),
-    };
-    let per_client_sockets = if kind == FaultKind::Blackhole { 3 } else { 1 };
-    let mut need = (n as u64 + extra) * per_client_sockets + s.observers.count as u64 + bg;
-    if target.is_embedded() {
-        need += n as u64 + extra + s.observers.count as u64 + bg; // the broker's side of each socket
-    }
+    let need = fds_needed(s, n as u64, target.is_embedded());
     let limit = fd_limit();
     let have = open_fds();
     if need + have + 64 > limit {
