@@ -74,7 +74,7 @@ impl Default for Config {
             session_expiry_max: u32::MAX,
             receive_maximum: 1024,
             topic_alias_maximum: 32,
-            max_queued_messages: 10_000,
+            max_queued_messages: 100_000,
             max_inflight: 256,
             connect_timeout_secs: 10,
             max_topic_bytes: 0,
