@@ -86,6 +86,25 @@ fn too_big_for_one_process_runs_the_broker_as_its_own_process() {
     assert_eq!(v["broker"]["shared_with_harness"], false);
 }
 
+/// The seeds' TLS fleet against the in-process broker behind TLS with client certificates
+/// (`--launch embedded-tls`): every sensor's will reaches all four actuators.
+#[test]
+fn seed_fleet_runs_over_tls_against_the_embedded_broker() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("s.json");
+    let out = bin()
+        .args(["load", "scenarios/seed-fleet.yaml", "--launch", "embedded-tls", "--clients", "50", "--no-progress", "--json"])
+        .arg(&json)
+        .arg("--report-dir")
+        .arg(dir.path().join("r"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "stderr:\n{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(v["target"], "lwt-broker (embedded, TLS)");
+    assert_eq!((v["wills_expected"].as_u64(), v["wills_received"].as_u64(), v["wills_lost"].as_u64()), (Some(200), Some(200), Some(0)));
+}
+
 #[test]
 fn bad_scenario_exits_2_naming_the_key() {
     let dir = tempfile::tempdir().unwrap();

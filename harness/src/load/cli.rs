@@ -54,7 +54,8 @@ pub fn lwt_broker_bin() -> Option<PathBuf> {
     None
 }
 
-/// A target by name: `embedded`, `lwt-broker` (the reference broker as its own process),
+/// A target by name: `embedded`, `embedded-tls` (in-process, TLS with client certificates),
+/// `lwt-broker` (the reference broker as its own process),
 /// `lwt-broker-unlimited` (the same, with no practical per-session queue cap), `mosquitto`,
 /// `mosquitto-unlimited` (no queue caps), `mosquitto-tls`, `mqtt://host:port`, or a launch command
 /// with `{port}`.
@@ -66,6 +67,29 @@ pub fn named_target(name: &str) -> anyhow::Result<TargetSpec> {
                 "the lwt-broker binary is not built next to lwt-harness: run `cargo build --release -p lwt-broker` (same profile)",
             )?;
             Ok(TargetSpec::Launch(format!("{} --bind 127.0.0.1:{{port}}", bin.display())))
+        }
+        "embedded-tls" => {
+            // The reference broker in-process behind TLS, requiring client certificates (like
+            // `mosquitto-tls`): a fresh test PKI, kept for the run in a temporary folder.
+            let dir = tempfile::Builder::new().prefix("lwt-embedded-tls-").tempdir()?.keep();
+            let pki = crate::pki::generate(&["lwt-client".to_string()], 2)?;
+            pki.write(&dir)?;
+            Ok(TargetSpec::EmbeddedTls {
+                config: lwt_broker::Config::default(),
+                tls: lwt_broker::TlsOptions {
+                    cert_chain: dir.join("server-chain.pem"),
+                    key: dir.join("server-key.pem"),
+                    client_ca: Some(dir.join("ca-chain.pem")),
+                },
+                client: crate::transport::TlsClient {
+                    ca: dir.join("root-ca.pem"),
+                    server_name: "localhost".into(),
+                    identity: Some(crate::transport::Identity {
+                        cert_chain: dir.join("lwt-client-chain.pem"),
+                        key: dir.join("lwt-client-key.pem"),
+                    }),
+                },
+            })
         }
         "lwt-broker-unlimited" => {
             // The reference broker's per-session queue holds 10,000 messages by default; a QoS 1
