@@ -199,7 +199,7 @@ impl Identities {
     }
     /// TLS settings trusting `ca.pem` and expecting `server_name`, with no default identity.
     pub fn tls_client(&self, server_name: &str) -> TlsClient {
-        TlsClient { ca: self.dir.join("ca.pem"), server_name: server_name.into(), identity: None }
+        TlsClient { ca: self.dir.join("ca.pem"), server_name: server_name.into(), identity: None, issuer: None }
     }
     /// The namespace file in the folder.
     pub fn namespace_file(&self) -> PathBuf {

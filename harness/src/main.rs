@@ -58,7 +58,7 @@ impl TargetArgs {
                     _ => None,
                 };
                 let server_name = self.server_name.clone().unwrap_or_else(|| url.host.clone());
-                Ok(TargetSpec::External(url, Some(TlsClient { ca: ca.clone(), server_name, identity })))
+                Ok(TargetSpec::External(url, Some(TlsClient { ca: ca.clone(), server_name, identity, issuer: None })))
             }
             (None, Some(_)) => anyhow::bail!("--ca needs --broker mqtts://host:port"),
             _ => TargetSpec::from_flags(self.broker.as_deref(), self.launch.as_deref()),

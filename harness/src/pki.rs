@@ -287,6 +287,20 @@ impl Authority {
         Ok(Authority { cert: issued, issuer: Issuer::new(p, key) })
     }
 
+    /// An existing CA from its certificate and key (PEM files), to issue more leaves from.
+    pub fn load(cert: &Path, key: &Path) -> anyhow::Result<Authority> {
+        let cert_pem = std::fs::read_to_string(cert).with_context(|| format!("cannot read CA certificate {}", cert.display()))?;
+        let key_pem = std::fs::read_to_string(key).with_context(|| format!("cannot read CA key {}", key.display()))?;
+        let key_pair = KeyPair::from_pem(&key_pem).with_context(|| format!("bad CA key in {}", key.display()))?;
+        let issuer = Issuer::from_ca_cert_pem(&cert_pem, key_pair).with_context(|| format!("bad CA certificate in {}", cert.display()))?;
+        use rustls::pki_types::pem::PemObject;
+        let der = rustls::pki_types::CertificateDer::from_pem_slice(cert_pem.as_bytes())
+            .with_context(|| format!("no certificate in {}", cert.display()))?;
+        let name = cert.file_stem().and_then(|s| s.to_str()).unwrap_or("ca").to_string();
+        let issued = Issued { name, cert_pem, key_pem, der: der.to_vec(), thumbprint: thumbprint(&der) };
+        Ok(Authority { cert: issued, issuer })
+    }
+
     /// Issues a client certificate.
     pub fn issue(&self, leaf: &LeafSpec) -> anyhow::Result<Issued> {
         let p = leaf.params()?;

@@ -375,6 +375,7 @@ fn launch_argv(cmd: &str, port: u16, dir: &std::path::Path) -> anyhow::Result<(V
             ca: dir.join("root-ca.pem"),
             server_name: "localhost".into(),
             identity: Some(Identity { cert_chain: dir.join("lwt-client-chain.pem"), key: dir.join("lwt-client-key.pem") }),
+            issuer: Some(Identity { cert_chain: dir.join("intermediate-ca.pem"), key: dir.join("intermediate-ca-key.pem") }),
         };
         return Ok((argv, format!("{version} with TLS (launched on 127.0.0.1:{port})"), Some(tls)));
     }

@@ -41,6 +41,9 @@ pub struct TlsClient {
     pub server_name: String,
     /// Certificate presented by clients that have none of their own.
     pub identity: Option<Identity>,
+    /// A CA (certificate and key) whose client certificates the target accepts: a load fleet with
+    /// `certificates: per-device` gets one certificate per client from it.
+    pub issuer: Option<Identity>,
 }
 
 fn load_certs(path: &Path) -> anyhow::Result<Vec<CertificateDer<'static>>> {
@@ -53,15 +56,34 @@ fn load_certs(path: &Path) -> anyhow::Result<Vec<CertificateDer<'static>>> {
 }
 
 impl TlsClient {
-    /// A rustls client configuration for `identity` (or the default one).
-    pub fn config(&self, identity: Option<&Identity>) -> anyhow::Result<Arc<rustls::ClientConfig>> {
+    /// The trusted CA certificates, loaded once for many client configurations.
+    pub fn roots(&self) -> anyhow::Result<Arc<rustls::RootCertStore>> {
         let mut roots = rustls::RootCertStore::empty();
         for c in load_certs(&self.ca)? {
             roots.add(c).with_context(|| format!("CA certificate in {} is not usable", self.ca.display()))?;
         }
+        Ok(Arc::new(roots))
+    }
+
+    /// A client configuration trusting `roots` and presenting `chain` (leaf first) with `key`.
+    pub fn config_with(
+        roots: Arc<rustls::RootCertStore>,
+        chain: Vec<CertificateDer<'static>>,
+        key: PrivateKeyDer<'static>,
+    ) -> anyhow::Result<Arc<rustls::ClientConfig>> {
+        let cfg = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()?
+            .with_root_certificates(roots)
+            .with_client_auth_cert(chain, key)
+            .context("client certificate and key do not match")?;
+        Ok(Arc::new(cfg))
+    }
+
+    /// A rustls client configuration for `identity` (or the default one).
+    pub fn config(&self, identity: Option<&Identity>) -> anyhow::Result<Arc<rustls::ClientConfig>> {
         let builder = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
             .with_safe_default_protocol_versions()?
-            .with_root_certificates(roots);
+            .with_root_certificates(self.roots()?);
         let cfg = match identity.or(self.identity.as_ref()) {
             Some(id) => {
                 let chain = load_certs(&id.cert_chain)?;
@@ -76,7 +98,11 @@ impl TlsClient {
 
     /// Opens TCP to `addr` and completes the TLS handshake.
     pub async fn connect(&self, addr: SocketAddr, identity: Option<&Identity>) -> anyhow::Result<ClientStream> {
-        let cfg = self.config(identity)?;
+        self.connect_with(addr, self.config(identity)?).await
+    }
+
+    /// Opens TCP to `addr` and completes the TLS handshake with a prepared configuration.
+    pub async fn connect_with(&self, addr: SocketAddr, cfg: Arc<rustls::ClientConfig>) -> anyhow::Result<ClientStream> {
         let tcp = TcpStream::connect(addr).await.with_context(|| format!("cannot connect to {addr}"))?;
         tcp.set_nodelay(true)?;
         let name = ServerName::try_from(self.server_name.clone()).with_context(|| format!("bad server name {:?}", self.server_name))?;

@@ -120,3 +120,34 @@ async fn mutant_brokers_make_the_counters_fail() {
     assert_eq!(s.wills_lost, 200);
     assert!(s.failed());
 }
+
+/// `certificates: per-device`: every client presents its own certificate, issued before the ramp
+/// by the target's CA with the client id as common name. The embedded TLS broker requires client
+/// certificates chaining to that CA, takes them all, and every will arrives.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn per_device_certificates_over_tls() {
+    let spec = lwt_harness::load::cli::named_target("embedded-tls").unwrap();
+    let t = Target::start(&spec).await.unwrap();
+    let yaml = FIN.replace("count: 200", "count: 50\n  certificates: per-device");
+    let s = run_scenario(&t, &scenario(&yaml), &opts()).await.unwrap();
+    assert_eq!((s.wills_expected, s.wills_received, s.wills_lost, s.connect_failures), (50, 50, 0, 0));
+
+    // The certificates: one per client, distinct, each named after its client.
+    let tls = t.endpoint().tls.clone().unwrap();
+    let ids: Vec<String> = (0..5).map(|i| format!("storm-{i:04}")).collect();
+    let (_, certs) = lwt_harness::load::fleet::device_certificates(&tls, &ids).unwrap();
+    let mut thumbprints = std::collections::HashSet::new();
+    for (id, c) in ids.iter().zip(&certs) {
+        let (_, x) = x509_parser::parse_x509_certificate(&c.der).unwrap();
+        let cn = x.subject().iter_common_name().next().unwrap().as_str().unwrap().to_string();
+        assert_eq!(&cn, id);
+        assert!(thumbprints.insert(c.thumbprint.clone()), "{id}: certificate reused");
+    }
+    t.stop().await;
+
+    // A plain-TCP target has no issuing CA: the run says so instead of connecting without one.
+    let plain = Target::start(&TargetSpec::Embedded(Config::default())).await.unwrap();
+    let err = run_scenario(&plain, &scenario(&yaml), &opts()).await.unwrap_err().to_string();
+    assert!(err.contains("per-device") && err.contains("not TLS"), "{err}");
+    plain.stop().await;
+}

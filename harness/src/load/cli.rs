@@ -88,6 +88,10 @@ pub fn named_target(name: &str) -> anyhow::Result<TargetSpec> {
                         cert_chain: dir.join("lwt-client-chain.pem"),
                         key: dir.join("lwt-client-key.pem"),
                     }),
+                    issuer: Some(crate::transport::Identity {
+                        cert_chain: dir.join("intermediate-ca.pem"),
+                        key: dir.join("intermediate-ca-key.pem"),
+                    }),
                 },
             })
         }

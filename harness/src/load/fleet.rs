@@ -4,7 +4,8 @@
 //! one task each that decodes with the shared codec, timestamps every PUBLISH with `Instant` as it is
 //! decoded, and acknowledges QoS 1/2 in one write per read.
 
-use crate::transport::{ClientStream, Endpoint};
+use crate::transport::{ClientStream, Endpoint, TlsClient};
+use rustls::pki_types::pem::PemObject;
 use anyhow::{bail, Context};
 use bytes::{Bytes, BytesMut};
 use lwt_broker::codec::{
@@ -63,6 +64,36 @@ pub async fn dial(endpoint: &Endpoint, source: Option<IpAddr>) -> anyhow::Result
     Ok(ClientStream::Tcp(s))
 }
 
+/// One certificate per client id (common name = the id), issued by the target's issuing CA.
+pub fn device_certificates(tls: &TlsClient, ids: &[String]) -> anyhow::Result<(crate::pki::Authority, Vec<crate::pki::Issued>)> {
+    let issuer = tls.issuer.as_ref().context(
+        "fleet.certificates is `per-device` but the target has no issuing CA (use --launch mosquitto-tls or embedded-tls)",
+    )?;
+    let ca = crate::pki::Authority::load(&issuer.cert_chain, &issuer.key)?;
+    let certs = ids
+        .iter()
+        .map(|id| ca.issue(&crate::pki::LeafSpec::new("device").cn(id.as_str())).with_context(|| format!("cannot issue a certificate for {id}")))
+        .collect::<anyhow::Result<_>>()?;
+    Ok((ca, certs))
+}
+
+/// One TLS client configuration per client id, each presenting its own certificate
+/// ([`device_certificates`]) with the issuing CA's certificate as the chain.
+pub fn device_configs(tls: &TlsClient, ids: &[String]) -> anyhow::Result<Vec<Arc<rustls::ClientConfig>>> {
+    let (ca, certs) = device_certificates(tls, ids)?;
+    let ca_der = rustls::pki_types::CertificateDer::from(ca.cert.der.clone());
+    let roots = tls.roots()?;
+    ids.iter()
+        .zip(certs)
+        .map(|(id, cert)| {
+            let chain = vec![rustls::pki_types::CertificateDer::from(cert.der), ca_der.clone()];
+            let key = rustls::pki_types::PrivateKeyDer::from_pem_slice(cert.key_pem.as_bytes())
+                .with_context(|| format!("key of {id}'s certificate"))?;
+            TlsClient::config_with(roots.clone(), chain, key)
+        })
+        .collect()
+}
+
 /// Reads one packet from a stream into `buf` (keeping what follows it).
 async fn read_one(stream: &mut ClientStream, buf: &mut BytesMut, version: ProtocolVersion) -> anyhow::Result<Packet> {
     loop {
@@ -82,8 +113,12 @@ pub async fn connect_member(
     source: Option<IpAddr>,
     index: u32,
     c: &MemberConnect,
+    device: Option<Arc<rustls::ClientConfig>>,
 ) -> anyhow::Result<Member> {
-    let mut stream = dial(endpoint, source).await?;
+    let mut stream = match (&endpoint.tls, device) {
+        (Some(tls), Some(cfg)) => tls.connect_with(endpoint.addr, cfg).await?,
+        _ => dial(endpoint, source).await?,
+    };
     let bytes = Packet::Connect(c.to_connect()).to_bytes(c.version);
     let last_sent = Instant::now();
     stream.write_all(&bytes).await?;

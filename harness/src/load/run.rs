@@ -396,8 +396,14 @@ pub async fn run_once(target: &Target, s: &Scenario, opts: &RunOptions, rep: u32
     let version = s.fleet.protocol.version();
     let endpoint = target.endpoint();
     check_loopback(endpoint.addr.ip(), opts.allow_remote)?;
-    if s.fleet.certificates == super::scenario::Certificates::Shared && endpoint.tls.is_none() {
-        bail!("scenario {}: fleet.certificates is `shared` but the target {} is not TLS (try --launch mosquitto-tls)", s.name, target.name());
+    let per_device = s.fleet.certificates == super::scenario::Certificates::PerDevice;
+    if s.fleet.certificates != super::scenario::Certificates::None && endpoint.tls.is_none() {
+        bail!(
+            "scenario {}: fleet.certificates is `{}` but the target {} is not TLS (try --launch mosquitto-tls or embedded-tls)",
+            s.name,
+            if per_device { "per-device" } else { "shared" },
+            target.name()
+        );
     }
     let kind = s.fault.kind;
 
@@ -415,6 +421,12 @@ pub async fn run_once(target: &Target, s: &Scenario, opts: &RunOptions, rep: u32
     }
 
     let plan = Plan::new(s, count, lo, hi, 0);
+    // Per-device certificates are issued before the ramp, so issuing them is not measured.
+    let devices: Option<Arc<Vec<Arc<rustls::ClientConfig>>>> = match (&endpoint.tls, per_device) {
+        (Some(tls), true) => Some(Arc::new(fleet::device_configs(tls, &plan.ids)?)),
+        _ => None,
+    };
+    let device = |c: usize| devices.as_ref().map(|d| d[c].clone());
     let src_n = opts.source_addrs.unwrap_or(s.target.source_addrs).max(1);
     let sources: Vec<Option<IpAddr>> = if src_n > 1 && endpoint.addr.ip().is_loopback() && endpoint.addr.is_ipv4() && endpoint.tls.is_none() {
         (0..src_n).map(|k| Some(IpAddr::from([127, 0, 0, 1 + k as u8]))).collect()
@@ -457,11 +469,12 @@ pub async fn run_once(target: &Target, s: &Scenario, opts: &RunOptions, rep: u32
         tokio::time::sleep_until(planned).await;
         let permit = sem.clone().acquire_owned().await?;
         let c = plan.connect(s, local, 0, true);
+        let tls = device(local);
         let ep = fleet_endpoint.clone();
         let src = sources[local % sources.len()];
         let g = lo + local as u32;
         set.spawn(async move {
-            let r = fleet::connect_member(&ep, src, g, &c).await;
+            let r = fleet::connect_member(&ep, src, g, &c, tls).await;
             drop(permit);
             (local, planned, Instant::now(), r)
         });
@@ -627,6 +640,7 @@ pub async fn run_once(target: &Target, s: &Scenario, opts: &RunOptions, rep: u32
             for (pos, &c) in targets.iter().enumerate() {
                 let planned = planned_of(pos);
                 let c2 = plan.connect(s, c, 1, s.fault.takeover_clean_start);
+                let tls = device(c);
                 let ep = fleet_endpoint.clone();
                 let src = sources[c % sources.len()];
                 let sem = sem.clone();
@@ -634,7 +648,7 @@ pub async fn run_once(target: &Target, s: &Scenario, opts: &RunOptions, rep: u32
                 tset.spawn(async move {
                     tokio::time::sleep_until(planned).await;
                     let _permit = sem.acquire_owned().await;
-                    let r = fleet::connect_member(&ep, src, g, &c2).await;
+                    let r = fleet::connect_member(&ep, src, g, &c2, tls).await;
                     (c, planned, r)
                 });
             }
@@ -671,12 +685,13 @@ pub async fn run_once(target: &Target, s: &Scenario, opts: &RunOptions, rep: u32
             }
             let Some(h) = hits[c] else { continue };
             let c2 = plan.connect(s, c, 1, false);
+            let tls = device(c);
             let ep = fleet_endpoint.clone();
             let g = lo + c as u32;
             let at = h.actual + after;
             rset.spawn(async move {
                 tokio::time::sleep_until(at).await;
-                (c, fleet::connect_member(&ep, None, g, &c2).await)
+                (c, fleet::connect_member(&ep, None, g, &c2, tls).await)
             });
         }
         while let Some(j) = rset.join_next().await {

@@ -143,6 +143,9 @@ pub enum Certificates {
     None,
     /// The target's shared client identity; the target must be TLS.
     Shared,
+    /// One certificate per client (common name = its client id), issued before the ramp by the
+    /// target's issuing CA (`mosquitto-tls` and `embedded-tls` have one); the target must be TLS.
+    PerDevice,
 }
 
 /// The will of each client.
