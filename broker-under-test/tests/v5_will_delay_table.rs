@@ -62,12 +62,10 @@ async fn watcher(addr: SocketAddr) -> TestClient {
 /// Waits for the Will `payload` and checks it arrived `expected` after `t0`, within [-EARLY, +LATE].
 async fn expect_will_at(s: &mut TestClient, t0: Instant, expected: Duration, payload: &str) -> Publish {
     let deadline = t0 + expected + LATE;
-    let p = loop {
-        match s.recv(deadline.saturating_duration_since(Instant::now())).await {
-            Recv::Packet(Packet::Publish(p)) => break p,
-            Recv::Timeout => panic!("no will within {:?} of the fault (expected at {expected:?})", expected + LATE),
-            other => panic!("waiting for the will: got {other:?}"),
-        }
+    let p = match s.recv(deadline.saturating_duration_since(Instant::now())).await {
+        Recv::Packet(Packet::Publish(p)) => p,
+        Recv::Timeout => panic!("no will within {:?} of the fault (expected at {expected:?})", expected + LATE),
+        other => panic!("waiting for the will: got {other:?}"),
     };
     let at = t0.elapsed();
     s.ack(&p).await;
