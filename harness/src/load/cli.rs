@@ -96,9 +96,9 @@ pub fn named_target(name: &str) -> anyhow::Result<TargetSpec> {
             })
         }
         "lwt-broker-unlimited" => {
-            // The reference broker's per-session queue holds 10,000 messages by default; a QoS 1
-            // fan-in burst beyond that is dropped, which makes no throughput comparison with
-            // mosquitto-unlimited. This target lifts the cap for such runs.
+            // The reference broker's per-session queue holds 100,000 messages by default; a QoS 1
+            // fan-in burst beyond that (the bench sends 200,000) is dropped, which makes no
+            // throughput comparison with mosquitto-unlimited. This target lifts the cap.
             let bin = lwt_broker_bin().context(
                 "the lwt-broker binary is not built next to lwt-harness: run `cargo build --release -p lwt-broker` (same profile)",
             )?;
