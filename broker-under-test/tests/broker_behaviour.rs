@@ -310,6 +310,30 @@ async fn packet_above_broker_maximum_packet_size_is_refused() {
     }
 }
 
+/// MQTT-4.13: the DISCONNECT 0x95 reaches the client even when it has already sent far more than the
+/// broker reads before refusing (512 KiB of a PUBLISH announcing 1 MiB): the broker closes with
+/// unread input, which ends in a reset, but only after the DISCONNECT, which the client reads first.
+#[tokio::test]
+async fn disconnect_0x95_survives_unread_input() {
+    let b = broker_with(Config { max_packet_size: 1024, ..Config::default() }).await;
+    for round in 0..5 {
+        let (t, _) = TestClient::connect(b.local_addr(), connect(V5, "big")).await;
+        let mut s = t.conn.into_inner();
+        let mut bytes = vec![0x30u8, 0x80, 0x80, 0x40, 0x00, 0x03, b'a', b'/', b'b'];
+        bytes.resize(512 * 1024, b'x');
+        // The write may fail once the broker has closed; what matters is what comes back.
+        let _ = tokio::time::timeout(Duration::from_secs(2), s.write_all(&bytes)).await;
+        let mut back = Vec::new();
+        let _ = tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut back)).await;
+        let mut buf = BytesMut::from(&back[..]);
+        let frame = read_frame(&mut buf, 1 << 20).unwrap().unwrap_or_else(|| panic!("round {round}: no packet back ({back:?})"));
+        match decode_frame(&frame, V5).unwrap() {
+            Packet::Disconnect(d) => assert_eq!(d.reason, reason::PACKET_TOO_LARGE, "round {round}"),
+            other => panic!("round {round}: expected DISCONNECT 0x95, got {other:?}"),
+        }
+    }
+}
+
 /// 5.0 MQTT-3.14.2-3 / MQTT-3.2.2-19 (with MQTT-3.1.2-24): the broker leaves out a Reason String that
 /// would push its DISCONNECT or refusing CONNACK above the client's Maximum Packet Size.
 #[tokio::test]
