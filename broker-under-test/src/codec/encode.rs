@@ -178,8 +178,13 @@ pub fn string(s: &str, out: &mut BytesMut) {
     binary(s.as_bytes(), out)
 }
 
-/// Writes Binary Data (two-byte length prefix).
+/// Writes Binary Data (two-byte length prefix). MQTT cannot carry more than 65,535 bytes here:
+/// longer data is a bug in the caller (the broker only re-encodes what it decoded), so debug builds
+/// (and every test) stop on it, and release builds write the first 65,535 bytes with a matching
+/// length, never a length that disagrees with the bytes that follow.
 pub fn binary(b: &[u8], out: &mut BytesMut) {
+    debug_assert!(b.len() <= u16::MAX as usize, "Binary Data / UTF-8 string of {} bytes: MQTT allows at most 65,535", b.len());
+    let b = &b[..b.len().min(u16::MAX as usize)];
     out.put_u16(b.len() as u16);
     out.put_slice(b);
 }
@@ -213,5 +218,27 @@ fn property(p: &Property, out: &mut BytesMut) {
             string(k, out);
             string(v, out);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn binary_data_carries_its_length() {
+        let mut out = BytesMut::new();
+        binary(&[7u8; 300], &mut out);
+        assert_eq!(&out[..2], &300u16.to_be_bytes());
+        assert_eq!(out.len(), 302);
+    }
+
+    /// More than MQTT can carry is the caller's bug: debug builds (every test) stop on it rather than
+    /// write a length that disagrees with the bytes.
+    #[test]
+    #[cfg(debug_assertions)]
+    #[should_panic(expected = "MQTT allows at most 65,535")]
+    fn oversized_binary_data_stops_debug_builds() {
+        binary(&vec![0u8; 65_536], &mut BytesMut::new());
     }
 }
