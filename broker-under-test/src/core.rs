@@ -172,20 +172,6 @@ pub struct OutboxReceiver {
 }
 
 impl OutboxReceiver {
-    /// The next queued item, without waiting. Taking one marks the writer busy until
-    /// [`OutboxReceiver::written`].
-    pub fn try_recv(&mut self) -> Option<Outbound> {
-        let mut q = self.shared.lock();
-        let item = q.items.pop_front();
-        if item.is_some() {
-            q.writer_busy = true;
-        }
-        if q.items.is_empty() && q.items.capacity() > 0 {
-            // An idle connection keeps no queue storage.
-            q.items = VecDeque::new();
-        }
-        item
-    }
     /// Moves every queued item into `into` (which must be empty) at once: `Ready(true)` when
     /// there were some, `Ready(false)` once every [`Outbox`] is dropped and the queue is drained.
     /// Taking marks the writer busy until [`OutboxReceiver::written`]; when pending, the task is
@@ -1318,6 +1304,17 @@ mod tests {
         (Arc::new(server), client)
     }
 
+    /// What the writer would take now (the bytes of every queued item, in order).
+    fn take_all(rx: &mut OutboxReceiver) -> Vec<u8> {
+        let mut batch = VecDeque::new();
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        let _ = rx.poll_take_all(&mut cx, &mut batch);
+        batch.iter().flat_map(|i| match i {
+            Outbound::Bytes(b) => b.to_vec(),
+            Outbound::Close => Vec::new(),
+        }).collect()
+    }
+
     async fn read_exactly(s: &mut tokio::net::TcpStream, n: usize) -> Vec<u8> {
         let mut buf = vec![0; n];
         tokio::time::timeout(Duration::from_secs(5), s.read_exact(&mut buf)).await.unwrap().unwrap();
@@ -1339,14 +1336,12 @@ mod tests {
         outbox.send(Bytes::from_static(b"c"), true);
         assert_eq!(outbox.backlog(), 2, "something queued: write-through queues behind it");
 
-        // The writer takes "b": while it holds it, write-through still queues.
-        let Some(Outbound::Bytes(b)) = rx.try_recv() else { panic!("b queued") };
+        // The writer takes "b" and "c": while it holds them, write-through still queues.
+        let mut rest = take_all(&mut rx);
+        assert_eq!(rest, b"bc");
         outbox.send(Bytes::from_static(b"d"), true);
         assert_eq!(outbox.backlog(), 3);
-        let mut rest = b.to_vec();
-        while let Some(Outbound::Bytes(x)) = rx.try_recv() {
-            rest.extend_from_slice(&x);
-        }
+        rest.extend(take_all(&mut rx));
         assert_eq!(rest, b"bcd");
         rx.written(3);
         assert_eq!(outbox.backlog(), 0);
@@ -1363,6 +1358,6 @@ mod tests {
         let (outbox, mut rx) = Outbox::new(None);
         outbox.send(Bytes::from_static(b"x"), true);
         assert_eq!(outbox.backlog(), 1);
-        assert!(matches!(rx.try_recv(), Some(Outbound::Bytes(b)) if &b[..] == b"x"));
+        assert_eq!(take_all(&mut rx), b"x");
     }
 }
