@@ -350,12 +350,24 @@ pub fn find_mosquitto() -> Option<PathBuf> {
     None
 }
 
+/// Writes a fresh test PKI into `dir` (see [`crate::pki::Pki::write`]; a server uses
+/// `server-chain.pem`, `server-key.pem` and `ca-chain.pem`) and says how clients reach that server:
+/// trust the root, present `lwt-client`, and issue per-device certificates from the intermediate.
+pub fn test_pki(dir: &std::path::Path) -> anyhow::Result<TlsClient> {
+    crate::pki::generate(&["lwt-client".to_string()], 2)?.write(dir)?;
+    Ok(TlsClient {
+        ca: dir.join("root-ca.pem"),
+        server_name: "localhost".into(),
+        identity: Some(Identity { cert_chain: dir.join("lwt-client-chain.pem"), key: dir.join("lwt-client-key.pem") }),
+        issuer: Some(Identity { cert_chain: dir.join("intermediate-ca.pem"), key: dir.join("intermediate-ca-key.pem") }),
+    })
+}
+
 fn launch_argv(cmd: &str, port: u16, dir: &std::path::Path) -> anyhow::Result<(Vec<String>, String, Option<TlsClient>)> {
     let trimmed = cmd.trim();
     if trimmed == "mosquitto-tls" {
         let bin = find_mosquitto().context("mosquitto is not installed (apt-get install mosquitto) and LWT_MOSQUITTO is not set")?;
-        let pki = crate::pki::generate(&["lwt-client".to_string()], 2)?;
-        pki.write(dir)?;
+        let tls = test_pki(dir)?;
         // mosquitto verifies client chains against root + intermediate.
         let conf = dir.join("mosquitto.conf");
         std::fs::write(
@@ -371,12 +383,6 @@ fn launch_argv(cmd: &str, port: u16, dir: &std::path::Path) -> anyhow::Result<(V
         )?;
         let argv = vec![bin.display().to_string(), "-c".into(), conf.display().to_string()];
         let version = mosquitto_version(&bin).unwrap_or_else(|| "mosquitto".into());
-        let tls = TlsClient {
-            ca: dir.join("root-ca.pem"),
-            server_name: "localhost".into(),
-            identity: Some(Identity { cert_chain: dir.join("lwt-client-chain.pem"), key: dir.join("lwt-client-key.pem") }),
-            issuer: Some(Identity { cert_chain: dir.join("intermediate-ca.pem"), key: dir.join("intermediate-ca-key.pem") }),
-        };
         return Ok((argv, format!("{version} with TLS (launched on 127.0.0.1:{port})"), Some(tls)));
     }
     if trimmed == "mosquitto" || trimmed.starts_with("mosquitto:") {

@@ -72,8 +72,7 @@ pub fn named_target(name: &str) -> anyhow::Result<TargetSpec> {
             // The reference broker in-process behind TLS, requiring client certificates (like
             // `mosquitto-tls`): a fresh test PKI, kept for the run in a temporary folder.
             let dir = tempfile::Builder::new().prefix("lwt-embedded-tls-").tempdir()?.keep();
-            let pki = crate::pki::generate(&["lwt-client".to_string()], 2)?;
-            pki.write(&dir)?;
+            let client = crate::target::test_pki(&dir)?;
             Ok(TargetSpec::EmbeddedTls {
                 config: lwt_broker::Config::default(),
                 tls: lwt_broker::TlsOptions {
@@ -81,18 +80,7 @@ pub fn named_target(name: &str) -> anyhow::Result<TargetSpec> {
                     key: dir.join("server-key.pem"),
                     client_ca: Some(dir.join("ca-chain.pem")),
                 },
-                client: crate::transport::TlsClient {
-                    ca: dir.join("root-ca.pem"),
-                    server_name: "localhost".into(),
-                    identity: Some(crate::transport::Identity {
-                        cert_chain: dir.join("lwt-client-chain.pem"),
-                        key: dir.join("lwt-client-key.pem"),
-                    }),
-                    issuer: Some(crate::transport::Identity {
-                        cert_chain: dir.join("intermediate-ca.pem"),
-                        key: dir.join("intermediate-ca-key.pem"),
-                    }),
-                },
+                client,
             })
         }
         "lwt-broker-unlimited" => {
