@@ -54,6 +54,12 @@ pub fn lwt_broker_bin() -> Option<PathBuf> {
     None
 }
 
+fn built_lwt_broker() -> anyhow::Result<PathBuf> {
+    lwt_broker_bin().context(
+        "the lwt-broker binary is not built next to lwt-harness: run `cargo build --release -p lwt-broker` (same profile)",
+    )
+}
+
 /// A target by name: `embedded`, `embedded-tls` (in-process, TLS with client certificates),
 /// `lwt-broker` (the reference broker as its own process),
 /// `lwt-broker-unlimited` (the same, with no practical per-session queue cap), `mosquitto`,
@@ -62,12 +68,7 @@ pub fn lwt_broker_bin() -> Option<PathBuf> {
 pub fn named_target(name: &str) -> anyhow::Result<TargetSpec> {
     match name {
         "embedded" => Ok(TargetSpec::Embedded(lwt_broker::Config::default())),
-        "lwt-broker" => {
-            let bin = lwt_broker_bin().context(
-                "the lwt-broker binary is not built next to lwt-harness: run `cargo build --release -p lwt-broker` (same profile)",
-            )?;
-            Ok(TargetSpec::Launch(format!("{} --bind 127.0.0.1:{{port}}", bin.display())))
-        }
+        "lwt-broker" => Ok(TargetSpec::Launch(format!("{} --bind 127.0.0.1:{{port}}", built_lwt_broker()?.display()))),
         "embedded-tls" => {
             // The reference broker in-process behind TLS, requiring client certificates (like
             // `mosquitto-tls`): a fresh test PKI, kept for the run in a temporary folder.
@@ -87,12 +88,9 @@ pub fn named_target(name: &str) -> anyhow::Result<TargetSpec> {
             // The reference broker's per-session queue holds 100,000 messages by default; a QoS 1
             // fan-in burst beyond that (the bench sends 200,000) is dropped, which makes no
             // throughput comparison with mosquitto-unlimited. This target lifts the cap.
-            let bin = lwt_broker_bin().context(
-                "the lwt-broker binary is not built next to lwt-harness: run `cargo build --release -p lwt-broker` (same profile)",
-            )?;
             Ok(TargetSpec::Launch(format!(
                 "sh -c 'printf \"max_queued_messages: 1000000000\\n\" > {{dir}}/unlimited.yaml && exec {} --bind 127.0.0.1:{{port}} --config {{dir}}/unlimited.yaml'",
-                bin.display()
+                built_lwt_broker()?.display()
             )))
         }
         "mosquitto-unlimited" => {
@@ -275,19 +273,6 @@ pub fn merge_cmd(inputs: &[PathBuf], json: Option<&Path>, report_dir: Option<&Pa
     Ok(if m.failed() { 1 } else { 0 })
 }
 
-/// The ratio of two throughput runs, unless one of them lost QoS 1 messages: a broker that drops
-/// (a queue cap) is not faster for it, so that ratio is not printed.
-pub(crate) fn ratio_cell(a: &Throughput, b: &Throughput) -> String {
-    let incomplete = |t: &Throughput| t.qos > 0 && t.delivered < t.expected;
-    if incomplete(a) || incomplete(b) {
-        "not comparable (QoS 1 messages lost)".into()
-    } else if b.msgs_per_s > 0.0 {
-        format!("{:.2}", a.msgs_per_s / b.msgs_per_s)
-    } else {
-        "-".into()
-    }
-}
-
 /// `lwt-harness bench`: broker throughput (QoS 0 / 1, fan-in / fan-out) for each target, one table.
 pub async fn bench(targets: &[String], clients: u32, messages: u64, payload: usize, json: Option<&Path>) -> anyhow::Result<u8> {
     let mut all: Vec<(String, Vec<Throughput>)> = Vec::new();
@@ -318,7 +303,7 @@ pub async fn bench(targets: &[String], clients: u32, messages: u64, payload: usi
             md.push_str(&format!(" {:.0} ({}/{}) |", rs[i].msgs_per_s, rs[i].delivered, rs[i].expected));
         }
         for (_, rs) in all.iter().skip(1) {
-            md.push_str(&format!(" {} |", ratio_cell(r0, &rs[i])));
+            md.push_str(&format!(" {} |", r0.ratio_to(&rs[i])));
         }
         md.push('\n');
     }

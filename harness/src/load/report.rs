@@ -205,7 +205,7 @@ pub fn compare_table(runs: &[Summary], tput: &[Vec<Throughput>]) -> String {
             }
             for t in tput.iter().skip(1) {
                 let cell = match t.get(i) {
-                    Some(x) => super::cli::ratio_cell(t0, x),
+                    Some(x) => t0.ratio_to(x),
                     None => "-".into(),
                 };
                 let _ = write!(md, " {cell} |");

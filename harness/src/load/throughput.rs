@@ -168,6 +168,21 @@ pub struct Throughput {
     pub elapsed_ms: f64,
 }
 
+impl Throughput {
+    /// This run's rate over `other`'s, for a table cell; refused when either lost QoS 1 messages:
+    /// a broker that drops (a queue cap) is not faster for it.
+    pub fn ratio_to(&self, other: &Throughput) -> String {
+        let incomplete = |t: &Throughput| t.qos > 0 && t.delivered < t.expected;
+        if incomplete(self) || incomplete(other) {
+            "not comparable (QoS 1 messages lost)".into()
+        } else if other.msgs_per_s > 0.0 {
+            format!("{:.2}", self.msgs_per_s / other.msgs_per_s)
+        } else {
+            "-".into()
+        }
+    }
+}
+
 /// Fan-in: `publishers` clients each send `per_publisher` messages to one topic tree that one
 /// subscriber reads through a wildcard. Fan-out: one publisher sends `per_publisher` messages to a
 /// topic `subscribers` clients read.
@@ -314,4 +329,22 @@ pub async fn background(endpoint: &Endpoint, b: BackgroundSpec, version: Protoco
         });
     }
     Ok(Background { tasks, sent, acked, started, publishers: b.publishers as u64, planned_rate: b.publishers as f64 * b.rate as f64 })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(qos: u8, delivered: u64, rate: f64) -> Throughput {
+        Throughput { qos, expected: 100, delivered, msgs_per_s: rate, ..Throughput::default() }
+    }
+
+    #[test]
+    fn ratios_are_refused_when_qos1_messages_were_lost() {
+        assert_eq!(run(1, 100, 300.0).ratio_to(&run(1, 100, 100.0)), "3.00");
+        assert_eq!(run(1, 40, 300.0).ratio_to(&run(1, 100, 100.0)), "not comparable (QoS 1 messages lost)");
+        assert_eq!(run(1, 100, 300.0).ratio_to(&run(1, 99, 100.0)), "not comparable (QoS 1 messages lost)");
+        // QoS 0 may drop: the rate of what arrived still compares.
+        assert_eq!(run(0, 40, 300.0).ratio_to(&run(0, 100, 150.0)), "2.00");
+    }
 }
