@@ -11,9 +11,11 @@
 pub mod cli;
 pub mod client;
 pub mod closer;
-pub mod codec;
+/// The shared codec crate, re-exported so broker code and embedders keep one path to it.
+pub use lwt_codec as codec;
 pub mod config;
-pub mod connection;
+/// Packets over a byte stream (from the codec crate).
+pub use lwt_codec::connection;
 pub mod core;
 pub mod eventgrid;
 pub mod listener;

@@ -5,10 +5,10 @@
 use crate::transport::ClientStream;
 use anyhow::{bail, Context};
 use bytes::Bytes;
-use lwt_broker::codec::{
+use lwt_codec::{
     Connect, Disconnect, Packet, Properties, Property, ProtocolVersion, PubResp, Publish, QoS, SubOptions, Subscribe,
 };
-use lwt_broker::connection::Connection;
+use lwt_codec::connection::Connection;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};

@@ -11,7 +11,7 @@ use crate::proxy::Proxy;
 use crate::sensor::{Sensor, SensorSpec};
 use crate::transport::Endpoint;
 use crate::verdict::{self, expect_no_will, expect_will, Level, Verdict, WillExpectation};
-use lwt_broker::codec::{reason, Property, ProtocolVersion, Publish, QoS};
+use lwt_codec::{reason, Property, ProtocolVersion, Publish, QoS};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -491,7 +491,7 @@ async fn latency_keepalive(ctx: &Ctx, version: ProtocolVersion) -> anyhow::Resul
     let pinger = tokio::spawn(async move {
         while Instant::now() < until {
             tokio::time::sleep(interval).await;
-            if sensor.send(&lwt_broker::codec::Packet::PingReq).await.is_err() {
+            if sensor.send(&lwt_codec::Packet::PingReq).await.is_err() {
                 break;
             }
         }

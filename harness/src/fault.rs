@@ -5,7 +5,7 @@
 use crate::sensor::{ConnectOutcome, Sensor, SensorSpec};
 use crate::transport::ClientStream;
 use bytes::Bytes;
-use lwt_broker::connection::Connection;
+use lwt_codec::connection::Connection;
 use std::fmt;
 use std::net::SocketAddr;
 use std::time::Duration;

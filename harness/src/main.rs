@@ -1,7 +1,7 @@
 //! `lwt-harness`: judge a broker's Last Will behaviour.
 
 use clap::{Parser, Subcommand};
-use lwt_broker::codec::ProtocolVersion;
+use lwt_codec::ProtocolVersion;
 use lwt_harness::checks::{self, Ctx};
 use lwt_harness::latency::LatencyBook;
 use lwt_harness::profile::Profile;

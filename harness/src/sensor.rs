@@ -5,11 +5,11 @@ use crate::fault::{Fault, FaultRecord, ProtocolViolation};
 use crate::transport::ClientStream;
 use anyhow::{bail, Context};
 use bytes::Bytes;
-use lwt_broker::codec::raw::RawPacket;
-use lwt_broker::codec::{
+use lwt_codec::raw::RawPacket;
+use lwt_codec::{
     ConnAck, Connect, Disconnect, Packet, Properties, Property, ProtocolVersion, PubResp, Publish, QoS, Will,
 };
-use lwt_broker::connection::{Connection, ReadError};
+use lwt_codec::connection::{Connection, ReadError};
 use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -327,7 +327,7 @@ pub enum ConnectDefect {
 impl ConnectDefect {
     /// The bytes of `spec`'s CONNECT with this defect.
     pub fn apply(&self, spec: &SensorSpec) -> anyhow::Result<Bytes> {
-        use lwt_broker::codec::raw::CONNECT_FLAGS_OFFSET;
+        use lwt_codec::raw::CONNECT_FLAGS_OFFSET;
         let raw = RawPacket::from_packet(&Packet::Connect(spec.to_connect()), spec.version);
         let flags = raw.body[CONNECT_FLAGS_OFFSET];
         let raw = match *self {

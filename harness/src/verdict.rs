@@ -4,7 +4,7 @@
 
 use crate::actuator::{Actuator, Observation};
 use bytes::Bytes;
-use lwt_broker::codec::{Property, QoS};
+use lwt_codec::{Property, QoS};
 use serde::Serialize;
 use std::fmt;
 use std::time::Duration;
@@ -355,7 +355,7 @@ pub async fn arm_probe(observer: &Actuator) -> anyhow::Result<()> {
 pub async fn expect_no_will(observer: &Actuator, topic: &str, from: Instant, window: Duration, rule: &str, level: Level) -> Verdict {
     tokio::time::sleep_until(from + window).await;
     let probe_payload = format!("probe-{}", from.elapsed().as_nanos());
-    let probe = lwt_broker::codec::Publish::new(probe_topic(observer), probe_payload.clone().into_bytes());
+    let probe = lwt_codec::Publish::new(probe_topic(observer), probe_payload.clone().into_bytes());
     let mut v = Verdict {
         rule: rule.into(),
         level,
@@ -380,7 +380,7 @@ pub async fn expect_no_will(observer: &Actuator, topic: &str, from: Instant, win
     let wills: Vec<Observation> = observer
         .observations()
         .into_iter()
-        .filter(|o| o.at >= from && lwt_broker::codec::topic::matches(topic, &o.topic))
+        .filter(|o| o.at >= from && lwt_codec::topic::matches(topic, &o.topic))
         .collect();
     if !wills.is_empty() {
         let t = wills[0].at.duration_since(from);

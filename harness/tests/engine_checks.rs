@@ -1,7 +1,7 @@
 //! The engine's built-in checks against real brokers: every check passes on the reference broker,
 //! and mosquitto (Debian's, launched on a loopback port) gets the verdicts it earns.
 
-use lwt_broker::codec::ProtocolVersion;
+use lwt_codec::ProtocolVersion;
 use lwt_harness::checks::{self, CheckResult, Ctx};
 use lwt_harness::latency::LatencyBook;
 use lwt_harness::profile::Profile;

@@ -1,7 +1,7 @@
 //! The engine over TLS with per-client certificates: mosquitto launched with a generated test PKI
 //! (`--launch mosquitto-tls`, `require_certificate true`) judged by the same checks as over TCP.
 
-use lwt_broker::codec::ProtocolVersion;
+use lwt_codec::ProtocolVersion;
 use lwt_harness::checks::{self, Ctx};
 use lwt_harness::latency::LatencyBook;
 use lwt_harness::profile::Profile;

@@ -2,7 +2,7 @@
 //! (feature `mutants`), the check that targets it reports a failure of the right rule. The unmutated
 //! broker passes every check (tests/engine_checks.rs).
 
-use lwt_broker::codec::ProtocolVersion;
+use lwt_codec::ProtocolVersion;
 use lwt_broker::mutant::{Mutant, ALL};
 use lwt_broker::Config;
 use lwt_harness::checks::{self, Ctx};

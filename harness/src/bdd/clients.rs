@@ -9,7 +9,7 @@ use crate::transport::ClientStream;
 use crate::verdict;
 use bytes::Bytes;
 use cucumber::{given, when};
-use lwt_broker::codec::{Packet, Properties, ProtocolVersion, Publish, QoS, SubOptions, Will};
+use lwt_codec::{Packet, Properties, ProtocolVersion, Publish, QoS, SubOptions, Will};
 use std::time::Duration;
 
 /// Parses "3.1.1" / "5.0" / "5".
@@ -378,6 +378,6 @@ async fn pings(w: &mut LwtWorld, name: String, every: f64, total: f64) {
     let s = w.sensor(&name).live.as_mut().expect("connected");
     while tokio::time::Instant::now() + Duration::from_secs_f64(every) <= until {
         tokio::time::sleep(Duration::from_secs_f64(every)).await;
-        s.send(&lwt_broker::codec::Packet::PingReq).await.unwrap_or_else(|e| panic!("{name} ping: {e:#}"));
+        s.send(&lwt_codec::Packet::PingReq).await.unwrap_or_else(|e| panic!("{name} ping: {e:#}"));
     }
 }

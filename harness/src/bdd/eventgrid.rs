@@ -19,8 +19,8 @@ use anyhow::{bail, Context};
 use bytes::Bytes;
 use cucumber::gherkin::Step;
 use cucumber::{given, then, when};
-use lwt_broker::codec::{Packet, Properties, Property, ProtocolVersion, PubResp, Publish, QoS, SubOptions, Subscribe};
-use lwt_broker::connection::Connection;
+use lwt_codec::{Packet, Properties, Property, ProtocolVersion, PubResp, Publish, QoS, SubOptions, Subscribe};
+use lwt_codec::connection::Connection;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
@@ -147,7 +147,7 @@ pub struct RawClient {
 
 impl RawClient {
     /// Sends `connect` over `stream`; the client if CONNACK is 0, else the refusal.
-    pub async fn connect(stream: ClientStream, connect: lwt_broker::codec::Connect) -> anyhow::Result<RawClient> {
+    pub async fn connect(stream: ClientStream, connect: lwt_codec::Connect) -> anyhow::Result<RawClient> {
         let version = connect.protocol;
         let mut conn = Connection::new(stream);
         conn.set_version(version);
@@ -562,7 +562,7 @@ async fn exactly_n(w: &mut LwtWorld, who: String, n: usize, filter: String) {
     let seen: Vec<String> = a
         .observations()
         .iter()
-        .filter(|o| lwt_broker::codec::topic::matches(&f, &o.topic))
+        .filter(|o| lwt_codec::topic::matches(&f, &o.topic))
         .map(|o| format!("{} {:?}", o.topic, String::from_utf8_lossy(&o.payload)))
         .collect();
     let broken = a.broken();

@@ -9,7 +9,7 @@ use crate::sensor::{ConnectOutcome, ServerClose};
 use crate::verdict::{self, expect_no_will, expect_will, Status, Verdict, WillExpectation};
 use bytes::Bytes;
 use cucumber::then;
-use lwt_broker::codec::{Property, QoS};
+use lwt_codec::{Property, QoS};
 use std::time::Duration;
 use tokio::time::Instant;
 

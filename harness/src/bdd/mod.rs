@@ -25,7 +25,7 @@ use crate::target::Target;
 use crate::transport::{Endpoint, Identity};
 use crate::verdict::{Level, Verdict};
 use cucumber::gherkin;
-use lwt_broker::codec::ProtocolVersion;
+use lwt_codec::ProtocolVersion;
 use report::{ScenarioOutcome, ScenarioRecord};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -111,7 +111,7 @@ pub struct LwtWorld {
     /// This scenario's certificates and namespace (an identities folder in a temporary directory).
     pub pki: Option<eventgrid::ScenarioPki>,
     /// Extra CONNECT properties per client (e.g. a user property the Event Grid profile refuses).
-    pub connect_properties: BTreeMap<String, Vec<lwt_broker::codec::Property>>,
+    pub connect_properties: BTreeMap<String, Vec<lwt_codec::Property>>,
     /// Codec-level clients for authorization checks, by name.
     pub raw: BTreeMap<String, eventgrid::RawClient>,
     /// The last PUBLISH attempt of each raw client.

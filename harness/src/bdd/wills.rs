@@ -3,7 +3,7 @@
 use super::LwtWorld;
 use bytes::Bytes;
 use cucumber::given;
-use lwt_broker::codec::Property;
+use lwt_codec::Property;
 
 fn add(w: &mut LwtWorld, name: &str, p: Property) {
     let will = w.spec_mut(name).will.as_mut().unwrap_or_else(|| panic!("{name} has no will to add {p:?} to"));

@@ -8,7 +8,7 @@ use crate::transport::{ClientStream, Endpoint, TlsClient};
 use rustls::pki_types::pem::PemObject;
 use anyhow::{bail, Context};
 use bytes::{Bytes, BytesMut};
-use lwt_broker::codec::{
+use lwt_codec::{
     decode_frame, read_frame, Connect, Packet, Properties, Property, ProtocolVersion, PubResp, Publish, QoS, SubOptions,
     Subscribe, Will,
 };
@@ -144,7 +144,7 @@ pub async fn connect_member(
 
 /// Ends a member normally: DISCONNECT 0x00 (5.0: with Session Expiry 0 so nothing lingers) and close.
 pub async fn disconnect_normally(mut m: Member, version: ProtocolVersion) {
-    let mut d = lwt_broker::codec::Disconnect::new(0);
+    let mut d = lwt_codec::Disconnect::new(0);
     if version.is_v5() {
         d.properties.push(Property::SessionExpiryInterval(0));
     }
@@ -291,7 +291,7 @@ impl Observer {
 
     /// Sends DISCONNECT 0x00 and stops.
     pub async fn stop(mut self) {
-        let _ = self.out.send(Packet::Disconnect(lwt_broker::codec::Disconnect::new(0))).await;
+        let _ = self.out.send(Packet::Disconnect(lwt_codec::Disconnect::new(0))).await;
         if let Some(t) = &mut self.task {
             let _ = tokio::time::timeout(Duration::from_secs(1), t).await;
         }

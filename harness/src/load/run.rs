@@ -11,7 +11,7 @@ use crate::target::Target;
 use crate::transport::ClientStream;
 use anyhow::{bail, Context};
 use indicatif::{ProgressBar, ProgressStyle};
-use lwt_broker::codec::{Disconnect, Packet, ProtocolVersion};
+use lwt_codec::{Disconnect, Packet, ProtocolVersion};
 use std::collections::HashMap;
 use std::io::IsTerminal;
 use std::net::IpAddr;

@@ -80,10 +80,10 @@ pub enum Protocol {
 
 impl Protocol {
     /// The codec's version.
-    pub fn version(self) -> lwt_broker::codec::ProtocolVersion {
+    pub fn version(self) -> lwt_codec::ProtocolVersion {
         match self {
-            Protocol::V311 => lwt_broker::codec::ProtocolVersion::V311,
-            Protocol::V5 => lwt_broker::codec::ProtocolVersion::V5,
+            Protocol::V311 => lwt_codec::ProtocolVersion::V311,
+            Protocol::V5 => lwt_codec::ProtocolVersion::V5,
         }
     }
     /// "3.1.1" or "5.0".

@@ -8,7 +8,7 @@ use super::scenario::BackgroundSpec;
 use crate::transport::{ClientStream, Endpoint};
 use anyhow::bail;
 use bytes::{Bytes, BytesMut};
-use lwt_broker::codec::{
+use lwt_codec::{
     decode_frame, read_frame, Connect, Packet, Properties, ProtocolVersion, PubResp, Publish, QoS, SubOptions, Subscribe,
 };
 use serde::{Deserialize, Serialize};
@@ -141,7 +141,7 @@ async fn publish_burst(
             }
         }
     }
-    let _ = s.write_all(&Packet::Disconnect(lwt_broker::codec::Disconnect::new(0)).to_bytes(version)).await;
+    let _ = s.write_all(&Packet::Disconnect(lwt_codec::Disconnect::new(0)).to_bytes(version)).await;
     Ok(sent)
 }
 

@@ -3,8 +3,8 @@
 //! from packet values the encoder writes unchanged (duplicate properties, wildcards, ...).
 
 use bytes::{Bytes, BytesMut};
-use lwt_broker::codec::raw::{RawPacket, CONNECT_FLAGS_OFFSET};
-use lwt_broker::codec::*;
+use lwt_codec::raw::{RawPacket, CONNECT_FLAGS_OFFSET};
+use lwt_codec::*;
 use std::collections::HashSet;
 
 const V311: ProtocolVersion = ProtocolVersion::V311;

@@ -7,7 +7,7 @@
 //! comparisons sort properties by identifier (stable, so repeated user properties keep their order).
 
 use bytes::{Buf, Bytes};
-use lwt_broker::codec::{self as ours, Packet, Property, ProtocolVersion, QoS};
+use lwt_codec::{self as ours, Packet, Property, ProtocolVersion, QoS};
 use mqtt5_protocol as theirs;
 use theirs::packet::{
     auth::AuthPacket, connack::ConnAckPacket, connect::ConnectPacket, disconnect::DisconnectPacket,

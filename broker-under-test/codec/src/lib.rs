@@ -3,14 +3,18 @@
 //! - [`decode`]: framing ([`read_frame`]) and validation that names what is wrong ([`DecodeError`]).
 //! - [`Packet::encode`]: exact encoding; [`raw`] for deliberately invalid bytes.
 //! - [`topic`]: topic names, filters and matching.
+//! - [`connection::Connection`]: packets over any tokio byte stream (the broker's per-connection
+//!   framing and the harness's raw client).
 //!
-//! This module depends on nothing else in the workspace.
+//! This crate depends on nothing else in the workspace: the broker uses it as `lwt_broker::codec`,
+//! the harness as `lwt_codec`, so the harness needs the broker only for its embedded target.
 
 mod decode;
 mod encode;
 mod error;
 mod packet;
 mod property;
+pub mod connection;
 pub mod raw;
 pub mod reason;
 pub mod topic;

@@ -3,7 +3,7 @@
 //! for a set of known encodings.
 
 use bytes::{Bytes, BytesMut};
-use lwt_broker::codec::*;
+use lwt_codec::*;
 
 const V311: ProtocolVersion = ProtocolVersion::V311;
 const V5: ProtocolVersion = ProtocolVersion::V5;

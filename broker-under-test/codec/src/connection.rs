@@ -1,7 +1,7 @@
 //! Packets over a byte stream: framing, strict decoding and encoding on any `AsyncRead`/`AsyncWrite`.
 //! The broker uses it per connection; the harness and tests use it as their raw MQTT client.
 
-use crate::codec::{decode_frame, read_frame, DecodeError, Frame, Packet, ProtocolVersion};
+use crate::{decode_frame, read_frame, DecodeError, Frame, Packet, ProtocolVersion};
 use bytes::BytesMut;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
