@@ -6,11 +6,14 @@
 
 pub mod cli;
 pub mod fleet;
+mod matcher;
 pub mod merge;
 pub mod plot;
 pub mod report;
+pub mod resources;
 pub mod run;
 pub mod scenario;
+mod strike;
 pub mod summary;
 pub mod throughput;
 
