@@ -428,86 +428,102 @@ impl Scenario {
 
     /// Checks values serde cannot (ranges, combinations); errors name the key and its line.
     pub fn validate(&self, text: &str, origin: &str) -> anyhow::Result<()> {
-        let bad = |path: &[&str], msg: String| -> anyhow::Error {
-            let key = path.join(".");
-            match line_of(text, path) {
-                Some(l) => anyhow::anyhow!("{origin}: invalid scenario: {key} at line {l}: {msg}"),
-                None => anyhow::anyhow!("{origin}: invalid scenario: {key}: {msg}"),
-            }
-        };
-        let f = &self.fleet;
-        if f.count == 0 {
-            return Err(bad(&["fleet", "count"], "must be at least 1".into()));
-        }
-        if !f.will.topic.contains("{id}") && !f.will.topic.contains("{i}") {
-            return Err(bad(&["fleet", "will", "topic"], format!("{:?} must contain {{id}} or {{i}}: the topic identifies the will's sender", f.will.topic)));
-        }
-        if f.will.topic.contains('+') || f.will.topic.contains('#') {
-            return Err(bad(&["fleet", "will", "topic"], "a will topic cannot contain wildcards".into()));
-        }
-        if f.will.qos > 2 {
-            return Err(bad(&["fleet", "will", "qos"], format!("must be 0, 1 or 2 (got {})", f.will.qos)));
-        }
-        if !f.id.contains("{i") {
-            return Err(bad(&["fleet", "id"], format!("{:?} must contain {{i}} so every client id is unique", f.id)));
-        }
-        if f.will.delay > 0 && f.protocol != Protocol::V5 {
-            return Err(bad(&["fleet", "will", "delay"], "a Will Delay Interval needs protocol \"5.0\"".into()));
-        }
-        if f.session_expiry.is_some() && f.protocol != Protocol::V5 {
-            return Err(bad(&["fleet", "session_expiry"], "Session Expiry needs protocol \"5.0\"".into()));
-        }
-        if f.keep_alives.contains(&0) {
-            return Err(bad(&["fleet", "keep_alives"], "keep-alives must be at least 1 s".into()));
-        }
-        if self.observers.qos > 2 {
-            return Err(bad(&["observers", "qos"], format!("must be 0, 1 or 2 (got {})", self.observers.qos)));
-        }
-        if self.observers.count == 0 {
-            return Err(bad(&["observers", "count"], "at least one observer is needed to see wills".into()));
-        }
-        if self.ramp.concurrency == 0 {
-            return Err(bad(&["ramp", "concurrency"], "must be at least 1".into()));
-        }
-        let fs = &self.fault;
-        if !(0.0..=1.0).contains(&fs.share) || fs.share.is_nan() {
-            return Err(bad(&["fault", "share"], format!("must be between 0 and 1 (got {})", fs.share)));
-        }
-        if fs.select == Selection::Waves && fs.waves == 0 {
-            return Err(bad(&["fault", "waves"], "must be at least 1".into()));
-        }
-        if fs.kind == FaultKind::Disconnect04 && f.protocol != Protocol::V5 {
-            return Err(bad(&["fault", "kind"], "disconnect-0x04 needs protocol \"5.0\"".into()));
-        }
-        if fs.kind.keepalive_detected() && f.keep_alive == 0 && f.keep_alives.is_empty() {
-            return Err(bad(&["fleet", "keep_alive"], format!("fault {} is only detected by keep-alive: it must be non-zero", fs.kind.label())));
-        }
-        if let Some(r) = &fs.reconnect {
-            if !(0.0..=1.0).contains(&r.share) || r.share.is_nan() {
-                return Err(bad(&["fault", "reconnect", "share"], format!("must be between 0 and 1 (got {})", r.share)));
-            }
-            if fs.kind == FaultKind::Takeover {
-                return Err(bad(&["fault", "reconnect"], "a takeover already reconnects".into()));
-            }
-        }
-        if let Some(b) = &self.background {
-            if b.qos > 1 {
-                return Err(bad(&["background", "qos"], format!("must be 0 or 1 (got {})", b.qos)));
-            }
-            if b.rate == 0 {
-                return Err(bad(&["background", "rate"], "must be at least 1".into()));
-            }
-        }
-        if self.repetitions == 0 {
-            return Err(bad(&["repetitions"], "must be at least 1".into()));
-        }
-        if self.target.source_addrs == 0 || self.target.source_addrs > 254 {
-            return Err(bad(&["target", "source_addrs"], "must be between 1 and 254".into()));
-        }
         if self.target.broker.is_some() && self.target.launch.is_some() {
             bail!("{origin}: invalid scenario: target.broker and target.launch cannot both be set");
         }
-        Ok(())
+        let Some((path, msg)) = self.fleet_problem().or_else(|| self.fault_problem()).or_else(|| self.other_problem()) else {
+            return Ok(());
+        };
+        let key = path.join(".");
+        match line_of(text, path) {
+            Some(l) => bail!("{origin}: invalid scenario: {key} at line {l}: {msg}"),
+            None => bail!("{origin}: invalid scenario: {key}: {msg}"),
+        }
+    }
+
+    /// The first problem with the fleet: its key path and what is wrong.
+    fn fleet_problem(&self) -> Option<Problem> {
+        let f = &self.fleet;
+        if f.count == 0 {
+            return Some((&["fleet", "count"], "must be at least 1".into()));
+        }
+        if !f.will.topic.contains("{id}") && !f.will.topic.contains("{i}") {
+            return Some((&["fleet", "will", "topic"], format!("{:?} must contain {{id}} or {{i}}: the topic identifies the will's sender", f.will.topic)));
+        }
+        if f.will.topic.contains('+') || f.will.topic.contains('#') {
+            return Some((&["fleet", "will", "topic"], "a will topic cannot contain wildcards".into()));
+        }
+        if f.will.qos > 2 {
+            return Some((&["fleet", "will", "qos"], format!("must be 0, 1 or 2 (got {})", f.will.qos)));
+        }
+        if !f.id.contains("{i") {
+            return Some((&["fleet", "id"], format!("{:?} must contain {{i}} so every client id is unique", f.id)));
+        }
+        if f.will.delay > 0 && f.protocol != Protocol::V5 {
+            return Some((&["fleet", "will", "delay"], "a Will Delay Interval needs protocol \"5.0\"".into()));
+        }
+        if f.session_expiry.is_some() && f.protocol != Protocol::V5 {
+            return Some((&["fleet", "session_expiry"], "Session Expiry needs protocol \"5.0\"".into()));
+        }
+        if f.keep_alives.contains(&0) {
+            return Some((&["fleet", "keep_alives"], "keep-alives must be at least 1 s".into()));
+        }
+        None
+    }
+
+    /// The first problem with the fault plan.
+    fn fault_problem(&self) -> Option<Problem> {
+        let f = &self.fleet;
+        let fs = &self.fault;
+        if !(0.0..=1.0).contains(&fs.share) || fs.share.is_nan() {
+            return Some((&["fault", "share"], format!("must be between 0 and 1 (got {})", fs.share)));
+        }
+        if fs.select == Selection::Waves && fs.waves == 0 {
+            return Some((&["fault", "waves"], "must be at least 1".into()));
+        }
+        if fs.kind == FaultKind::Disconnect04 && f.protocol != Protocol::V5 {
+            return Some((&["fault", "kind"], "disconnect-0x04 needs protocol \"5.0\"".into()));
+        }
+        if fs.kind.keepalive_detected() && f.keep_alive == 0 && f.keep_alives.is_empty() {
+            return Some((&["fleet", "keep_alive"], format!("fault {} is only detected by keep-alive: it must be non-zero", fs.kind.label())));
+        }
+        if let Some(r) = &fs.reconnect {
+            if !(0.0..=1.0).contains(&r.share) || r.share.is_nan() {
+                return Some((&["fault", "reconnect", "share"], format!("must be between 0 and 1 (got {})", r.share)));
+            }
+            if fs.kind == FaultKind::Takeover {
+                return Some((&["fault", "reconnect"], "a takeover already reconnects".into()));
+            }
+        }
+        None
+    }
+
+    /// The first problem with observers, ramp, background traffic, repetitions and target.
+    fn other_problem(&self) -> Option<Problem> {
+        if self.observers.qos > 2 {
+            return Some((&["observers", "qos"], format!("must be 0, 1 or 2 (got {})", self.observers.qos)));
+        }
+        if self.observers.count == 0 {
+            return Some((&["observers", "count"], "at least one observer is needed to see wills".into()));
+        }
+        if self.ramp.concurrency == 0 {
+            return Some((&["ramp", "concurrency"], "must be at least 1".into()));
+        }
+        if let Some(b) = &self.background {
+            if b.qos > 1 {
+                return Some((&["background", "qos"], format!("must be 0 or 1 (got {})", b.qos)));
+            }
+            if b.rate == 0 {
+                return Some((&["background", "rate"], "must be at least 1".into()));
+            }
+        }
+        if self.repetitions == 0 {
+            return Some((&["repetitions"], "must be at least 1".into()));
+        }
+        if self.target.source_addrs == 0 || self.target.source_addrs > 254 {
+            return Some((&["target", "source_addrs"], "must be between 1 and 254".into()));
+        }
+        None
     }
 
     /// Observer filters, defaulting to the will topic with its identifying parts as `+`.
@@ -530,6 +546,9 @@ impl Scenario {
         }
     }
 }
+
+/// A problem in a scenario: the key path and what is wrong with it.
+type Problem = (&'static [&'static str], String);
 
 /// Expands a pattern: `{id}`, `{i}`, `{i:05}` (zero-padded), `{gen}`, `{shard}`.
 pub fn expand(pattern: &str, id: &str, i: u32, gen: u32, shard: u32) -> String {
