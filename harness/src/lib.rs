@@ -19,6 +19,7 @@ pub mod latency;
 pub mod load;
 pub mod profile;
 pub mod proxy;
+pub mod rumqttc_observer;
 pub mod sensor;
 pub mod target;
 pub mod transport;

@@ -1,0 +1,332 @@
+//! A second, independent observer stack on `rumqttc` (its own codec, its own state machine), for
+//! cross-checking: a codec bug shared by the reference broker and the harness (they share
+//! `lwt_codec`) cannot hide when a will is also seen through a client neither of them wrote.
+//!
+//! It only observes: it subscribes, records every PUBLISH as an [`Observation`] with a monotonic
+//! timestamp, publishes probes and pings on its own keep-alive. Edge behaviour (odd DISCONNECT
+//! codes, malformed packets) stays with [`crate::actuator::Actuator`] on our codec. rumqttc
+//! reconnects by itself when polled after an error; this observer never does: the first error marks
+//! it broken, so a verdict never rests on a silently re-established session.
+
+use crate::actuator::Observation;
+use anyhow::{bail, Context};
+use bytes::Bytes;
+use lwt_codec::{Properties, Property, ProtocolVersion, QoS};
+use rumqttc::v5::mqttbytes::v5 as v5b;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
+
+/// How a rumqttc observer connects.
+#[derive(Clone, Debug)]
+pub struct RumqttcSpec {
+    /// Client id.
+    pub client_id: String,
+    /// Protocol version.
+    pub version: ProtocolVersion,
+    /// Keep-alive in seconds; rumqttc pings on it. Its 5.0 client refuses less than 5 s, so 5.0 is
+    /// raised to 5.
+    pub keep_alive: u16,
+    /// User Name and Password, for brokers that require them.
+    pub credentials: Option<(String, String)>,
+    /// Largest packet it accepts (rumqttc's 3.1.1 default is 10 KiB: too small for large wills).
+    pub max_packet_size: u32,
+}
+
+impl RumqttcSpec {
+    /// A clean-start observer with a 30 s keep-alive and 1 MiB packets.
+    pub fn new(client_id: impl Into<String>, version: ProtocolVersion) -> Self {
+        RumqttcSpec { client_id: client_id.into(), version, keep_alive: 30, credentials: None, max_packet_size: 1 << 20 }
+    }
+}
+
+/// The two rumqttc clients (3.1.1 and 5.0 are separate APIs in rumqttc).
+enum Client {
+    V4(rumqttc::AsyncClient),
+    V5(rumqttc::v5::AsyncClient),
+}
+
+/// What the event-loop task shares with the observer.
+#[derive(Default)]
+struct Shared {
+    log: Vec<Observation>,
+    broken: Option<String>,
+}
+
+/// A connected rumqttc observer.
+pub struct RumqttcObserver {
+    /// Its spec.
+    pub spec: RumqttcSpec,
+    client: Client,
+    shared: Arc<Mutex<Shared>>,
+    changed: watch::Receiver<u64>,
+    subacks: tokio::sync::Mutex<mpsc::UnboundedReceiver<Vec<u8>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+/// What the event loop reports besides publishes.
+enum Ack {
+    Conn(u8),
+    Sub(Vec<u8>),
+}
+
+impl RumqttcObserver {
+    /// Connects to `addr` (plain TCP) and waits for a successful CONNACK.
+    pub async fn connect(addr: SocketAddr, spec: RumqttcSpec) -> anyhow::Result<RumqttcObserver> {
+        let shared = Arc::new(Mutex::new(Shared::default()));
+        let (tx, changed) = watch::channel(0u64);
+        let (ack_tx, mut ack_rx) = mpsc::unbounded_channel();
+        let (client, task) = match spec.version {
+            ProtocolVersion::V5 => {
+                let mut o = rumqttc::v5::MqttOptions::new(&spec.client_id, addr.ip().to_string(), addr.port());
+                o.set_keep_alive(Duration::from_secs(u64::from(spec.keep_alive.max(5))));
+                o.set_clean_start(true);
+                o.set_max_packet_size(Some(spec.max_packet_size));
+                if let Some((u, p)) = &spec.credentials {
+                    o.set_credentials(u, p);
+                }
+                let (c, el) = rumqttc::v5::AsyncClient::new(o, 64);
+                (Client::V5(c), tokio::spawn(run_v5(el, shared.clone(), tx, ack_tx)))
+            }
+            _ => {
+                let mut o = rumqttc::MqttOptions::new(&spec.client_id, addr.ip().to_string(), addr.port());
+                o.set_keep_alive(Duration::from_secs(u64::from(spec.keep_alive.max(1))));
+                o.set_clean_session(true);
+                o.set_max_packet_size(spec.max_packet_size as usize, spec.max_packet_size as usize);
+                if let Some((u, p)) = &spec.credentials {
+                    o.set_credentials(u, p);
+                }
+                let (c, el) = rumqttc::AsyncClient::new(o, 64);
+                (Client::V4(c), tokio::spawn(run_v4(el, shared.clone(), tx, ack_tx)))
+            }
+        };
+        let (sub_tx, sub_rx) = mpsc::unbounded_channel();
+        let first = tokio::time::timeout(Duration::from_secs(5), ack_rx.recv()).await;
+        let id = &spec.client_id;
+        match first {
+            Ok(Some(Ack::Conn(0))) => {}
+            Ok(Some(Ack::Conn(code))) => bail!("rumqttc observer {id} refused with code {code:#04x}"),
+            Ok(Some(Ack::Sub(_))) => bail!("rumqttc observer {id}: SUBACK before CONNACK"),
+            Ok(None) => bail!("rumqttc observer {id}: {}", shared.lock().unwrap().broken.clone().unwrap_or_default()),
+            Err(_) => bail!("rumqttc observer {id}: no CONNACK within 5 s"),
+        }
+        // From now on SUBACKs go to `subscribe`.
+        tokio::spawn(async move {
+            while let Some(a) = ack_rx.recv().await {
+                if let Ack::Sub(codes) = a {
+                    if sub_tx.send(codes).is_err() {
+                        break;
+                    }
+                }
+            }
+        });
+        Ok(RumqttcObserver { spec, client, shared, changed, subacks: tokio::sync::Mutex::new(sub_rx), task })
+    }
+
+    /// Subscribes to `filter` and returns the SUBACK codes (one at a time, so codes match filters).
+    pub async fn subscribe(&self, filter: &str, qos: QoS) -> anyhow::Result<Vec<u8>> {
+        let mut acks = self.subacks.lock().await;
+        match &self.client {
+            Client::V4(c) => c.subscribe(filter, v4_qos(qos)).await?,
+            Client::V5(c) => c.subscribe(filter, v5_qos(qos)).await?,
+        }
+        let codes = tokio::time::timeout(Duration::from_secs(5), acks.recv())
+            .await
+            .with_context(|| format!("rumqttc observer {}: no SUBACK for {filter} within 5 s", self.spec.client_id))?
+            .with_context(|| format!("rumqttc observer {}: {}", self.spec.client_id, self.broken().unwrap_or_default()))?;
+        Ok(codes)
+    }
+
+    /// Publishes (probes: a message the observer must see come back).
+    pub async fn publish(&self, topic: &str, payload: Bytes, qos: QoS) -> anyhow::Result<()> {
+        match &self.client {
+            Client::V4(c) => c.publish_bytes(topic, v4_qos(qos), false, payload).await?,
+            Client::V5(c) => c.publish_bytes(topic, v5_qos(qos), false, payload).await?,
+        }
+        Ok(())
+    }
+
+    /// Everything received so far.
+    pub fn observations(&self) -> Vec<Observation> {
+        self.shared.lock().unwrap().log.clone()
+    }
+
+    /// Why it stopped, if it did.
+    pub fn broken(&self) -> Option<String> {
+        self.shared.lock().unwrap().broken.clone()
+    }
+
+    /// The first observation matching `pred`, waiting until `deadline`.
+    pub async fn wait_for(&self, pred: impl Fn(&Observation) -> bool, deadline: Instant) -> Option<Observation> {
+        let mut changed = self.changed.clone();
+        loop {
+            if let Some(o) = self.shared.lock().unwrap().log.iter().find(|o| pred(o)) {
+                return Some(o.clone());
+            }
+            if tokio::time::timeout_at(deadline, changed.changed()).await.map(|r| r.is_err()).unwrap_or(true) {
+                return self.shared.lock().unwrap().log.iter().find(|o| pred(o)).cloned();
+            }
+        }
+    }
+
+    /// Sends DISCONNECT and stops.
+    pub async fn disconnect(self) {
+        let _ = match &self.client {
+            Client::V4(c) => c.disconnect().await.map_err(|e| e.to_string()),
+            Client::V5(c) => c.disconnect().await.map_err(|e| e.to_string()),
+        };
+        let _ = tokio::time::timeout(Duration::from_secs(1), self.changed.clone().changed()).await;
+        self.task.abort();
+    }
+}
+
+impl Drop for RumqttcObserver {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+fn v4_qos(q: QoS) -> rumqttc::QoS {
+    match q {
+        QoS::AtMostOnce => rumqttc::QoS::AtMostOnce,
+        QoS::AtLeastOnce => rumqttc::QoS::AtLeastOnce,
+        QoS::ExactlyOnce => rumqttc::QoS::ExactlyOnce,
+    }
+}
+
+fn v5_qos(q: QoS) -> rumqttc::v5::mqttbytes::QoS {
+    match q {
+        QoS::AtMostOnce => rumqttc::v5::mqttbytes::QoS::AtMostOnce,
+        QoS::AtLeastOnce => rumqttc::v5::mqttbytes::QoS::AtLeastOnce,
+        QoS::ExactlyOnce => rumqttc::v5::mqttbytes::QoS::ExactlyOnce,
+    }
+}
+
+fn from_v4_qos(q: rumqttc::QoS) -> QoS {
+    match q {
+        rumqttc::QoS::AtMostOnce => QoS::AtMostOnce,
+        rumqttc::QoS::AtLeastOnce => QoS::AtLeastOnce,
+        rumqttc::QoS::ExactlyOnce => QoS::ExactlyOnce,
+    }
+}
+
+fn from_v5_qos(q: rumqttc::v5::mqttbytes::QoS) -> QoS {
+    match q {
+        rumqttc::v5::mqttbytes::QoS::AtMostOnce => QoS::AtMostOnce,
+        rumqttc::v5::mqttbytes::QoS::AtLeastOnce => QoS::AtLeastOnce,
+        rumqttc::v5::mqttbytes::QoS::ExactlyOnce => QoS::ExactlyOnce,
+    }
+}
+
+/// rumqttc's publish properties as ours, in the order the spec lists them (rumqttc does not keep the
+/// wire order, so comparisons with it must not depend on order across kinds).
+fn properties_of(p: Option<v5b::PublishProperties>) -> Properties {
+    let Some(p) = p else { return Properties::default() };
+    let mut out = Vec::new();
+    out.extend(p.payload_format_indicator.map(Property::PayloadFormatIndicator));
+    out.extend(p.message_expiry_interval.map(Property::MessageExpiryInterval));
+    out.extend(p.topic_alias.map(Property::TopicAlias));
+    out.extend(p.response_topic.map(Property::ResponseTopic));
+    out.extend(p.correlation_data.map(Property::CorrelationData));
+    out.extend(p.user_properties.into_iter().map(|(k, v)| Property::UserProperty(k, v)));
+    out.extend(p.subscription_identifiers.into_iter().map(|i| Property::SubscriptionIdentifier(i as u32)));
+    out.extend(p.content_type.map(Property::ContentType));
+    out.into()
+}
+
+fn record(shared: &Mutex<Shared>, tx: &watch::Sender<u64>, o: Observation) {
+    shared.lock().unwrap().log.push(o);
+    tx.send_modify(|n| *n += 1);
+}
+
+fn stop(shared: &Mutex<Shared>, tx: &watch::Sender<u64>, why: String) {
+    shared.lock().unwrap().broken.get_or_insert(why);
+    tx.send_modify(|n| *n += 1);
+}
+
+async fn run_v4(mut el: rumqttc::EventLoop, shared: Arc<Mutex<Shared>>, tx: watch::Sender<u64>, acks: mpsc::UnboundedSender<Ack>) {
+    use rumqttc::{Event, Packet};
+    loop {
+        match el.poll().await {
+            Ok(Event::Incoming(Packet::Publish(p))) => {
+                let o = Observation {
+                    at: Instant::now(),
+                    topic: p.topic,
+                    payload: p.payload,
+                    qos: from_v4_qos(p.qos),
+                    retain: p.retain,
+                    dup: p.dup,
+                    properties: Properties::default(),
+                };
+                record(&shared, &tx, o);
+            }
+            Ok(Event::Incoming(Packet::ConnAck(a))) => {
+                let _ = acks.send(Ack::Conn(a.code as u8));
+            }
+            Ok(Event::Incoming(Packet::SubAck(a))) => {
+                let codes = a
+                    .return_codes
+                    .iter()
+                    .map(|c| match c {
+                        rumqttc::SubscribeReasonCode::Success(q) => *q as u8,
+                        rumqttc::SubscribeReasonCode::Failure => 0x80,
+                    })
+                    .collect();
+                let _ = acks.send(Ack::Sub(codes));
+            }
+            Ok(_) => {}
+            Err(e) => return stop(&shared, &tx, format!("rumqttc (3.1.1): {e}")),
+        }
+    }
+}
+
+async fn run_v5(mut el: rumqttc::v5::EventLoop, shared: Arc<Mutex<Shared>>, tx: watch::Sender<u64>, acks: mpsc::UnboundedSender<Ack>) {
+    use rumqttc::v5::{Event, Incoming};
+    loop {
+        match el.poll().await {
+            Ok(Event::Incoming(Incoming::Publish(p))) => {
+                let o = Observation {
+                    at: Instant::now(),
+                    topic: String::from_utf8_lossy(&p.topic).into_owned(),
+                    payload: p.payload,
+                    qos: from_v5_qos(p.qos),
+                    retain: p.retain,
+                    dup: p.dup,
+                    properties: properties_of(p.properties),
+                };
+                record(&shared, &tx, o);
+            }
+            Ok(Event::Incoming(Incoming::ConnAck(a))) => {
+                let _ = acks.send(Ack::Conn(a.code as u8));
+            }
+            Ok(Event::Incoming(Incoming::SubAck(a))) => {
+                let codes = a.return_codes.iter().map(|c| suback_code_v5(*c)).collect();
+                let _ = acks.send(Ack::Sub(codes));
+            }
+            Ok(Event::Incoming(Incoming::Disconnect(d))) => {
+                return stop(&shared, &tx, format!("rumqttc (5.0): the broker sent DISCONNECT {:?}", d.reason_code));
+            }
+            Ok(_) => {}
+            Err(e) => return stop(&shared, &tx, format!("rumqttc (5.0): {e}")),
+        }
+    }
+}
+
+fn suback_code_v5(c: v5b::SubscribeReasonCode) -> u8 {
+    use v5b::SubscribeReasonCode::*;
+    match c {
+        Success(q) => q as u8,
+        Failure => 0x80,
+        Unspecified => 0x80,
+        ImplementationSpecific => 0x83,
+        NotAuthorized => 0x87,
+        TopicFilterInvalid => 0x8F,
+        PkidInUse => 0x91,
+        QuotaExceeded => 0x97,
+        SharedSubscriptionsNotSupported => 0x9E,
+        SubscriptionIdNotSupported => 0xA1,
+        WildcardSubscriptionsNotSupported => 0xA2,
+    }
+}
