@@ -13,16 +13,25 @@ use std::process::ExitCode;
 #[command(name = "lwt-broker", version)]
 struct Args {
     /// TCP address to listen on (repeatable; port 0 picks a free port). Default 127.0.0.1:1883
-    /// when neither --bind nor --bind-tls is given.
+    /// when no other listener is given.
     #[arg(long = "bind")]
     bind: Vec<SocketAddr>,
     /// TLS address to listen on (repeatable); needs --cert and --key.
     #[arg(long = "bind-tls", requires_all = ["cert", "key"])]
     bind_tls: Vec<SocketAddr>,
-    /// Server certificate chain (PEM) for --bind-tls.
+    /// MQTT over WebSocket address to listen on (repeatable).
+    #[arg(long = "bind-ws")]
+    bind_ws: Vec<SocketAddr>,
+    /// MQTT over WebSocket over TLS address (repeatable); needs --cert and --key.
+    #[arg(long = "bind-wss", requires_all = ["cert", "key"])]
+    bind_wss: Vec<SocketAddr>,
+    /// The path WebSocket clients upgrade on.
+    #[arg(long = "ws-path", default_value = crate::ws::DEFAULT_PATH)]
+    ws_path: String,
+    /// Server certificate chain (PEM) for --bind-tls and --bind-wss.
     #[arg(long, value_name = "FILE")]
     cert: Option<PathBuf>,
-    /// Server private key (PEM) for --bind-tls.
+    /// Server private key (PEM) for --bind-tls and --bind-wss.
     #[arg(long, value_name = "FILE")]
     key: Option<PathBuf>,
     /// Require client certificates that chain to these CAs (PEM). Not with --namespace (put CAs in
@@ -86,6 +95,12 @@ where
         for addr in broker.tls_addrs() {
             println!("listening on {addr} (tls)");
         }
+        for addr in broker.ws_addrs() {
+            println!("listening on {addr} (ws)");
+        }
+        for addr in broker.wss_addrs() {
+            println!("listening on {addr} (wss)");
+        }
         use std::io::Write;
         let _ = std::io::stdout().flush();
         stop.await;
@@ -110,7 +125,7 @@ fn setup(args: &Args) -> anyhow::Result<(Config, Listeners)> {
         cfg.apply_namespace(ns);
     }
     let mut tcp = args.bind.clone();
-    if tcp.is_empty() && args.bind_tls.is_empty() {
+    if tcp.is_empty() && args.bind_tls.is_empty() && args.bind_ws.is_empty() && args.bind_wss.is_empty() {
         tcp.push("127.0.0.1:1883".parse().expect("valid address"));
     }
     let tls_options = match (&args.cert, &args.key) {
@@ -119,7 +134,15 @@ fn setup(args: &Args) -> anyhow::Result<(Config, Listeners)> {
         }
         _ => None,
     };
-    Ok((cfg, Listeners { tcp, tls: args.bind_tls.clone(), tls_options }))
+    let listeners = Listeners {
+        tcp,
+        tls: args.bind_tls.clone(),
+        ws: args.bind_ws.clone(),
+        wss: args.bind_wss.clone(),
+        ws_path: Some(args.ws_path.clone()),
+        tls_options,
+    };
+    Ok((cfg, listeners))
 }
 
 /// A future that resolves on Ctrl-C or SIGTERM; the handlers are installed when it is created.

@@ -25,6 +25,7 @@ pub mod router;
 pub mod store;
 pub mod tls;
 pub mod will;
+pub mod ws;
 
 pub use config::Config;
 pub use tls::TlsOptions;
@@ -57,6 +58,8 @@ use tokio::task::JoinHandle;
 pub struct BrokerHandle {
     addrs: Vec<SocketAddr>,
     tls_addrs: Vec<SocketAddr>,
+    ws_addrs: Vec<SocketAddr>,
+    wss_addrs: Vec<SocketAddr>,
     core_tx: mpsc::Sender<Event>,
     stop: watch::Sender<bool>,
     core_task: JoinHandle<()>,
@@ -77,6 +80,14 @@ impl BrokerHandle {
     /// Every TLS listener's address.
     pub fn tls_addrs(&self) -> &[SocketAddr] {
         &self.tls_addrs
+    }
+    /// Every WebSocket listener's address.
+    pub fn ws_addrs(&self) -> &[SocketAddr] {
+        &self.ws_addrs
+    }
+    /// Every WebSocket-over-TLS listener's address.
+    pub fn wss_addrs(&self) -> &[SocketAddr] {
+        &self.wss_addrs
     }
     /// `mqtt://host:port` of the first TCP listener (`mqtts://` when there is only TLS).
     pub fn url(&self) -> String {
@@ -121,7 +132,13 @@ pub struct Listeners {
     pub tcp: Vec<SocketAddr>,
     /// TLS addresses; they need `tls_options`.
     pub tls: Vec<SocketAddr>,
-    /// Server certificate, key and client CA for every TLS address.
+    /// MQTT over WebSocket addresses.
+    pub ws: Vec<SocketAddr>,
+    /// MQTT over WebSocket over TLS addresses; they need `tls_options`.
+    pub wss: Vec<SocketAddr>,
+    /// The path WebSocket clients upgrade on ([`ws::DEFAULT_PATH`] when `None`).
+    pub ws_path: Option<String>,
+    /// Server certificate, key and client CA for every TLS and WSS address.
     pub tls_options: Option<TlsOptions>,
 }
 
@@ -135,15 +152,18 @@ pub async fn start(cfg: Config, binds: &[SocketAddr]) -> anyhow::Result<BrokerHa
 pub async fn start_with(cfg: Config, listeners: Listeners) -> anyhow::Result<BrokerHandle> {
     cfg.validate()?;
     let binds = &listeners.tcp;
-    anyhow::ensure!(!binds.is_empty() || !listeners.tls.is_empty(), "no listener address given");
-    let acceptor = match (&listeners.tls_options, listeners.tls.is_empty()) {
-        (Some(opts), false) => {
+    let any_tls = !listeners.tls.is_empty() || !listeners.wss.is_empty();
+    anyhow::ensure!(!binds.is_empty() || any_tls || !listeners.ws.is_empty(), "no listener address given");
+    let acceptor = match (&listeners.tls_options, any_tls) {
+        (Some(opts), true) => {
             let sc = tls::server_config(opts, cfg.namespace.get().is_some())?;
             Some(tokio_rustls::TlsAcceptor::from(sc))
         }
-        (None, false) => anyhow::bail!("a TLS listener needs a server certificate and key (--cert, --key)"),
-        (_, true) => None,
+        (None, true) => anyhow::bail!("a TLS or WSS listener needs a server certificate and key (--cert, --key)"),
+        (_, false) => None,
     };
+    let ws_path: Arc<str> = listeners.ws_path.as_deref().unwrap_or(ws::DEFAULT_PATH).into();
+    anyhow::ensure!(ws_path.starts_with('/'), "the WebSocket path must start with '/' (got {ws_path:?})");
     let cfg = Arc::new(cfg);
     let (core_tx, core_rx) = mpsc::channel(16 * 1024);
     let core = core::Core::new(cfg.clone(), Box::new(store::MemoryStore::new()));
@@ -157,7 +177,8 @@ pub async fn start_with(cfg: Config, listeners: Listeners) -> anyhow::Result<Bro
         tokio::spawn(listener::run_tcp(l, cfg.clone(), core_tx.clone(), ids.clone(), stop_rx.clone()));
     }
     let mut tls_addrs = Vec::new();
-    if let Some(acceptor) = acceptor {
+    let mut wss_addrs = Vec::new();
+    if let Some(acceptor) = &acceptor {
         for bind in &listeners.tls {
             let l = bind_listener(*bind).map_err(|e| anyhow::anyhow!("cannot listen on {bind} (tls): {e}"))?;
             tls_addrs.push(l.local_addr()?);
@@ -165,7 +186,17 @@ pub async fn start_with(cfg: Config, listeners: Listeners) -> anyhow::Result<Bro
             tokio::spawn(listener::run_tls(l, acceptor.clone(), cfg, tx, ids, stop));
         }
     }
-    Ok(BrokerHandle { addrs, tls_addrs, core_tx, stop, core_task })
+    let mut ws_addrs = Vec::new();
+    let plain_ws = listeners.ws.iter().map(|b| (b, None));
+    let tls_ws = listeners.wss.iter().map(|b| (b, acceptor.clone()));
+    for (bind, tls) in plain_ws.chain(tls_ws) {
+        let kind = if tls.is_some() { "wss" } else { "ws" };
+        let l = bind_listener(*bind).map_err(|e| anyhow::anyhow!("cannot listen on {bind} ({kind}): {e}"))?;
+        if tls.is_some() { &mut wss_addrs } else { &mut ws_addrs }.push(l.local_addr()?);
+        let (cfg, tx, ids, stop, path) = (cfg.clone(), core_tx.clone(), ids.clone(), stop_rx.clone(), ws_path.clone());
+        tokio::spawn(listener::run_ws(l, tls, path, cfg, tx, ids, stop));
+    }
+    Ok(BrokerHandle { addrs, tls_addrs, ws_addrs, wss_addrs, core_tx, stop, core_task })
 }
 
 /// Pending connections the kernel may hold per listener. tokio's default (1024) overflows when

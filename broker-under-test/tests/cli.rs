@@ -116,3 +116,23 @@ fn tls_listener_prints_its_ready_line_and_bad_tls_flags_are_named() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("ns.yaml") && err.contains("colour") && err.contains('4'), "{err}");
 }
+
+#[test]
+fn websocket_listener_prints_its_line_and_a_bad_path_is_refused() {
+    let mut child = Command::new(BIN)
+        .args(["--bind-ws", "127.0.0.1:0", "--ws-path", "/mqtt"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let line = BufReader::new(child.stdout.take().unwrap()).lines().next().unwrap().unwrap();
+    let addr = line.strip_prefix("listening on ").and_then(|l| l.strip_suffix(" (ws)")).unwrap_or_else(|| panic!("{line:?}"));
+    std::net::TcpStream::connect(addr.parse::<std::net::SocketAddr>().unwrap()).unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let out = Command::new(BIN).args(["--bind-ws", "127.0.0.1:0", "--ws-path", "mqtt"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("must start with '/'"), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(BIN).args(["--bind-wss", "127.0.0.1:0"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "--bind-wss needs --cert and --key");
+}

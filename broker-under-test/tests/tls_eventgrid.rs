@@ -104,6 +104,7 @@ impl Pki {
             tcp: vec!["127.0.0.1:0".parse().unwrap()],
             tls: vec!["127.0.0.1:0".parse().unwrap()],
             tls_options: Some(self.tls_options(client_ca)),
+            ..Listeners::default()
         };
         lwt_broker::start_with(cfg, listeners).await.expect("broker starts")
     }

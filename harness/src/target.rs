@@ -326,7 +326,7 @@ impl Target {
 
 /// Starts the reference broker with one TLS listener on `addr` and no plain TCP listener.
 async fn start_embedded_tls(config: &lwt_broker::Config, tls: &lwt_broker::TlsOptions, addr: SocketAddr) -> anyhow::Result<BrokerHandle> {
-    let listeners = lwt_broker::Listeners { tcp: Vec::new(), tls: vec![addr], tls_options: Some(tls.clone()) };
+    let listeners = lwt_broker::Listeners { tls: vec![addr], tls_options: Some(tls.clone()), ..Default::default() };
     lwt_broker::start_with(config.clone(), listeners).await
 }
 

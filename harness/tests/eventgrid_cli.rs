@@ -70,7 +70,7 @@ async fn an_external_namespace_is_checked_through_an_identities_folder() {
     let mut cfg = lwt_broker::Config::eventgrid();
     cfg.apply_namespace(ns);
     let tls = lwt_broker::TlsOptions { cert_chain: dir.path().join("server.pem"), key: dir.path().join("server.key"), client_ca: None };
-    let listeners = lwt_broker::Listeners { tcp: Vec::new(), tls: vec!["127.0.0.1:0".parse().unwrap()], tls_options: Some(tls) };
+    let listeners = lwt_broker::Listeners { tls: vec!["127.0.0.1:0".parse().unwrap()], tls_options: Some(tls), ..Default::default() };
     let broker = lwt_broker::start_with(cfg, listeners).await.unwrap();
     let url = format!("mqtts://{}", broker.tls_addrs()[0]);
     let path = dir.path().to_path_buf();
