@@ -458,6 +458,10 @@ struct LoadArgs {
     /// No progress bars.
     #[arg(long)]
     no_progress: bool,
+    /// With --shard: meet the other shards through the broker and strike at one fleet-wide instant
+    /// (every shard of the run passes the same ID; see deploy/k8s/README.md).
+    #[arg(long, value_name = "ID")]
+    barrier: Option<String>,
 }
 
 impl LoadArgs {
@@ -475,6 +479,7 @@ impl LoadArgs {
             compare: self.compare,
             throughput: self.throughput,
             no_progress: self.no_progress,
+            barrier: self.barrier,
         }
     }
 }

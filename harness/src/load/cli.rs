@@ -38,6 +38,8 @@ pub struct LoadRequest {
     pub throughput: bool,
     /// `--no-progress`.
     pub no_progress: bool,
+    /// `--barrier ID`: shards meet and strike at one fleet-wide instant.
+    pub barrier: Option<String>,
 }
 
 /// The reference broker binary next to this executable (target/<profile>/lwt-broker), if built.
@@ -164,6 +166,7 @@ fn options(req: &LoadRequest) -> anyhow::Result<RunOptions> {
         source_addrs: req.source_addrs,
         allow_remote: req.allow_remote,
         progress: !req.no_progress,
+        barrier: req.barrier.clone(),
     })
 }
 

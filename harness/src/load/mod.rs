@@ -4,6 +4,7 @@
 //! HdrHistograms (and their merge across shards, [`merge`]); [`report`] and [`plot`] write the report
 //! folder; [`throughput`] measures fan-in / fan-out messages per second for side-by-side runs.
 
+pub mod barrier;
 pub mod cli;
 pub mod fleet;
 mod matcher;

@@ -35,6 +35,12 @@ pub fn rows(s: &Summary) -> Vec<(String, String)> {
     add("injector lag (actual − planned) p50 / max (ms)", format!("{} / {}", ms(s.injection_lag_ms.p50), ms(s.injection_lag_ms.max)));
     add("kernel/injector close span, first → last fault (ms)", ms(s.injection_span_ms));
     add("broker lag, last fault → last will (ms)", ms(s.broker_lag_ms));
+    if let Some(f) = &s.fleet_sync {
+        add(&format!("fleet-wide close span, {} shards at one barrier (ms)", f.shards), ms(f.injection_span_ms));
+        add("shards' clock offset spread at the barrier (ms)", ms(f.offset_spread_ms));
+    } else if let Some(b) = &s.sync {
+        add(&format!("barrier {}: clock offset from shard 0 (ms)", b.barrier), ms(b.clock_offset_ms));
+    }
     let k = &s.keepalive_error_ms;
     if k.count > 0 {
         add(

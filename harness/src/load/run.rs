@@ -3,6 +3,7 @@
 //! before its system call), wills are matched to clients by topic and generation, absence is proven by
 //! each observer's probe, and everything lands in a [`Summary`].
 
+use super::barrier;
 use super::fleet::{self, Member, Observer};
 use super::matcher::{Matcher, Plan};
 use super::resources::{cpu_ms, Sampler};
@@ -36,11 +37,13 @@ pub struct RunOptions {
     pub allow_remote: bool,
     /// Draw progress bars (only on a terminal).
     pub progress: bool,
+    /// Meet the other shards at this barrier and strike at one fleet-wide instant.
+    pub barrier: Option<String>,
 }
 
 impl Default for RunOptions {
     fn default() -> Self {
-        RunOptions { clients: None, shard: (0, 1), source_addrs: None, allow_remote: false, progress: true }
+        RunOptions { clients: None, shard: (0, 1), source_addrs: None, allow_remote: false, progress: true, barrier: None }
     }
 }
 
@@ -412,7 +415,15 @@ pub async fn run_once(target: &Target, s: &Scenario, opts: &RunOptions, rep: u32
     let mut notes = Vec::new();
     let Connected { mut members, mut hists, failures, rate } = connect_fleet(&setup, opts, &mut notes).await?;
 
-    let mut fp = FaultPlan::new(&setup, &members);
+    // With shards, one fleet-wide instant: every shard plans its fault from the barrier's go.
+    let mut go = match &opts.barrier {
+        Some(id) => {
+            let limit = Duration::from_secs(s.limits.connect_timeout_s.max(60));
+            Some(barrier::meet(&target.endpoint(), &format!("{id}-r{rep}"), opts.shard, version, limit).await?)
+        }
+        None => None,
+    };
+    let mut fp = FaultPlan::new(&setup, &members, go.as_ref().map(|g| g.at).unwrap_or_else(Instant::now));
     fp.check_keep_alive(&members, &setup.plan.ids)?;
     let mut matcher = Matcher::new(fp.expected.clone(), &observers);
     let cpu_at_fault = pid.and_then(cpu_ms);
@@ -434,6 +445,9 @@ pub async fn run_once(target: &Target, s: &Scenario, opts: &RunOptions, rep: u32
     let live = settle_and_prove(&mut matcher, &observers, &setup.plan, settle_until, &mut notes).await;
     let tally = matcher.tally();
     let span = record_latencies(&mut hists, &st.hits, &fp.expected, &matcher, fp.t0());
+    if let Some(g) = &mut go {
+        g.struck(span.first_actual, span.last_actual);
+    }
 
     let background = bg_task.map(|t| t.stop());
     for o in observers {
@@ -470,6 +484,7 @@ pub async fn run_once(target: &Target, s: &Scenario, opts: &RunOptions, rep: u32
         observers_live: live,
         broker: resources,
         background,
+        sync: go.map(|g| g.sync),
         notes,
         ..Summary::default()
     };

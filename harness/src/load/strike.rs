@@ -56,11 +56,12 @@ pub(super) struct FaultPlan {
 }
 
 impl FaultPlan {
-    /// The plan for the connected `members`, starting `fault.at_ms` from now.
-    pub(super) fn new(setup: &Setup<'_>, members: &[Option<Member>]) -> FaultPlan {
+    /// The plan for the connected `members`, striking `fault.at_ms` after `start` (now, or the
+    /// barrier's fleet-wide go).
+    pub(super) fn new(setup: &Setup<'_>, members: &[Option<Member>], start: Instant) -> FaultPlan {
         let s = setup.s;
         let (count, lo, n) = (setup.count, setup.lo as usize, setup.n);
-        let t0 = Instant::now() + Duration::from_millis(s.fault.at_ms);
+        let t0 = start + Duration::from_millis(s.fault.at_ms);
         let share = (s.fault.select == Selection::Share).then(|| share_selected(count, s.fault.share, s.fault.seed));
         let targets: Vec<usize> =
             (0..n).filter(|&c| members[c].is_some() && share.as_ref().map(|v| v[lo + c]).unwrap_or(true)).collect();

@@ -344,6 +344,12 @@ pub struct Summary {
     /// What the background publishers achieved, when the scenario has them.
     #[serde(default)]
     pub background: Option<BackgroundStats>,
+    /// This shard's barrier record, when shards met at a fleet-wide fault instant (`--barrier`).
+    #[serde(default)]
+    pub sync: Option<super::barrier::ShardSync>,
+    /// The fleet-wide injection span and offset spread of synchronised shards (merged summaries).
+    #[serde(default)]
+    pub fleet_sync: Option<super::barrier::FleetSync>,
     /// Remarks (limits hit, why a target was out of reach, ...).
     pub notes: Vec<String>,
     /// The raw histograms.
@@ -426,6 +432,10 @@ impl Summary {
             if let Some(b) = &p.background {
                 out.background.get_or_insert_with(BackgroundStats::default).add(b);
             }
+        }
+        out.fleet_sync = super::barrier::fleet_sync(parts.iter().filter_map(|p| p.sync.as_ref()));
+        if out.fleet_sync.as_ref().is_some_and(|f| (f.shards as usize) < parts.len()) {
+            out.notes.push("some shards did not meet at the barrier: their faults are not synchronised".into());
         }
         out.fill(&t, &h);
         Ok(out)
