@@ -462,6 +462,10 @@ struct LoadArgs {
     /// (every shard of the run passes the same ID; see deploy/k8s/README.md).
     #[arg(long, value_name = "ID")]
     barrier: Option<String>,
+    /// Serve live Prometheus metrics (wills expected/received/lost, latency histograms) on
+    /// 0.0.0.0:PORT/metrics while the run lasts.
+    #[arg(long, value_name = "PORT")]
+    metrics_port: Option<u16>,
 }
 
 impl LoadArgs {
@@ -480,6 +484,7 @@ impl LoadArgs {
             throughput: self.throughput,
             no_progress: self.no_progress,
             barrier: self.barrier,
+            metrics_port: self.metrics_port,
         }
     }
 }

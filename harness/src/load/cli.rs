@@ -40,6 +40,8 @@ pub struct LoadRequest {
     pub no_progress: bool,
     /// `--barrier ID`: shards meet and strike at one fleet-wide instant.
     pub barrier: Option<String>,
+    /// `--metrics-port PORT`: serve Prometheus metrics on 0.0.0.0:PORT during the run.
+    pub metrics_port: Option<u16>,
 }
 
 /// The reference broker binary next to this executable (target/<profile>/lwt-broker), if built.
@@ -185,6 +187,9 @@ fn write_json(path: &Path, value: &impl serde::Serialize) -> anyhow::Result<()> 
 pub async fn load(req: LoadRequest) -> anyhow::Result<u8> {
     let s = Scenario::load(&req.scenario)?;
     let opts = options(&req)?;
+    if let Some(port) = req.metrics_port {
+        super::metrics::serve(port, &s.name, opts.shard)?;
+    }
     if !req.compare.is_empty() {
         return compare(&req, &s, &opts).await;
     }

@@ -127,6 +127,7 @@ impl Matcher {
                         self.first[k][c] = Some(r.at);
                         if self.expected[c] {
                             self.pairs_received += 1;
+                            super::metrics::wills_received(1);
                         }
                     }
                 } else {

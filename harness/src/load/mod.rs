@@ -9,6 +9,7 @@ pub mod cli;
 pub mod fleet;
 mod matcher;
 pub mod merge;
+pub mod metrics;
 pub mod plot;
 pub mod report;
 pub mod resources;

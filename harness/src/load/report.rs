@@ -120,12 +120,25 @@ pub fn write(dir: &Path, s: &Summary) -> anyhow::Result<()> {
     put("summary.json", &serde_json::to_string_pretty(s)?)?;
     let md = markdown(s);
     put("report.md", &md)?;
-    let lat = plot::latency_spectrum(&[("from planned", &h.latency_planned), ("from actual", &h.latency_actual)]);
-    let arr = plot::arrivals(&h.arrivals);
-    let ka = plot::keepalive_error(&h.keepalive_late, &h.keepalive_early);
-    put("latency.svg", &lat)?;
-    put("arrivals.svg", &arr)?;
-    put("keepalive.svg", &ka)?;
+    // Plots with no data are left out (a FIN storm has no keep-alive error; a run with no will has
+    // no latency).
+    let mut plots = String::new();
+    let has = |hs: &[&hdrhistogram::Histogram<u64>]| hs.iter().any(|h| !h.is_empty());
+    if has(&[&h.latency_planned, &h.latency_actual]) {
+        let lat = plot::latency_spectrum(&[("from planned", &h.latency_planned), ("from actual", &h.latency_actual)]);
+        put("latency.svg", &lat)?;
+        plots += &lat;
+    }
+    if has(&[&h.arrivals]) {
+        let arr = plot::arrivals(&h.arrivals);
+        put("arrivals.svg", &arr)?;
+        plots += &arr;
+    }
+    if has(&[&h.keepalive_late, &h.keepalive_early]) {
+        let ka = plot::keepalive_error(&h.keepalive_late, &h.keepalive_early);
+        put("keepalive.svg", &ka)?;
+        plots += &ka;
+    }
     let mut hlog = Vec::new();
     write_hlog(&h, &mut hlog)?;
     std::fs::write(dir.join("latency.hlog"), hlog)?;
@@ -141,7 +154,7 @@ pub fn write(dir: &Path, s: &Summary) -> anyhow::Result<()> {
     for n in &s.notes {
         let _ = write!(html, "<li>{}</li>", html_esc(n));
     }
-    let _ = writeln!(html, "</ul>{lat}{arr}{ka}<p>Histogram logs: <a href=\"latency.hlog\">latency.hlog</a></p></body></html>");
+    let _ = writeln!(html, "</ul>{plots}<p>Histogram logs: <a href=\"latency.hlog\">latency.hlog</a></p></body></html>");
     put("report.html", &html)?;
     Ok(())
 }

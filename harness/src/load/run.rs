@@ -6,6 +6,7 @@
 use super::barrier;
 use super::fleet::{self, Member, Observer};
 use super::matcher::{Matcher, Plan};
+use super::metrics;
 use super::resources::{cpu_ms, Sampler};
 use super::scenario::{Certificates, FaultKind, Scenario};
 use super::strike::{self, FaultPlan, Hit};
@@ -285,6 +286,7 @@ async fn connect_fleet(setup: &Setup<'_>, opts: &RunOptions, notes: &mut Vec<Str
         match r {
             Ok(m) => {
                 record(&mut out.hists.connect, done.saturating_duration_since(planned));
+                metrics::connected(done.saturating_duration_since(planned));
                 last_ack = last_ack.max(done);
                 out.members[local] = Some(m);
             }
@@ -297,6 +299,7 @@ async fn connect_fleet(setup: &Setup<'_>, opts: &RunOptions, notes: &mut Vec<Str
     }
     pb.finish_and_clear();
     let connected = n as u64 - out.failures;
+    metrics::ramp_done(connected, out.failures);
     let connect_secs = last_ack.saturating_duration_since(start).as_secs_f64();
     out.rate = if connect_secs > 0.0 { connected as f64 / connect_secs } else { 0.0 };
     if let Some(e) = &first_error {
@@ -371,6 +374,7 @@ fn record_latencies(hists: &mut Hists, hits: &[Option<Hit>], expected: &[bool], 
             span.last_will = Some(span.last_will.map_or(at, |l| l.max(at)));
             record(&mut hists.arrivals, at.saturating_duration_since(first_planned));
             record(&mut hists.latency_planned, at.saturating_duration_since(h.due_planned));
+            metrics::will_latency(at.saturating_duration_since(h.due_planned));
             record(&mut hists.latency_actual, at.saturating_duration_since(h.due_actual));
             if h.deadline {
                 hists.record_keepalive(if at >= h.due_actual { Ok(at - h.due_actual) } else { Err(h.due_actual - at) });
@@ -430,6 +434,7 @@ pub async fn run_once(target: &Target, s: &Scenario, opts: &RunOptions, rep: u32
     let mut st = strike::apply(&mut fp, &setup, &mut members, &mut notes).await?;
     let last_reconnect = strike::reconnect(&mut fp, &setup, &mut st, &mut notes).await?;
     matcher.set_expected(&fp.expected);
+    metrics::wills_expected(matcher.pairs_expected);
 
     let last_due = st.hits.iter().flatten().map(Hit::due).max().unwrap_or_else(Instant::now);
     let will_deadline = last_due + Duration::from_secs(s.limits.will_timeout_s);
@@ -444,6 +449,7 @@ pub async fn run_once(target: &Target, s: &Scenario, opts: &RunOptions, rep: u32
     let settle_until = [Some(Instant::now()), cancelled_due, Some(last_reconnect)].into_iter().flatten().max().unwrap_or_else(Instant::now) + settle;
     let live = settle_and_prove(&mut matcher, &observers, &setup.plan, settle_until, &mut notes).await;
     let tally = matcher.tally();
+    metrics::run_done(&tally);
     let span = record_latencies(&mut hists, &st.hits, &fp.expected, &matcher, fp.t0());
     if let Some(g) = &mut go {
         g.struck(span.first_actual, span.last_actual);
