@@ -166,12 +166,13 @@ impl Config {
     }
 
     /// Makes the broker emulate `ns`: its clients authenticate and its bindings authorize, and its
-    /// settings narrow the limits (session expiry ≤ the namespace maximum; retain per its mode).
+    /// settings set the limits (session expiry cap = its `maximumSessionExpiryInHours`; retain per
+    /// its mode).
     pub fn apply_namespace(&mut self, ns: crate::eventgrid::Namespace) {
         use crate::eventgrid::RetainMode;
         let settings = ns.settings();
-        let max_expiry = settings.max_session_expiry_hours.saturating_mul(3600);
-        self.session_expiry_max = self.session_expiry_max.min(max_expiry);
+        // The namespace property (1 h by default, up to 8 h) is the cap, replacing the profile's 1 h.
+        self.session_expiry_max = settings.max_session_expiry_hours.saturating_mul(3600);
         let cap = settings.max_will_delay_secs;
         self.max_will_delay = Some(self.max_will_delay.map_or(cap, |c| c.min(cap)));
         match settings.retain {
