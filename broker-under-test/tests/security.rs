@@ -126,6 +126,7 @@ async fn a_disconnect_with_a_user_property_fails_and_the_will_fires() {
     let mut d = Disconnect::new(0);
     d.properties.push(Property::UserProperty("why".into(), "bye".into()));
     s.send(Packet::Disconnect(d)).await;
+    assert_eq!(s.expect_closed().await, Some(reason::IMPLEMENTATION_SPECIFIC_ERROR), "the DISCONNECT failed");
     let p = a.next_publish(WAIT).await.expect("the will: the DISCONNECT failed");
     assert_eq!((p.topic.as_str(), &p.payload[..]), ("clients/sensor1/status", &b"offline"[..]));
 

@@ -26,6 +26,8 @@ use std::path::Path;
 use std::time::Duration;
 use tokio::time::Instant;
 
+mod attacks;
+
 /// A scenario's own certificates in a temporary identities folder: `ca.pem` (the namespace's
 /// trusted CA), `untrusted-ca.pem` (a CA the namespace does not know), `server.pem`/`.key`, and
 /// `clients/<name>.pem`/`.key` for every certificate the scenario declares.
