@@ -115,44 +115,27 @@ fn assigned_different(w: &mut LwtWorld, a: String, b: String) {
     w.judge(v);
 }
 
-/// `name` was refused with a CONNACK whose Reason String (if any) does not contain `text`
-/// (ignoring case): refusals must not disclose registry facts to unauthenticated callers.
+/// `name` was refused with a CONNACK whose Reason String (absent = empty) does not contain
+/// `text`, ignoring case: refusals must not disclose registry facts to unauthenticated callers.
 #[then(expr = "the refusal of {string} does not mention {string}")]
 fn refusal_discloses_nothing(w: &mut LwtWorld, name: String, text: String) {
-    let got = match &w.sensor(&name).refused {
-        Some(ConnectOutcome::Refused(a)) => Some(a.properties.reason_string().unwrap_or_default()),
-        _ => None,
-    };
-    let ok = got.as_ref().is_some_and(|r| !r.to_lowercase().contains(&text.to_lowercase()));
-    let v = simple(w, format!("a refusing CONNACK whose reason does not mention {text:?}"), ok, format!("reason string {got:?} (None = not refused with CONNACK)"));
-    w.judge(v);
+    judge_refusal_reason(w, &name, &text, false);
 }
 
 /// The opposite, for a namespace with `diagnostics: true`: the reason names `text`.
 #[then(expr = "the refusal of {string} mentions {string}")]
 fn refusal_mentions(w: &mut LwtWorld, name: String, text: String) {
-    let got = match &w.sensor(&name).refused {
-        Some(ConnectOutcome::Refused(a)) => a.properties.reason_string(),
-        _ => None,
-    };
-    let ok = got.as_ref().is_some_and(|r| r.to_lowercase().contains(&text.to_lowercase()));
-    let v = simple(w, format!("a refusing CONNACK whose reason mentions {text:?}"), ok, format!("reason string {got:?}"));
-    w.judge(v);
+    judge_refusal_reason(w, &name, &text, true);
 }
 
-/// `name` was not let in: a refusing CONNACK (any code), a close without CONNACK, or a failed TLS
-/// handshake. Event Grid documents that such clients are refused, not with which code.
-#[then(expr = "{string} is not accepted")]
-fn not_accepted(w: &mut LwtWorld, name: String) {
-    let slot = w.sensor(&name);
-    let observed = match (&slot.live, &slot.refused) {
-        (Some(_), _) => "CONNACK 0x00".to_owned(),
-        (None, Some(ConnectOutcome::Refused(a))) => format!("CONNACK {:#04x}", a.code),
-        (None, Some(ConnectOutcome::Closed(why))) => format!("closed without CONNACK ({why})"),
-        _ => panic!("{name} has not tried to connect"),
+fn judge_refusal_reason(w: &mut LwtWorld, name: &str, text: &str, mentions: bool) {
+    let got = match &w.sensor(name).refused {
+        Some(ConnectOutcome::Refused(a)) => Some(a.properties.reason_string().unwrap_or_default()),
+        _ => None,
     };
-    let ok = slot.live.is_none();
-    let v = simple(w, "refused (any failure code) or closed without CONNACK".into(), ok, observed);
+    let ok = got.as_ref().is_some_and(|r| r.to_lowercase().contains(&text.to_lowercase()) == mentions);
+    let expected = format!("a refusing CONNACK whose reason {} {text:?}", if mentions { "mentions" } else { "does not mention" });
+    let v = simple(w, expected, ok, format!("reason string {got:?} (None = not refused with CONNACK)"));
     w.judge(v);
 }
 
