@@ -274,3 +274,18 @@ async fn session_expiry_is_capped_at_the_namespace_maximum_up_to_8_hours() {
         assert_eq!(ack.properties.session_expiry_interval(), Some(cap));
     }
 }
+
+#[tokio::test]
+async fn the_plain_broker_still_takes_a_disconnect_with_a_user_property_as_normal() {
+    // MQTT 5.0 allows User Properties on DISCONNECT: only the Event Grid profile fails it.
+    let b = common::broker().await;
+    let mut sub = common::TestClient::connected(b.local_addr(), common::connect(ProtocolVersion::V5, "sub")).await;
+    sub.subscribe("t/#", QoS::AtLeastOnce).await;
+    let w = common::will("t/will", "offline", QoS::AtLeastOnce, false);
+    let s = common::TestClient::connected(b.local_addr(), common::connect_with_will(ProtocolVersion::V5, "s", w)).await;
+    s.disconnect(0, Properties::new().with(Property::UserProperty("k".into(), "v".into()))).await;
+    let mut p = common::TestClient::connected(b.local_addr(), common::connect(ProtocolVersion::V5, "prober")).await;
+    p.publish(common::publish("t/probe", "p", QoS::AtLeastOnce, false)).await;
+    let m = sub.expect_publish().await;
+    assert_eq!(m.topic, "t/probe", "the live probe is the first thing the subscriber gets: no will");
+}
