@@ -840,12 +840,17 @@ impl Core {
             );
         }
         let refuse_all = v5 && !self.cfg.user_properties_on_connect_and_subscribe && s.properties.has(crate::codec::property_id::USER_PROPERTY);
-        let over_limit = crate::policy::too_many_filters(&self.cfg, s.filters.len());
+        let refuse_code = if crate::policy::too_many_filters(&self.cfg, s.filters.len()) {
+            info!(client = %client_id, filters = s.filters.len(), "SUBSCRIBE refused: more topic filters than one SUBSCRIBE may carry");
+            Some(if v5 { reason::QUOTA_EXCEEDED } else { reason::v311::SUBACK_FAILURE })
+        } else {
+            refuse_all.then_some(reason::IMPLEMENTATION_SPECIFIC_ERROR)
+        };
         let principal = self.conns[&conn].principal.clone();
         let ns = self.cfg.namespace.clone();
         for (filter, options) in s.filters {
-            if refuse_all || over_limit {
-                codes.push(if over_limit { if v5 { reason::QUOTA_EXCEEDED } else { reason::v311::SUBACK_FAILURE } } else { reason::IMPLEMENTATION_SPECIFIC_ERROR });
+            if let Some(code) = refuse_code {
+                codes.push(code);
                 continue;
             }
             if !topic::valid_filter(&filter) || !self.cfg.topic_within_limits(&filter) {
