@@ -335,7 +335,7 @@ async fn handshake<R: AsyncRead + Unpin>(
                     debug!(target: "lwt_broker::will", topic = %w.topic, "will dropped: CONNECT refused (MQTT-3.1.4-5/-6)");
                 }
                 match (version.is_v5(), code311) {
-                    (true, _) => refuse_connect(&outbox, version, code5, &why),
+                    (true, _) => refuse_connect(&outbox, version, code5, &crate::eventgrid::client_reason(ns.settings(), code5, &why)),
                     (false, Some(code)) => refuse_connect(&outbox, version, code, ""),
                     // 3.1.1 has no return code for this refusal: close without CONNACK.
                     (false, None) => {}

@@ -20,8 +20,9 @@ pub struct Config {
     /// Smallest keep-alive (s) accepted from a 5.0 client; a smaller non-zero value is raised via
     /// Server Keep Alive.
     pub keep_alive_min: u16,
-    /// Largest keep-alive (s) accepted from a 5.0 client (0 = no limit); a larger or zero value is
-    /// lowered via Server Keep Alive.
+    /// Largest keep-alive (s) (0 = no limit). A larger or zero value from a 5.0 client is lowered
+    /// via Server Keep Alive; a 3.1.1 client cannot be told, so the broker enforces this value
+    /// instead of the requested one (the connection ends 1.5 × it after the last packet).
     pub keep_alive_max: u16,
     /// Cap on Session Expiry Interval (s); 0xFFFFFFFF = no cap. Also the lifetime of 3.1.1
     /// persistent sessions.
@@ -52,6 +53,21 @@ pub struct Config {
     /// Largest retained message payload in bytes (Event Grid retain preview: 64 KiB); 0 = no limit.
     /// A larger retained PUBLISH is still delivered but not stored (and logged).
     pub max_retained_bytes: usize,
+    /// Most retained messages stored at once (Event Grid: 10,000 per throughput unit); 0 = no
+    /// limit. A retained PUBLISH on a new topic beyond it is delivered but not stored (and logged).
+    pub max_retained_messages: usize,
+    /// Most topic filters in one SUBSCRIBE (Event Grid: 10); 0 = no limit. Beyond it the whole
+    /// SUBSCRIBE fails: every filter gets 0x97 Quota exceeded (3.1.1: 0x80).
+    pub max_filters_per_subscribe: usize,
+    /// Event Grid's failing requests after CONNECT: a client PUBACK with a failure reason code or a
+    /// User Property, and a DISCONNECT or AUTH with a User Property, end the connection with
+    /// DISCONNECT 0x83 (so a DISCONNECT that fails is not a normal one and the will fires).
+    pub strict_acks_and_disconnect: bool,
+    /// Payload bytes kept per offline session (Event Grid: 1 MB); 0 = no limit.
+    pub max_queued_bytes: usize,
+    /// Whether an offline session whose queue would pass `max_queued_messages` or
+    /// `max_queued_bytes` is ended (Event Grid's `SessionOverflow`) instead of dropping the message.
+    pub queue_overflow_ends_session: bool,
     /// The Event Grid namespace (clients, groups, topic spaces, bindings) that authenticates and
     /// authorizes clients; `None` = open broker (anonymous, everything allowed). Set with
     /// `--namespace`, never from the YAML config.
@@ -83,6 +99,11 @@ impl Default for Config {
             subscription_identifiers: true,
             user_properties_on_connect_and_subscribe: true,
             max_retained_bytes: 0,
+            max_retained_messages: 0,
+            max_filters_per_subscribe: 0,
+            strict_acks_and_disconnect: false,
+            max_queued_bytes: 0,
+            queue_overflow_ends_session: false,
             namespace: NamespaceRef::default(),
             #[cfg(feature = "mutants")]
             mutant: None,
@@ -116,7 +137,9 @@ impl Config {
     /// `shared/reference/eventgrid-model.md` section 5): QoS ≤ 1, will delay ≤ 300 s, keep-alive
     /// ≤ 1,160 s, 512 KiB packets, topics ≤ 256 bytes and 8 levels, 50 subscriptions per session,
     /// 10 topic aliases, no subscription identifiers, no user properties on CONNECT/SUBSCRIBE,
-    /// session expiry ≤ 1 h (the namespace default), retain as in the 2025 preview (64 KiB).
+    /// session expiry ≤ 1 h (the namespace default), retain as in the 2025 preview (64 KiB, 10,000
+    /// messages), 10 filters per SUBSCRIBE, failing PUBACK/DISCONNECT/AUTH requests end the
+    /// connection, an offline queue over 100 messages or 1 MB ends the session.
     pub fn eventgrid() -> Config {
         Config {
             max_qos: 1,
@@ -132,18 +155,24 @@ impl Config {
             subscription_identifiers: false,
             user_properties_on_connect_and_subscribe: false,
             max_retained_bytes: 64 * 1024,
+            max_retained_messages: 10_000,
+            max_filters_per_subscribe: 10,
+            strict_acks_and_disconnect: true,
             max_queued_messages: 100,
+            max_queued_bytes: 1_000_000,
+            queue_overflow_ends_session: true,
             ..Config::default()
         }
     }
 
     /// Makes the broker emulate `ns`: its clients authenticate and its bindings authorize, and its
-    /// settings narrow the limits (session expiry ≤ the namespace maximum; retain per its mode).
+    /// settings set the limits (session expiry cap = its `maximumSessionExpiryInHours`; retain per
+    /// its mode).
     pub fn apply_namespace(&mut self, ns: crate::eventgrid::Namespace) {
         use crate::eventgrid::RetainMode;
         let settings = ns.settings();
-        let max_expiry = settings.max_session_expiry_hours.saturating_mul(3600);
-        self.session_expiry_max = self.session_expiry_max.min(max_expiry);
+        // The namespace property (1 h by default, up to 8 h) is the cap, replacing the profile's 1 h.
+        self.session_expiry_max = settings.max_session_expiry_hours.saturating_mul(3600);
         let cap = settings.max_will_delay_secs;
         self.max_will_delay = Some(self.max_will_delay.map_or(cap, |c| c.min(cap)));
         match settings.retain {

@@ -312,7 +312,6 @@ pub struct Core {
     tree: SubscriptionTree,
     conns: HashMap<ConnId, Conn>,
     expiries: BTreeSet<(Instant, String)>,
-    assigned: u64,
     wills_published: u64,
     wills_denied: u64,
     publishes_denied: u64,
@@ -333,7 +332,6 @@ impl Core {
             tree: SubscriptionTree::default(),
             conns: HashMap::new(),
             expiries: BTreeSet::new(),
-            assigned: 0,
             wills_published: 0,
             wills_denied: 0,
             publishes_denied: 0,
@@ -546,6 +544,8 @@ impl Core {
     /// the assigned one for 5.0), or the refusal as (5.0 code, 3.1.1 code, reason).
     fn admit(&mut self, c: &Connect, principal: Option<&Principal>) -> Result<(String, Option<String>), (u8, u8, &'static str)> {
         let v5 = c.protocol.is_v5();
+        // The id actually used: ownership and the per-name quota are checked on it (issue 12).
+        let (id, assigned) = self.session_name(c)?;
         if v5 && c.properties.authentication_method().is_some() {
             return Err((reason::BAD_AUTHENTICATION_METHOD, 0, "enhanced authentication is not supported"));
         }
@@ -570,7 +570,7 @@ impl Core {
         if let (Some(p), Some(ns)) = (principal, self.cfg.namespace.get()) {
             let limit = ns.settings().max_client_sessions_per_authentication_name as usize;
             let held = self.owned.get(&p.authentication_name.to_lowercase());
-            if held.is_some_and(|h| !h.contains(&c.client_id) && h.len() >= limit) {
+            if held.is_some_and(|h| !h.contains(&id) && h.len() >= limit) {
                 return Err((
                     reason::QUOTA_EXCEEDED,
                     reason::v311::NOT_AUTHORIZED,
@@ -580,7 +580,7 @@ impl Core {
         }
         if let Some(p) = principal {
             // Event Grid: a session name held by another authentication name is not yours to take.
-            let owner = self.store.session(&c.client_id).and_then(|s| s.owner.clone());
+            let owner = self.store.session(&id).and_then(|s| s.owner.clone());
             if owner.is_some_and(|o| !o.eq_ignore_ascii_case(&p.authentication_name)) {
                 return Err((
                     reason::NOT_AUTHORIZED,
@@ -611,22 +611,29 @@ impl Core {
                 ));
             }
         }
+        Ok((id, assigned))
+    }
+
+    /// The CONNECT's client id, or for an empty one a fresh unguessable id that names no existing
+    /// session (so an assigned id never resumes one; 5.0 also gets it back to announce).
+    fn session_name(&mut self, c: &Connect) -> Result<(String, Option<String>), (u8, u8, &'static str)> {
         if !c.client_id.is_empty() {
             return Ok((c.client_id.clone(), None));
         }
-        if !v5 && !c.clean_start {
+        if !c.protocol.is_v5() && !c.clean_start {
             return Err((0, reason::v311::IDENTIFIER_REJECTED, "empty client id with clean session 0 (MQTT-3.1.3-8)"));
         }
-        self.assigned += 1;
-        let id = format!("lwt-auto-{}", self.assigned);
-        Ok((id.clone(), v5.then_some(id)))
+        let store = &mut self.store;
+        let id = crate::policy::assign_client_id(|id| store.session(id).is_some());
+        Ok((id.clone(), c.protocol.is_v5().then_some(id)))
     }
 
     // ---------------------------------------------------------------- packets after CONNACK
 
     fn on_packet(&mut self, conn: ConnId, packet: Packet) {
-        if !self.conns.contains_key(&conn) {
-            return;
+        let Some(version) = self.conns.get(&conn).map(|c| c.version) else { return };
+        if let Some(why) = crate::policy::failing_request(&self.cfg, &packet, version) {
+            return self.protocol_error(conn, reason::IMPLEMENTATION_SPECIFIC_ERROR, why);
         }
         match packet {
             Packet::Publish(p) => self.on_publish(conn, p),
@@ -764,7 +771,8 @@ impl Core {
         };
         if version.is_v5() {
             if p.qos == QoS::AtMostOnce && settings.qos0_denied == Qos0Denied::Disconnect {
-                return self.protocol_error(conn, reason::NOT_AUTHORIZED, format!("PUBLISH not authorized: {denied}"));
+                let told = crate::eventgrid::client_reason(settings, reason::NOT_AUTHORIZED, &format!("PUBLISH not authorized: {denied}"));
+                return self.protocol_error(conn, reason::NOT_AUTHORIZED, told);
             }
             ack_and_drop(reason::NOT_AUTHORIZED);
         } else if settings.v311_publish_denied == V311PublishDenied::AckAndDrop {
@@ -832,11 +840,17 @@ impl Core {
             );
         }
         let refuse_all = v5 && !self.cfg.user_properties_on_connect_and_subscribe && s.properties.has(crate::codec::property_id::USER_PROPERTY);
+        let refuse_code = if crate::policy::too_many_filters(&self.cfg, s.filters.len()) {
+            info!(client = %client_id, filters = s.filters.len(), "SUBSCRIBE refused: more topic filters than one SUBSCRIBE may carry");
+            Some(if v5 { reason::QUOTA_EXCEEDED } else { reason::v311::SUBACK_FAILURE })
+        } else {
+            refuse_all.then_some(reason::IMPLEMENTATION_SPECIFIC_ERROR)
+        };
         let principal = self.conns[&conn].principal.clone();
         let ns = self.cfg.namespace.clone();
         for (filter, options) in s.filters {
-            if refuse_all {
-                codes.push(reason::IMPLEMENTATION_SPECIFIC_ERROR);
+            if let Some(code) = refuse_code {
+                codes.push(code);
                 continue;
             }
             if !topic::valid_filter(&filter) || !self.cfg.topic_within_limits(&filter) {
@@ -1134,6 +1148,8 @@ impl Core {
                 self.store.set_retained(&msg.topic, None);
             } else if max > 0 && msg.payload.len() > max {
                 info!(topic = %msg.topic, size = msg.payload.len(), max, "retained message too large: delivered, not stored");
+            } else if !crate::policy::retained_fits(&self.cfg, self.store.retained_count(), self.store.has_retained(&msg.topic)) {
+                info!(topic = %msg.topic, "retained message limit reached: delivered, not stored");
             } else {
                 self.store.set_retained(&msg.topic.clone(), Some(msg.clone()));
             }
@@ -1162,11 +1178,11 @@ impl Core {
                 if d.qos == QoS::AtMostOnce {
                     return;
                 }
-                if session.queue.len() >= max_queued {
-                    warn!(client = %client_id, topic = %d.message.topic, "offline queue full: message dropped");
-                    return;
+                match crate::policy::offline_queue_room(&self.cfg, &session.queue, &d) {
+                    crate::policy::QueueRoom::Fits => session.queue.push_back(d),
+                    crate::policy::QueueRoom::Drop => warn!(client = %client_id, topic = %d.message.topic, "offline queue full: message dropped"),
+                    crate::policy::QueueRoom::EndSession => self.end_session(client_id, "offline queue over its limit (SessionOverflow)"),
                 }
-                session.queue.push_back(d);
             }
             Some((conn, c)) => {
                 if d.qos == QoS::AtMostOnce {
@@ -1273,7 +1289,7 @@ fn send_publish(c: &Conn, d: &Delivery, packet_id: Option<u16>, dup: bool, throu
 
 fn negotiate_keep_alive(cfg: &Config, requested: u16, v5: bool) -> u16 {
     if !v5 {
-        return requested;
+        return crate::policy::v311_keep_alive(cfg, requested);
     }
     let mut ka = requested;
     if cfg.keep_alive_max > 0 && (ka == 0 || ka > cfg.keep_alive_max) {

@@ -21,6 +21,7 @@ pub mod eventgrid;
 pub mod listener;
 #[cfg(feature = "mutants")]
 pub mod mutant;
+pub mod policy;
 pub mod router;
 pub mod store;
 pub mod tls;

@@ -183,6 +183,10 @@ pub trait Store: Send {
     fn set_retained(&mut self, topic: &str, message: Option<Arc<Message>>);
     /// Unexpired retained messages whose topic matches `filter`.
     fn retained_matching(&mut self, filter: &str, now: Instant) -> Vec<Arc<Message>>;
+    /// Number of stored retained messages (for the retained-message limit).
+    fn retained_count(&self) -> usize;
+    /// Whether `topic` has a stored retained message (replacing one is always allowed).
+    fn has_retained(&self, topic: &str) -> bool;
 
     /// Adds a pending will (replacing any earlier one of the same client).
     fn put_pending_will(&mut self, will: PendingWill);
@@ -241,6 +245,12 @@ impl Store for MemoryStore {
                 self.retained.remove(topic);
             }
         }
+    }
+    fn retained_count(&self) -> usize {
+        self.retained.len()
+    }
+    fn has_retained(&self, topic: &str) -> bool {
+        self.retained.contains_key(topic)
     }
     fn retained_matching(&mut self, filter: &str, now: Instant) -> Vec<Arc<Message>> {
         self.retained.retain(|_, m| !m.expired(now));

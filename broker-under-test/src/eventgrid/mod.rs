@@ -59,6 +59,25 @@ impl fmt::Display for AttrValue {
     }
 }
 
+/// The Reason String a client is sent for a refusal with `code`: `full` when the namespace asks
+/// for [`Settings::diagnostics`], otherwise a terse text that names no registry fact (whether a
+/// name exists, a client is disabled, which subject or thumbprint was expected, the client's
+/// groups or topic spaces). The caller logs `full` either way.
+pub fn client_reason(settings: &Settings, code: u8, full: &str) -> String {
+    if settings.diagnostics {
+        return full.to_owned();
+    }
+    use crate::codec::reason;
+    match code {
+        reason::BAD_USERNAME_OR_PASSWORD => "bad user name or password",
+        reason::NOT_AUTHORIZED => "not authorized",
+        reason::BAD_AUTHENTICATION_METHOD => "bad authentication method",
+        reason::QUOTA_EXCEEDED => "quota exceeded",
+        _ => "request refused",
+    }
+    .to_owned()
+}
+
 /// Why authorization said no (goes into the broker's log and v5 reason strings).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Denied {

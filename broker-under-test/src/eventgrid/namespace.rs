@@ -140,6 +140,11 @@ pub struct Settings {
     pub websocket_close_is_graceful: bool,
     /// §8 #13: SUP23 "no LWT" mode: a CONNECT with a Will gets v5 CONNACK 0x83 / v3.1.1 refusal.
     pub legacy_no_will: bool,
+    /// Whether refusals tell the client the full reason (which registry facts made it fail:
+    /// unknown name, disabled client, expected subject, thumbprint, groups, topic spaces). Default
+    /// false: clients get a terse reason string per code and the details go to the broker log only,
+    /// so unauthenticated callers learn nothing about the registry (issue 12).
+    pub diagnostics: bool,
     /// Broker limit profile the lead maps to broker limits (e.g. `eventgrid`); `None` = broker defaults.
     pub profile: Option<String>,
 }
@@ -159,6 +164,7 @@ impl Default for Settings {
             subscribe_coverage: SubscribeCoverage::Subset,
             websocket_close_is_graceful: true,
             legacy_no_will: false,
+            diagnostics: false,
             profile: None,
         }
     }

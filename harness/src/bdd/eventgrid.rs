@@ -26,6 +26,8 @@ use std::path::Path;
 use std::time::Duration;
 use tokio::time::Instant;
 
+mod attacks;
+
 /// A scenario's own certificates in a temporary identities folder: `ca.pem` (the namespace's
 /// trusted CA), `untrusted-ca.pem` (a CA the namespace does not know), `server.pem`/`.key`, and
 /// `clients/<name>.pem`/`.key` for every certificate the scenario declares.
@@ -378,15 +380,26 @@ fn connect_user_property(w: &mut LwtWorld, name: String, k: String, v: String) {
 
 #[then(expr = "{string} is accepted")]
 fn accepted(w: &mut LwtWorld, name: String) {
-    let slot = w.sensor(&name);
+    judge_admission(w, &name, true, "CONNACK 0x00");
+}
+
+/// `name` was not let in: a refusing CONNACK (any code), a close without CONNACK, or a failed TLS
+/// handshake (Event Grid documents that such clients are refused, not always with which code).
+#[then(expr = "{string} is not accepted")]
+fn not_accepted(w: &mut LwtWorld, name: String) {
+    judge_admission(w, &name, false, "refused (any failure code) or closed without CONNACK");
+}
+
+fn judge_admission(w: &mut LwtWorld, name: &str, want_accepted: bool, expected: &str) {
+    let slot = w.sensor(name);
     let observed = match (&slot.live, &slot.refused) {
         (Some(_), _) => "CONNACK 0x00".to_owned(),
         (None, Some(ConnectOutcome::Refused(a))) => format!("CONNACK {:#04x}", a.code),
         (None, Some(ConnectOutcome::Closed(why))) => format!("closed without CONNACK ({why})"),
         _ => panic!("{name} has not tried to connect"),
     };
-    let ok = slot.live.is_some();
-    let v = simple(w, "CONNACK 0x00".into(), ok, observed);
+    let ok = slot.live.is_some() == want_accepted;
+    let v = simple(w, expected.into(), ok, observed);
     w.judge(v);
 }
 
