@@ -42,6 +42,19 @@ struct TargetArgs {
     /// mqtts:// only: the name the server certificate must carry (default: the URL's host).
     #[arg(long)]
     server_name: Option<String>,
+    /// User Name every client sends (overrides the profile's `credentials.username`).
+    #[arg(long)]
+    username: Option<String>,
+    /// Password every client sends (overrides the profile's `credentials.password`).
+    #[arg(long)]
+    password: Option<String>,
+}
+
+impl TargetArgs {
+    /// The profile with the `--username/--password` login applied.
+    fn with_login(&self, profile: Profile) -> Profile {
+        profile.with_login(self.username.clone(), self.password.clone())
+    }
 }
 
 impl TargetArgs {
@@ -192,7 +205,17 @@ fn main() -> ExitCode {
         .init();
     let rt = tokio::runtime::Runtime::new().expect("tokio runtime");
     let command = cli.command.unwrap_or(Command::Checks {
-        target: TargetArgs { broker: None, launch: None, profile: None, ca: None, cert: None, key: None, server_name: None },
+        target: TargetArgs {
+            broker: None,
+            launch: None,
+            profile: None,
+            ca: None,
+            cert: None,
+            key: None,
+            server_name: None,
+            username: None,
+            password: None,
+        },
         only: Vec::new(),
         protocol: vec!["3.1.1".into(), "5.0".into()],
     });
@@ -223,6 +246,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             let mut any_failed = false;
             for (i, name) in compare.iter().enumerate() {
                 let (spec, profile) = compare_target(name, target.profile.as_deref())?;
+                let profile = target.with_login(profile);
                 let t = Target::start(&spec).await?;
                 println!("== {} ({})", t.name(), t.addr());
                 columns.push(t.name().to_string());
@@ -265,6 +289,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
                 None if matches!(spec, TargetSpec::Embedded(_)) => Profile { name: "lwt-broker".into(), ..Profile::default() },
                 None => Profile::default(),
             };
+            let profile = target.with_login(profile);
             let features = if features.is_empty() { vec![PathBuf::from("features")] } else { features };
             for f in &features {
                 anyhow::ensure!(f.exists(), "feature path {} does not exist", f.display());
@@ -297,6 +322,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
                 Some(p) => Profile::load(p)?,
                 None => Profile::default(),
             };
+            let profile = target.with_login(profile);
             let versions = protocol
                 .iter()
                 .map(|p| match p.as_str() {

@@ -14,8 +14,8 @@ use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::time::Instant;
 
-/// How long to wait for a CONNACK or an acknowledgement.
-pub const REPLY_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long to wait for a CONNACK or an acknowledgement (one value for every client).
+pub use crate::client_settings::REPLY_TIMEOUT;
 
 /// Everything a sensor's CONNECT says.
 #[derive(Clone, Debug, PartialEq)]
