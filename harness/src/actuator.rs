@@ -2,7 +2,7 @@
 //! timestamp. A background task reads, acknowledges and records; nothing a broker sends can make it
 //! invent or lose an observation, and a broken observer is reported as such, never as a verdict.
 
-use crate::client_settings::{ping_interval, REPLY_TIMEOUT};
+use crate::client_settings::{ping_interval, OBSERVER_CONNECT_TIMEOUT, REPLY_TIMEOUT};
 use crate::transport::ClientStream;
 use anyhow::{bail, Context};
 use bytes::Bytes;
@@ -121,11 +121,11 @@ impl Actuator {
             c.properties.push(Property::SessionExpiryInterval(s));
         }
         writer.write_packet(&Packet::Connect(c)).await?;
-        let ack = match tokio::time::timeout(REPLY_TIMEOUT, reader.read_packet()).await {
+        let ack = match tokio::time::timeout(OBSERVER_CONNECT_TIMEOUT, reader.read_packet()).await {
             Ok(Ok(Some(Packet::ConnAck(a)))) => a,
             Ok(Ok(other)) => bail!("observer {} expected CONNACK, got {other:?}", spec.client_id),
             Ok(Err(e)) => bail!("observer {} CONNECT failed: {e}", spec.client_id),
-            Err(_) => bail!("observer {}: no CONNACK within 5 s", spec.client_id),
+            Err(_) => bail!("observer {}: no CONNACK within {OBSERVER_CONNECT_TIMEOUT:?}", spec.client_id),
         };
         if ack.code != 0 {
             bail!("observer {} refused with code {:#04x}", spec.client_id, ack.code);

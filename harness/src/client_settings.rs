@@ -24,6 +24,11 @@ pub const SENSOR_KEEP_ALIVE: u16 = 60;
 /// How long a client waits for a CONNACK, SUBACK, PINGRESP or acknowledgement.
 pub const REPLY_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// How long an observer waits for its CONNACK. Longer than [`REPLY_TIMEOUT`]: an observer is set-up,
+/// not the subject of a verdict, and a broker that was just (re)started (an Erlang node such as
+/// ejabberd, on a busy machine) can take seconds to answer its first CONNECTs.
+pub const OBSERVER_CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
+
 /// What every client of one scenario (or one checks run) connects with.
 #[derive(Clone, Debug)]
 pub struct ClientSettings {

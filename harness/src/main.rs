@@ -107,7 +107,8 @@ enum Command {
         #[arg(long, default_value_t = 16)]
         concurrency: usize,
         /// Run against several targets in turn and print one table of rules × targets. Each is
-        /// `embedded`, `mosquitto`, `mqtt://host:port`, or a launch command with {port}.
+        /// `embedded`, `mosquitto`, a launcher name in fixtures/brokers/ (`aedes`, `amqtt`,
+        /// `ejabberd`: launched with its profile), `mqtt://host:port`, or a launch command with {port}.
         #[arg(long, num_args = 2.., value_name = "TARGET", conflicts_with_all = ["broker", "launch"])]
         compare: Vec<String>,
         /// An identities folder (`lwt-harness init`): a client named X presents `DIR/clients/X.pem`
@@ -386,6 +387,11 @@ fn compare_target(name: &str, profile: Option<&std::path::Path>) -> anyhow::Resu
     match name {
         "embedded" => Ok((TargetSpec::Embedded(Default::default()), Profile { name: "lwt-broker".into(), ..load("fixtures/profiles/lwt-broker.yaml")? })),
         "mosquitto" => Ok((TargetSpec::Launch("mosquitto".into()), load("fixtures/profiles/mosquitto.yaml")?)),
+        // A broker with a launcher in fixtures/brokers/ (aedes, amqtt, ejabberd) and its profile.
+        name if std::path::Path::new(&format!("fixtures/brokers/{name}.sh")).is_file() => Ok((
+            TargetSpec::Launch(format!("fixtures/brokers/{name}.sh {{port}} {{dir}}")),
+            load(&format!("fixtures/profiles/{name}.yaml"))?,
+        )),
         url if url.starts_with("mqtt://") || url.starts_with("mqtts://") => Ok((TargetSpec::from_flags(Some(url), None)?, load("")?)),
         cmd => Ok((TargetSpec::Launch(cmd.into()), load("")?)),
     }

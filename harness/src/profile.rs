@@ -156,6 +156,17 @@ mod tests {
     }
 
     #[test]
+    fn every_shipped_profile_parses() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/profiles");
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "yaml") {
+                Profile::load(&path).unwrap_or_else(|e| panic!("{e:#}"));
+            }
+        }
+    }
+
+    #[test]
     fn credentials_default_and_per_client() {
         let p = Profile::from_yaml(
             "credentials:\n  username: lwt\n  password: pw\n  clients:\n    actuator1: {username: a1, password: p1}\n",
