@@ -338,3 +338,23 @@ async fn read_loop(
     n += 1;
     let _ = tx.send(n);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An observer with a keep-alive pings on its own, so a strict broker (the reference broker
+    /// enforces 1.5 x keep-alive to the millisecond) keeps it well past its keep-alive.
+    #[tokio::test]
+    async fn an_observer_with_a_keep_alive_pings_and_stays_connected() {
+        let broker = lwt_broker::start_embedded().await.unwrap();
+        let mut spec = ActuatorSpec::new("pinging-observer", ProtocolVersion::V311);
+        spec.keep_alive = 1;
+        let a = Actuator::connect(broker.local_addr(), spec).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(3500)).await;
+        assert_eq!(a.broken(), None);
+        a.ping().await.unwrap();
+        a.disconnect().await;
+        broker.shutdown().await;
+    }
+}
