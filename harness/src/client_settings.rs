@@ -121,6 +121,40 @@ impl ClientSettings {
     }
 }
 
+/// Before any scenario: proves the harness's own clients can work with `target` as the profile says
+/// (an observer connects with the profile's keep-alive and default login, subscribes, and gets its
+/// own probe back). A refusal here is a set-up problem (wrong credentials, a keep-alive the broker
+/// refuses, a wrong port), reported as an error (exit 2), never as hundreds of rule failures.
+/// Skipped for Event Grid targets, whose namespace authorizes only the scenarios' own topics.
+pub async fn preflight(target: &crate::target::Target, profile: &Profile) -> anyhow::Result<()> {
+    use anyhow::Context;
+    if profile.eventgrid || target.identities().is_some() {
+        return Ok(());
+    }
+    let version = if profile.speaks("5.0") { ProtocolVersion::V5 } else { ProtocolVersion::V311 };
+    let id = format!("lwt-preflight-{}", std::process::id());
+    let mut spec = ActuatorSpec::new(id.clone(), version);
+    ClientSettings::from_profile(profile).fill_observer("actuator", &mut spec);
+    let hint = "check the profile's `credentials` (or --username/--password) and keep-alive bounds";
+    let stream = target.endpoint().dial(None).await.with_context(|| format!("pre-flight: cannot reach {}", target.name()))?;
+    let a = crate::actuator::Actuator::connect_over(stream, spec)
+        .await
+        .with_context(|| format!("pre-flight: {} refused the harness's observer ({hint})", target.name()))?;
+    let topic = format!("lwt-harness/preflight/{id}");
+    a.subscribe(&topic, lwt_codec::QoS::AtMostOnce).await.with_context(|| format!("pre-flight: subscribing failed ({hint})"))?;
+    a.publish(lwt_codec::Publish::new(topic.clone(), &b"preflight"[..])).await?;
+    let back = a.wait_for(|o| o.topic == topic, tokio::time::Instant::now() + REPLY_TIMEOUT).await;
+    let broken = a.broken();
+    a.disconnect().await;
+    anyhow::ensure!(
+        back.is_some(),
+        "pre-flight: the observer's own probe did not come back through {} ({})",
+        target.name(),
+        broken.unwrap_or_else(|| "no delivery".into())
+    );
+    Ok(())
+}
+
 /// How often a client with keep-alive `ka` (seconds) pings when it has nothing else to say: half the
 /// keep-alive, so a broker that rounds or measures loosely never drops it. `None` for 0.
 pub fn ping_interval(ka: u16) -> Option<Duration> {

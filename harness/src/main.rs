@@ -249,6 +249,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
                 let (spec, profile) = compare_target(name, target.profile.as_deref())?;
                 let profile = target.with_login(profile);
                 let t = Target::start(&spec).await?;
+                lwt_harness::client_settings::preflight(&t, &profile).await?;
                 println!("== {} ({})", t.name(), t.addr());
                 columns.push(t.name().to_string());
                 let opts = lwt_harness::bdd::RunOptions {
@@ -301,6 +302,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
                 Some(dir) => t.with_identities(lwt_harness::init::Identities::new(dir)),
                 None => t,
             };
+            lwt_harness::client_settings::preflight(&t, &profile).await?;
             println!("target: {} ({}), profile: {}", t.name(), t.addr(), profile.name);
             let opts = lwt_harness::bdd::RunOptions { paths: features, tags, report_dir: Some(report_dir.clone()), concurrency };
             let (summary, _records) = lwt_harness::bdd::run(t, profile, opts).await?;
