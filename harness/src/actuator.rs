@@ -2,6 +2,7 @@
 //! timestamp. A background task reads, acknowledges and records; nothing a broker sends can make it
 //! invent or lose an observation, and a broken observer is reported as such, never as a verdict.
 
+use crate::client_settings::{ping_interval, OBSERVER_CONNECT_TIMEOUT, REPLY_TIMEOUT};
 use crate::transport::ClientStream;
 use anyhow::{bail, Context};
 use bytes::Bytes;
@@ -49,12 +50,24 @@ pub struct ActuatorSpec {
     pub session_expiry: Option<u32>,
     /// User Name (Event Grid: the authentication name).
     pub username: Option<String>,
+    /// Password (brokers that refuse anonymous clients).
+    pub password: Option<Bytes>,
+    /// Keep Alive in seconds; the observer pings to honour it (see [`crate::client_settings`]).
+    pub keep_alive: u16,
 }
 
 impl ActuatorSpec {
     /// A clean-start observer.
     pub fn new(client_id: impl Into<String>, version: ProtocolVersion) -> Self {
-        ActuatorSpec { client_id: client_id.into(), version, clean_start: true, session_expiry: None, username: None }
+        ActuatorSpec {
+            client_id: client_id.into(),
+            version,
+            clean_start: true,
+            session_expiry: None,
+            username: None,
+            password: None,
+            keep_alive: crate::client_settings::OBSERVER_KEEP_ALIVE,
+        }
     }
 }
 
@@ -76,6 +89,7 @@ pub struct Actuator {
     changed: watch::Receiver<u64>,
     next_pid: Mutex<u16>,
     reader: tokio::task::JoinHandle<()>,
+    pinger: Option<tokio::task::JoinHandle<()>>,
     /// Session Present of its CONNACK.
     pub session_present: bool,
 }
@@ -100,17 +114,18 @@ impl Actuator {
         writer.set_version(version);
         let mut c = Connect::new(spec.version, spec.client_id.clone());
         c.clean_start = spec.clean_start;
-        c.keep_alive = 0;
+        c.keep_alive = spec.keep_alive;
         c.username = spec.username.clone();
+        c.password = spec.password.clone();
         if let (ProtocolVersion::V5, Some(s)) = (spec.version, spec.session_expiry) {
             c.properties.push(Property::SessionExpiryInterval(s));
         }
         writer.write_packet(&Packet::Connect(c)).await?;
-        let ack = match tokio::time::timeout(Duration::from_secs(5), reader.read_packet()).await {
+        let ack = match tokio::time::timeout(OBSERVER_CONNECT_TIMEOUT, reader.read_packet()).await {
             Ok(Ok(Some(Packet::ConnAck(a)))) => a,
             Ok(Ok(other)) => bail!("observer {} expected CONNACK, got {other:?}", spec.client_id),
             Ok(Err(e)) => bail!("observer {} CONNECT failed: {e}", spec.client_id),
-            Err(_) => bail!("observer {}: no CONNACK within 5 s", spec.client_id),
+            Err(_) => bail!("observer {}: no CONNACK within {OBSERVER_CONNECT_TIMEOUT:?}", spec.client_id),
         };
         if ack.code != 0 {
             bail!("observer {} refused with code {:#04x}", spec.client_id, ack.code);
@@ -119,6 +134,8 @@ impl Actuator {
         let shared = Arc::new(Mutex::new(Shared::default()));
         let (tx, changed) = watch::channel(0u64);
         let reader = tokio::spawn(read_loop(reader, writer.clone(), shared.clone(), tx));
+        let keep_alive = ack.properties.server_keep_alive().unwrap_or(spec.keep_alive);
+        let pinger = ping_interval(keep_alive).map(|every| tokio::spawn(ping_loop(writer.clone(), shared.clone(), every)));
         Ok(Actuator {
             spec,
             writer,
@@ -126,6 +143,7 @@ impl Actuator {
             changed,
             next_pid: Mutex::new(0),
             reader,
+            pinger,
             session_present: ack.session_present,
         })
     }
@@ -143,7 +161,7 @@ impl Actuator {
         self.shared.lock().unwrap().waiting.insert(packet_id, tx);
         let s = Subscribe { packet_id, properties: Properties::new(), filters: vec![(filter.to_owned(), options)] };
         self.writer.lock().await.write_packet(&Packet::Subscribe(s)).await?;
-        match tokio::time::timeout(Duration::from_secs(5), rx).await {
+        match tokio::time::timeout(REPLY_TIMEOUT, rx).await {
             Ok(Ok(Packet::SubAck(a))) => Ok(a.codes),
             Ok(Ok(other)) => bail!("expected SUBACK, got {}", other.name()),
             _ => bail!("observer {}: no SUBACK for {filter}", self.spec.client_id),
@@ -170,7 +188,7 @@ impl Actuator {
         let (tx, rx) = oneshot::channel();
         self.shared.lock().unwrap().pings.push(tx);
         self.writer.lock().await.write_packet(&Packet::PingReq).await?;
-        match tokio::time::timeout(Duration::from_secs(5), rx).await {
+        match tokio::time::timeout(REPLY_TIMEOUT, rx).await {
             Ok(Ok(at)) => Ok(at),
             _ => bail!("observer {}: no PINGRESP", self.spec.client_id),
         }
@@ -209,16 +227,38 @@ impl Actuator {
     }
 
     /// Sends DISCONNECT 0x00 and stops.
-    pub async fn disconnect(self) {
+    pub async fn disconnect(mut self) {
         let _ = self.writer.lock().await.write_packet(&Packet::Disconnect(Disconnect::new(0))).await;
         let _ = self.writer.lock().await.shutdown().await;
+        self.stop_tasks();
+    }
+
+    fn stop_tasks(&mut self) {
         self.reader.abort();
+        if let Some(p) = self.pinger.take() {
+            p.abort();
+        }
     }
 }
 
 impl Drop for Actuator {
     fn drop(&mut self) {
-        self.reader.abort();
+        self.stop_tasks();
+    }
+}
+
+/// Sends PINGREQ every `every` so the broker keeps the observer past its keep-alive. A failed write
+/// marks the observer broken (unless the reader already said why).
+async fn ping_loop(writer: Arc<tokio::sync::Mutex<Connection<WriteHalf<ClientStream>>>>, shared: Arc<Mutex<Shared>>, every: Duration) {
+    loop {
+        tokio::time::sleep(every).await;
+        if shared.lock().unwrap().broken.is_some() {
+            return;
+        }
+        if let Err(e) = writer.lock().await.write_packet(&Packet::PingReq).await {
+            shared.lock().unwrap().broken.get_or_insert_with(|| format!("observer keep-alive ping failed: {e}"));
+            return;
+        }
     }
 }
 
@@ -297,4 +337,24 @@ async fn read_loop(
     }
     n += 1;
     let _ = tx.send(n);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An observer with a keep-alive pings on its own, so a strict broker (the reference broker
+    /// enforces 1.5 x keep-alive to the millisecond) keeps it well past its keep-alive.
+    #[tokio::test]
+    async fn an_observer_with_a_keep_alive_pings_and_stays_connected() {
+        let broker = lwt_broker::start_embedded().await.unwrap();
+        let mut spec = ActuatorSpec::new("pinging-observer", ProtocolVersion::V311);
+        spec.keep_alive = 1;
+        let a = Actuator::connect(broker.local_addr(), spec).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(3500)).await;
+        assert_eq!(a.broken(), None);
+        a.ping().await.unwrap();
+        a.disconnect().await;
+        broker.shutdown().await;
+    }
 }

@@ -3,6 +3,7 @@
 //! any target, and they are what the engine's own truth tests run against the reference broker,
 //! mosquitto and the mutants.
 
+use crate::client_settings::ClientSettings;
 use crate::actuator::{Actuator, ActuatorSpec};
 use crate::fault::{self, Fault, NetFault};
 use crate::latency::{LatencyBook, SeriesKey};
@@ -42,12 +43,14 @@ impl Ctx {
         Ctx { endpoint: target.endpoint(), ..Ctx::new(target.addr(), profile) }
     }
     /// A sensor connection to the broker, or through the fault proxy at `via`.
-    async fn sensor(&self, via: Option<SocketAddr>, spec: SensorSpec) -> anyhow::Result<crate::sensor::ConnectOutcome> {
+    async fn sensor(&self, via: Option<SocketAddr>, mut spec: SensorSpec) -> anyhow::Result<crate::sensor::ConnectOutcome> {
+        ClientSettings::from_profile(&self.profile).fill_sensor("sensor", &mut spec);
         let ep = via.map(|a| self.endpoint.via(a)).unwrap_or_else(|| self.endpoint.clone());
         Sensor::connect_over(ep.dial(None).await?, spec).await
     }
     /// An observer connection.
-    async fn actuator(&self, spec: ActuatorSpec) -> anyhow::Result<Actuator> {
+    async fn actuator(&self, mut spec: ActuatorSpec) -> anyhow::Result<Actuator> {
+        ClientSettings::from_profile(&self.profile).fill_observer("actuator", &mut spec);
         Actuator::connect_over(self.endpoint.dial(None).await?, spec).await
     }
     /// A unique name for this run.

@@ -3,7 +3,8 @@
 //! The engine, used alike by tests, Gherkin steps and load runs:
 //! - [`target`]: the broker under test (embedded by default, external, or launched).
 //! - [`profile`]: what a target declares it supports.
-//! - [`sensor`] (victims) and [`actuator`] (observers): raw-codec clients.
+//! - [`sensor`] (victims) and [`actuator`] (observers): raw-codec clients, set up by
+//!   [`client_settings`] (keep-alive, logins, timeouts from the profile).
 //! - [`fault`] and [`proxy`]: exact faults with planned and actual instants.
 //! - [`verdict`]: expectations judged into verdicts with rule ids; absence proven by a probe.
 //! - [`latency`]: HdrHistogram series and interval logs.
@@ -12,6 +13,7 @@
 pub mod actuator;
 pub mod bdd;
 pub mod checks;
+pub mod client_settings;
 pub mod fault;
 pub mod init;
 pub mod pki;

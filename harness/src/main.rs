@@ -42,6 +42,19 @@ struct TargetArgs {
     /// mqtts:// only: the name the server certificate must carry (default: the URL's host).
     #[arg(long)]
     server_name: Option<String>,
+    /// User Name every client sends (overrides the profile's `credentials.username`).
+    #[arg(long)]
+    username: Option<String>,
+    /// Password every client sends (overrides the profile's `credentials.password`).
+    #[arg(long)]
+    password: Option<String>,
+}
+
+impl TargetArgs {
+    /// The profile with the `--username/--password` login applied.
+    fn with_login(&self, profile: Profile) -> Profile {
+        profile.with_login(self.username.clone(), self.password.clone())
+    }
 }
 
 impl TargetArgs {
@@ -94,7 +107,8 @@ enum Command {
         #[arg(long, default_value_t = 16)]
         concurrency: usize,
         /// Run against several targets in turn and print one table of rules × targets. Each is
-        /// `embedded`, `mosquitto`, `mqtt://host:port`, or a launch command with {port}.
+        /// `embedded`, `mosquitto`, a launcher name in fixtures/brokers/ (`aedes`, `amqtt`,
+        /// `ejabberd`: launched with its profile), `mqtt://host:port`, or a launch command with {port}.
         #[arg(long, num_args = 2.., value_name = "TARGET", conflicts_with_all = ["broker", "launch"])]
         compare: Vec<String>,
         /// An identities folder (`lwt-harness init`): a client named X presents `DIR/clients/X.pem`
@@ -192,7 +206,17 @@ fn main() -> ExitCode {
         .init();
     let rt = tokio::runtime::Runtime::new().expect("tokio runtime");
     let command = cli.command.unwrap_or(Command::Checks {
-        target: TargetArgs { broker: None, launch: None, profile: None, ca: None, cert: None, key: None, server_name: None },
+        target: TargetArgs {
+            broker: None,
+            launch: None,
+            profile: None,
+            ca: None,
+            cert: None,
+            key: None,
+            server_name: None,
+            username: None,
+            password: None,
+        },
         only: Vec::new(),
         protocol: vec!["3.1.1".into(), "5.0".into()],
     });
@@ -223,7 +247,9 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             let mut any_failed = false;
             for (i, name) in compare.iter().enumerate() {
                 let (spec, profile) = compare_target(name, target.profile.as_deref())?;
+                let profile = target.with_login(profile);
                 let t = Target::start(&spec).await?;
+                lwt_harness::client_settings::preflight(&t, &profile).await?;
                 println!("== {} ({})", t.name(), t.addr());
                 columns.push(t.name().to_string());
                 let opts = lwt_harness::bdd::RunOptions {
@@ -265,6 +291,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
                 None if matches!(spec, TargetSpec::Embedded(_)) => Profile { name: "lwt-broker".into(), ..Profile::default() },
                 None => Profile::default(),
             };
+            let profile = target.with_login(profile);
             let features = if features.is_empty() { vec![PathBuf::from("features")] } else { features };
             for f in &features {
                 anyhow::ensure!(f.exists(), "feature path {} does not exist", f.display());
@@ -275,6 +302,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
                 Some(dir) => t.with_identities(lwt_harness::init::Identities::new(dir)),
                 None => t,
             };
+            lwt_harness::client_settings::preflight(&t, &profile).await?;
             println!("target: {} ({}), profile: {}", t.name(), t.addr(), profile.name);
             let opts = lwt_harness::bdd::RunOptions { paths: features, tags, report_dir: Some(report_dir.clone()), concurrency };
             let (summary, _records) = lwt_harness::bdd::run(t, profile, opts).await?;
@@ -297,6 +325,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
                 Some(p) => Profile::load(p)?,
                 None => Profile::default(),
             };
+            let profile = target.with_login(profile);
             let versions = protocol
                 .iter()
                 .map(|p| match p.as_str() {
@@ -360,6 +389,11 @@ fn compare_target(name: &str, profile: Option<&std::path::Path>) -> anyhow::Resu
     match name {
         "embedded" => Ok((TargetSpec::Embedded(Default::default()), Profile { name: "lwt-broker".into(), ..load("fixtures/profiles/lwt-broker.yaml")? })),
         "mosquitto" => Ok((TargetSpec::Launch("mosquitto".into()), load("fixtures/profiles/mosquitto.yaml")?)),
+        // A broker with a launcher in fixtures/brokers/ (aedes, amqtt, ejabberd) and its profile.
+        name if std::path::Path::new(&format!("fixtures/brokers/{name}.sh")).is_file() => Ok((
+            TargetSpec::Launch(format!("fixtures/brokers/{name}.sh {{port}} {{dir}}")),
+            load(&format!("fixtures/profiles/{name}.yaml"))?,
+        )),
         url if url.starts_with("mqtt://") || url.starts_with("mqtts://") => Ok((TargetSpec::from_flags(Some(url), None)?, load("")?)),
         cmd => Ok((TargetSpec::Launch(cmd.into()), load("")?)),
     }

@@ -3,6 +3,7 @@
 //! skipped and reported as skipped; a broker breaking a rule is reported as breaking it.
 
 use serde::Deserialize;
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
@@ -31,6 +32,46 @@ pub struct Profile {
     /// Emulates (or is) an Azure Event Grid namespace: certificate authentication, topic-space
     /// authorization and Event Grid's limits. `@eventgrid` scenarios need it.
     pub eventgrid: bool,
+    /// User names and passwords the harness's clients send (brokers that refuse anonymous clients,
+    /// e.g. ejabberd's mod_mqtt). Set up access, not a capability: `--username/--password` override
+    /// the default.
+    pub credentials: Credentials,
+    /// Most scenarios the target is given at once (0 = the `--concurrency` flag decides). A limit of
+    /// the broker, e.g. amqtt 0.12 loses session handlers under many concurrent new sessions.
+    pub max_concurrency: usize,
+}
+
+/// One login: what a client puts in CONNECT's User Name and Password fields.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Login {
+    /// User Name (`None` = field absent).
+    pub username: Option<String>,
+    /// Password (`None` = field absent).
+    pub password: Option<String>,
+}
+
+/// Logins for the harness's clients: a default, and per-client ones by the name a feature gives the
+/// client (`sensor1`, `actuator1`; the checks' clients go by their role, `sensor` / `actuator`).
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Credentials {
+    /// Default User Name.
+    pub username: Option<String>,
+    /// Default Password.
+    pub password: Option<String>,
+    /// Per-client logins; a client missing here uses the default.
+    pub clients: BTreeMap<String, Login>,
+}
+
+impl Credentials {
+    /// The login of client `name`: its own entry, else the default.
+    pub fn login(&self, name: &str) -> Login {
+        match self.clients.get(name) {
+            Some(l) => l.clone(),
+            None => Login { username: self.username.clone(), password: self.password.clone() },
+        }
+    }
 }
 
 impl Default for Profile {
@@ -46,6 +87,8 @@ impl Default for Profile {
             timer_granularity_ms: 0,
             tls: false,
             eventgrid: false,
+            credentials: Credentials::default(),
+            max_concurrency: 0,
         }
     }
 }
@@ -72,6 +115,25 @@ impl Profile {
         Duration::from_millis(self.timer_granularity_ms)
     }
 
+    /// Sets the default login (the `--username/--password` flags); `None` keeps the profile's.
+    pub fn with_login(mut self, username: Option<String>, password: Option<String>) -> Profile {
+        if username.is_some() {
+            self.credentials.username = username;
+        }
+        if password.is_some() {
+            self.credentials.password = password;
+        }
+        self
+    }
+
+    /// Scenarios run at once: `requested`, lowered to the target's `max_concurrency` if it has one.
+    pub fn concurrency(&self, requested: usize) -> usize {
+        match self.max_concurrency {
+            0 => requested.max(1),
+            m => requested.clamp(1, m),
+        }
+    }
+
     /// Whether the target speaks `protocol` ("3.1.1" / "5.0").
     pub fn speaks(&self, protocol: &str) -> bool {
         self.protocols.iter().any(|p| p == protocol)
@@ -91,5 +153,30 @@ mod tests {
         assert!(e.contains("expected_failures"), "{e}");
         let e = Profile::from_yaml("protocols: [\"4\"]\n").unwrap_err().to_string();
         assert!(e.contains("unknown protocol"), "{e}");
+    }
+
+    #[test]
+    fn every_shipped_profile_parses() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/profiles");
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "yaml") {
+                Profile::load(&path).unwrap_or_else(|e| panic!("{e:#}"));
+            }
+        }
+    }
+
+    #[test]
+    fn credentials_default_and_per_client() {
+        let p = Profile::from_yaml(
+            "credentials:\n  username: lwt\n  password: pw\n  clients:\n    actuator1: {username: a1, password: p1}\n",
+        )
+        .unwrap();
+        assert_eq!(p.credentials.login("sensor1"), Login { username: Some("lwt".into()), password: Some("pw".into()) });
+        assert_eq!(p.credentials.login("actuator1").username.as_deref(), Some("a1"));
+        let p = p.with_login(Some("cli".into()), None);
+        assert_eq!(p.credentials.login("sensor1"), Login { username: Some("cli".into()), password: Some("pw".into()) });
+        assert!(Profile::from_yaml("credentials: {user: x}\n").is_err());
+        assert_eq!((Profile::default().concurrency(16), Profile { max_concurrency: 4, ..Profile::default() }.concurrency(16)), (16, 4));
     }
 }

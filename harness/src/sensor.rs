@@ -14,8 +14,8 @@ use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::time::Instant;
 
-/// How long to wait for a CONNACK or an acknowledgement.
-pub const REPLY_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long to wait for a CONNACK or an acknowledgement (one value for every client).
+pub use crate::client_settings::REPLY_TIMEOUT;
 
 /// Everything a sensor's CONNECT says.
 #[derive(Clone, Debug, PartialEq)]
@@ -342,8 +342,11 @@ impl ConnectDefect {
             }
             ConnectDefect::WillPayloadMissing => {
                 let will = spec.will.as_ref().ok_or_else(|| anyhow::anyhow!("{self:?} needs a sensor with a will"))?;
-                anyhow::ensure!(spec.username.is_none() && spec.password.is_none(), "{self:?}: the Will Payload must end the CONNECT");
-                let keep = raw.body.len() - 2 - will.payload.len();
+                // The packet ends where the Will Payload should start; a login the profile adds
+                // (User Name, Password, each a 2-byte length and its bytes) goes with it, so the
+                // broker meets the missing payload first either way.
+                let login = spec.username.as_ref().map_or(0, |u| 2 + u.len()) + spec.password.as_ref().map_or(0, |p| 2 + p.len());
+                let keep = raw.body.len() - 2 - will.payload.len() - login;
                 raw.truncate(keep)
             }
             ConnectDefect::WillTopicByte(b) => {

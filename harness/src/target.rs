@@ -304,7 +304,9 @@ impl Target {
     }
 
     async fn wait_ready(&mut self) -> anyhow::Result<()> {
-        let deadline = Instant::now() + Duration::from_secs(10);
+        // Generous: a launcher may install its broker on first use (npm, pip) before it listens; a
+        // process that exits ends the wait at once.
+        let deadline = Instant::now() + LAUNCH_READY_TIMEOUT;
         loop {
             if let State::Launched { child: Some(c), label, _dir, .. } = &mut self.state {
                 if let Some(status) = c.try_wait()? {
@@ -317,7 +319,7 @@ impl Target {
                 return Ok(());
             }
             if Instant::now() > deadline {
-                bail!("{} did not accept connections on {} within 10 s", self.name, self.addr);
+                bail!("{} did not accept connections on {} within {LAUNCH_READY_TIMEOUT:?}", self.name, self.addr);
             }
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
@@ -329,6 +331,9 @@ async fn start_embedded_tls(config: &lwt_broker::Config, tls: &lwt_broker::TlsOp
     let listeners = lwt_broker::Listeners { tls: vec![addr], tls_options: Some(tls.clone()), ..Default::default() };
     lwt_broker::start_with(config.clone(), listeners).await
 }
+
+/// How long a launched broker may take to accept connections (first use may include installing it).
+pub const LAUNCH_READY_TIMEOUT: Duration = Duration::from_secs(180);
 
 /// A free TCP port on 127.0.0.1 (bound and released; good enough on loopback).
 pub fn free_port() -> anyhow::Result<u16> {
@@ -407,7 +412,15 @@ fn launch_argv(cmd: &str, port: u16, dir: &std::path::Path) -> anyhow::Result<(V
     }
     let replaced = trimmed.replace("{port}", &port.to_string()).replace("{dir}", &dir.display().to_string());
     let argv = split_words(&replaced)?;
-    Ok((argv, format!("`{replaced}`"), None))
+    // A launcher from fixtures/brokers/ is named after its broker, like `mosquitto`.
+    let launcher = std::path::Path::new(&argv[0]);
+    let label = match launcher.file_stem().and_then(|s| s.to_str()) {
+        Some(name) if launcher.parent().is_some_and(|d| d.ends_with("fixtures/brokers")) => {
+            format!("{name} (launched on 127.0.0.1:{port})")
+        }
+        _ => format!("`{replaced}`"),
+    };
+    Ok((argv, label, None))
 }
 
 /// `mosquitto 2.0.11` as the binary reports it, if it does.
@@ -518,6 +531,8 @@ mod tests {
         let (argv, _, _) = launch_argv("lwt-broker --bind '127.0.0.1:{port}'", 5, d).unwrap();
         assert_eq!(argv, vec!["lwt-broker", "--bind", "127.0.0.1:5"]);
         assert!(launch_argv("lwt-broker", 5, d).unwrap_err().to_string().contains("{port}"));
+        let (_, label, _) = launch_argv("fixtures/brokers/aedes.sh {port} {dir}", 5, d).unwrap();
+        assert_eq!(label, "aedes (launched on 127.0.0.1:5)");
         assert!(split_words("a 'b").is_err());
     }
 }

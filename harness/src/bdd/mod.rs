@@ -188,11 +188,13 @@ impl LwtWorld {
     /// Connects an observer: over the scenario's endpoint with its certificate, username = name in
     /// `@eventgrid` scenarios.
     pub async fn connect_actuator(&self, name: &str, mut spec: crate::actuator::ActuatorSpec) -> anyhow::Result<Actuator> {
-        if self.eventgrid && spec.username.is_none() {
-            spec.username = Some(name.to_owned());
-        }
+        self.settings().fill_observer(name, &mut spec);
         let stream = self.endpoint().dial(self.identity(name).as_ref()).await?;
         Actuator::connect_over(stream, spec).await
+    }
+    /// Keep-alive, logins and client-id rules of this scenario's clients (from the profile).
+    pub fn settings(&self) -> crate::client_settings::ClientSettings {
+        crate::client_settings::ClientSettings::from_profile(&self.env.profile).names_on_wire(self.eventgrid)
     }
     /// The target's profile.
     pub fn profile(&self) -> &Profile {
@@ -211,10 +213,7 @@ impl LwtWorld {
     }
     /// A feature's client name, as the client id on the wire.
     pub fn client_id(&self, name: &str) -> String {
-        if self.eventgrid {
-            return name.to_owned();
-        }
-        format!("{}-{}", self.prefix, name)
+        self.settings().client_id(&self.prefix, name)
     }
     /// The rule this scenario judges (first rule tag), for verdicts.
     pub fn rule(&self) -> String {
@@ -228,8 +227,8 @@ impl LwtWorld {
     pub fn spec_mut(&mut self, name: &str) -> &mut SensorSpec {
         let id = self.client_id(name);
         let v = self.default_version;
-        let username = self.eventgrid.then(|| name.to_owned());
-        self.sensor(name).spec.get_or_insert_with(|| SensorSpec { username, ..SensorSpec::new(id, v) })
+        let settings = self.settings();
+        self.sensor(name).spec.get_or_insert_with(|| settings.sensor(name, id, v))
     }
     /// The actuator `name`.
     pub fn actuator(&self, name: &str) -> &Actuator {
@@ -408,7 +407,7 @@ pub async fn run(target: Target, profile: Profile, opts: RunOptions) -> anyhow::
     // take turns; everything else runs concurrently unless tagged @serial.
     let shared_namespace = run_env.identities.is_some();
     let writer = LwtWorld::cucumber()
-        .max_concurrent_scenarios(opts.concurrency)
+        .max_concurrent_scenarios(profile.concurrency(opts.concurrency))
         .which_scenario(move |feat, rule, sc| {
             let tags = all_tags(feat, rule, sc);
             let has = |t: &str| tags.iter().any(|x| x == t);
