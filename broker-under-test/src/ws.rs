@@ -1,6 +1,7 @@
 //! MQTT over WebSockets (MQTT 5.0 §6, 3.1.1 §6): the upgrade handshake with subprotocol `mqtt`
 //! (or `mqttv3.1` for old clients) on one path, and [`WsStream`], which turns a WebSocket into the
-//! byte stream the connection task reads, so keep-alive, will triggers and limits are the TCP ones.
+//! byte stream the connection task reads (from the codec crate, which the harness shares), so
+//! keep-alive, will triggers and limits are the TCP ones.
 //!
 //! - Packets travel in binary frames; a packet may span frames and a frame may hold several packets
 //!   (MQTT-6.0.0-2): frames are concatenated into one byte stream.
@@ -9,17 +10,11 @@
 //! - A close frame without an MQTT DISCONNECT is an abrupt end: the stream reports end-of-file,
 //!   exactly like a TCP FIN, and the will fires.
 
-use bytes::{Buf, Bytes};
-use futures_util::{Sink, Stream};
-use std::io;
-use std::pin::Pin;
-use std::task::{ready, Context, Poll};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+pub use lwt_codec::ws::WsStream;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
 use tokio_tungstenite::tungstenite::http::{header, HeaderValue, StatusCode};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
-use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::WebSocketStream;
 
 /// The path clients upgrade on by default (mosquitto, Event Grid and most clients use `/mqtt`).
 pub const DEFAULT_PATH: &str = "/mqtt";
@@ -74,82 +69,6 @@ fn negotiate(req: &Request, mut resp: Response, path: &str) -> Result<Response, 
     };
     resp.headers_mut().insert(header::SEC_WEBSOCKET_PROTOCOL, HeaderValue::from_static(chosen));
     Ok(resp)
-}
-
-/// A WebSocket carrying MQTT, read and written as a byte stream.
-pub struct WsStream<S> {
-    ws: WebSocketStream<S>,
-    /// The unread rest of the last binary frame.
-    pending: Bytes,
-}
-
-impl<S> WsStream<S> {
-    /// Wraps an upgraded WebSocket (either side: the harness uses it as a client).
-    pub fn new(ws: WebSocketStream<S>) -> Self {
-        WsStream { ws, pending: Bytes::new() }
-    }
-}
-
-fn io_error(e: tokio_tungstenite::tungstenite::Error) -> io::Error {
-    io::Error::other(e)
-}
-
-impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for WsStream<S> {
-    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
-        loop {
-            if !self.pending.is_empty() {
-                let n = self.pending.len().min(buf.remaining());
-                buf.put_slice(&self.pending[..n]);
-                self.pending.advance(n);
-                return Poll::Ready(Ok(()));
-            }
-            match ready!(Pin::new(&mut self.ws).poll_next(cx)) {
-                Some(Ok(Message::Binary(b))) => self.pending = b,
-                // tungstenite queues the Pong; push it out now rather than with the next write.
-                Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => {
-                    let _ = Pin::new(&mut self.ws).poll_flush(cx);
-                }
-                Some(Ok(Message::Text(_))) => {
-                    return Poll::Ready(Err(io::Error::new(
-                        io::ErrorKind::InvalidData,
-                        "a text frame: MQTT over WebSockets uses binary frames only (MQTT-6.0.0-1)",
-                    )))
-                }
-                // A close frame, or the TCP connection ended: end-of-file, like a FIN.
-                Some(Ok(Message::Close(_))) | None => return Poll::Ready(Ok(())),
-                Some(Err(e)) => return Poll::Ready(Err(io_error(e))),
-            }
-        }
-    }
-}
-
-impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for WsStream<S> {
-    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        ready!(Pin::new(&mut self.ws).poll_ready(cx)).map_err(io_error)?;
-        Pin::new(&mut self.ws).start_send(Message::Binary(Bytes::copy_from_slice(buf))).map_err(io_error)?;
-        Poll::Ready(Ok(buf.len()))
-    }
-
-    /// A batch of packets goes out as one binary frame.
-    fn poll_write_vectored(mut self: Pin<&mut Self>, cx: &mut Context<'_>, bufs: &[io::IoSlice<'_>]) -> Poll<io::Result<usize>> {
-        ready!(Pin::new(&mut self.ws).poll_ready(cx)).map_err(io_error)?;
-        let frame: Vec<u8> = bufs.iter().flat_map(|b| b.iter().copied()).collect();
-        let n = frame.len();
-        Pin::new(&mut self.ws).start_send(Message::Binary(frame.into())).map_err(io_error)?;
-        Poll::Ready(Ok(n))
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        true
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.ws).poll_flush(cx).map_err(io_error)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.ws).poll_close(cx).map_err(io_error)
-    }
 }
 
 #[cfg(test)]

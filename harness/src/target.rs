@@ -15,51 +15,76 @@ use tokio::process::{Child, Command};
 use tokio::time::Instant;
 use tracing::{debug, info};
 
-/// A broker address given as a URL.
+/// A broker address given as a URL: `mqtt://`, `mqtts://`, or MQTT over WebSockets `ws://` /
+/// `wss://` with a path (default `/mqtt`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BrokerUrl {
-    /// `mqtt` or `mqtts`.
+    /// `mqtts` or `wss`.
     pub tls: bool,
     /// Host name or address.
     pub host: String,
     /// Port.
     pub port: u16,
+    /// The WebSocket path, for `ws://` and `wss://`.
+    pub ws: Option<String>,
 }
 
 impl FromStr for BrokerUrl {
     type Err = anyhow::Error;
     fn from_str(s: &str) -> anyhow::Result<Self> {
-        let (tls, rest) = if let Some(r) = s.strip_prefix("mqtt://") {
-            (false, r)
+        let (tls, ws, rest) = if let Some(r) = s.strip_prefix("mqtt://") {
+            (false, false, r)
         } else if let Some(r) = s.strip_prefix("mqtts://") {
-            (true, r)
+            (true, false, r)
         } else if let Some(r) = s.strip_prefix("tcp://") {
-            (false, r)
+            (false, false, r)
+        } else if let Some(r) = s.strip_prefix("ws://") {
+            (false, true, r)
+        } else if let Some(r) = s.strip_prefix("wss://") {
+            (true, true, r)
         } else {
-            bail!("broker URL {s:?} must start with mqtt:// or mqtts://");
+            bail!("broker URL {s:?} must start with mqtt://, mqtts://, ws:// or wss://");
         };
-        let rest = rest.trim_end_matches('/');
+        let (rest, path) = match rest.find('/') {
+            Some(i) => (&rest[..i], &rest[i..]),
+            None => (rest, ""),
+        };
+        if !ws && !path.trim_matches('/').is_empty() {
+            bail!("broker URL {s:?}: a path only makes sense for ws:// and wss://");
+        }
+        let ws = ws.then(|| if path.is_empty() || path == "/" { "/mqtt".to_owned() } else { path.to_owned() });
         let (host, port) = match rest.rsplit_once(':') {
             Some((h, p)) if !h.ends_with(']') || h.starts_with('[') => {
                 let port = p.parse::<u16>().with_context(|| format!("bad port {p:?} in broker URL {s:?}"))?;
                 (h.trim_start_matches('[').trim_end_matches(']').to_owned(), port)
             }
-            _ => (rest.to_owned(), if tls { 8883 } else { 1883 }),
+            _ => (rest.to_owned(), match (tls, ws.is_some()) {
+                (false, false) => 1883,
+                (true, false) => 8883,
+                (false, true) => 80,
+                (true, true) => 443,
+            }),
         };
         if host.is_empty() {
             bail!("broker URL {s:?} has no host");
         }
-        Ok(BrokerUrl { tls, host, port })
+        Ok(BrokerUrl { tls, host, port, ws })
     }
 }
 
 impl fmt::Display for BrokerUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let scheme = if self.tls { "mqtts" } else { "mqtt" };
+        let scheme = match (self.tls, self.ws.is_some()) {
+            (false, false) => "mqtt",
+            (true, false) => "mqtts",
+            (false, true) => "ws",
+            (true, true) => "wss",
+        };
+        let path = self.ws.as_deref().unwrap_or("");
         if self.host.contains(':') {
-            write!(f, "{scheme}://[{}]:{}", self.host, self.port)
+            write!(f, "{scheme}://[{}]:{}{path}", self.host, self.port)
         } else {
-            write!(f, "{scheme}://{}:{}", self.host, self.port)
+            write!(f, "{scheme}://{}:{}{path}", self.host, self.port)
         }
     }
 }
@@ -69,11 +94,14 @@ impl fmt::Display for BrokerUrl {
 pub enum TargetSpec {
     /// The reference broker in-process on 127.0.0.1 with this configuration.
     Embedded(lwt_broker::Config),
+    /// The reference broker in-process, clients speaking MQTT over WebSockets (`ws://…/mqtt`).
+    EmbeddedWs(lwt_broker::Config),
     /// A broker that is already running (TLS settings required for `mqtts://`).
     External(BrokerUrl, Option<TlsClient>),
     /// A command the harness runs. `{port}` in it is replaced by a free loopback port; the shorthand
     /// `mosquitto` (optionally `mosquitto:/path/to/mosquitto`) writes a config and runs mosquitto;
-    /// `mosquitto-tls` also generates a test PKI and makes mosquitto require client certificates.
+    /// `mosquitto-tls` also generates a test PKI and makes mosquitto require client certificates;
+    /// `mosquitto-ws` serves MQTT over WebSockets (`protocol websockets`) on `/mqtt`.
     Launch(String),
     /// The reference broker in-process with a TLS listener on 127.0.0.1 only (e.g. with an Event Grid
     /// namespace in `config`, which refuses plain TCP anyway); clients connect with `client`.
@@ -128,6 +156,8 @@ pub struct Target {
     name: String,
     state: State,
     tls: Option<Arc<TlsClient>>,
+    /// The WebSocket path, when clients speak MQTT over WebSockets.
+    ws: Option<Arc<str>>,
     identities: Option<crate::init::Identities>,
 }
 
@@ -143,6 +173,19 @@ impl Target {
                     name: "lwt-broker (embedded)".into(),
                     state: State::Embedded { handle: Some(handle), config: config.clone(), tls: None },
                     tls: None,
+                    ws: None,
+                    identities: None,
+                })
+            }
+            TargetSpec::EmbeddedWs(config) => {
+                let any: SocketAddr = "127.0.0.1:0".parse()?;
+                let handle = lwt_broker::start_with(config.clone(), lwt_broker::Listeners { ws: vec![any], ..Default::default() }).await?;
+                Ok(Target {
+                    addr: handle.ws_addrs()[0],
+                    name: "lwt-broker (embedded, WebSocket)".into(),
+                    state: State::Embedded { handle: Some(handle), config: config.clone(), tls: None },
+                    tls: None,
+                    ws: Some(lwt_broker::ws::DEFAULT_PATH.into()),
                     identities: None,
                 })
             }
@@ -159,6 +202,7 @@ impl Target {
                     name: name.into(),
                     state: State::Embedded { handle: Some(handle), config: config.clone(), tls: Some(tls.clone()) },
                     tls: Some(Arc::new(client.clone())),
+                    ws: None,
                     identities: None,
                 })
             }
@@ -175,12 +219,14 @@ impl Target {
                     .await
                     .with_context(|| format!("broker {url} does not accept connections"))?;
                 let tls = if url.tls { tls.clone().map(Arc::new) } else { None };
-                Ok(Target { addr, name: url.to_string(), state: State::External, tls, identities: None })
+                let ws = url.ws.as_deref().map(Arc::from);
+                Ok(Target { addr, name: url.to_string(), state: State::External, tls, ws, identities: None })
             }
             TargetSpec::Launch(cmd) => {
                 let port = free_port()?;
                 let dir = tempfile::tempdir()?;
                 let (argv, label, tls) = launch_argv(cmd, port, dir.path())?;
+                let ws = (cmd.trim() == "mosquitto-ws").then(|| Arc::from("/mqtt"));
                 let addr: SocketAddr = ([127, 0, 0, 1], port).into();
                 let child = spawn(&argv, dir.path())?;
                 let mut t = Target {
@@ -188,6 +234,7 @@ impl Target {
                     name: label.clone(),
                     state: State::Launched { child: Some(child), argv, _dir: dir, label },
                     tls: tls.map(Arc::new),
+                    ws,
                     identities: None,
                 };
                 t.wait_ready().await?;
@@ -203,7 +250,7 @@ impl Target {
 
     /// Where and how clients connect (address and TLS settings).
     pub fn endpoint(&self) -> Endpoint {
-        Endpoint { addr: self.addr, tls: self.tls.clone() }
+        Endpoint { addr: self.addr, tls: self.tls.clone(), ws: self.ws.clone() }
     }
 
     /// Clients named X present the certificate `X` of this identities folder and use username X
@@ -248,10 +295,12 @@ impl Target {
                     }
                 }
                 let deadline = Instant::now() + Duration::from_secs(5);
+                let over_ws = self.ws.is_some();
                 let h = loop {
-                    let started = match tls {
-                        Some(tls) => start_embedded_tls(config, tls, addr).await,
-                        None => lwt_broker::start(config.clone(), &[addr]).await,
+                    let started = match (tls.as_ref(), over_ws) {
+                        (Some(tls), _) => start_embedded_tls(config, tls, addr).await,
+                        (None, true) => lwt_broker::start_with(config.clone(), lwt_broker::Listeners { ws: vec![addr], ..Default::default() }).await,
+                        (None, false) => lwt_broker::start(config.clone(), &[addr]).await,
                     };
                     match started {
                         Ok(h) => break h,
@@ -389,6 +438,20 @@ fn launch_argv(cmd: &str, port: u16, dir: &std::path::Path) -> anyhow::Result<(V
         let argv = vec![bin.display().to_string(), "-c".into(), conf.display().to_string()];
         let version = mosquitto_version(&bin).unwrap_or_else(|| "mosquitto".into());
         return Ok((argv, format!("{version} with TLS (launched on 127.0.0.1:{port})"), Some(tls)));
+    }
+    if trimmed == "mosquitto-ws" {
+        let bin = find_mosquitto().context("mosquitto is not installed (apt-get install mosquitto) and LWT_MOSQUITTO is not set")?;
+        let conf = dir.join("mosquitto.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "listener {port} 127.0.0.1\nprotocol websockets\nallow_anonymous true\npersistence false\nmax_keepalive 65535\n\
+                 log_dest stderr\nlog_type error\nlog_type warning\n"
+            ),
+        )?;
+        let argv = vec![bin.display().to_string(), "-c".into(), conf.display().to_string()];
+        let version = mosquitto_version(&bin).unwrap_or_else(|| "mosquitto".into());
+        return Ok((argv, format!("{version} over WebSockets (launched on 127.0.0.1:{port}/mqtt)"), None));
     }
     if trimmed == "mosquitto" || trimmed.starts_with("mosquitto:") {
         let bin = match trimmed.strip_prefix("mosquitto:") {

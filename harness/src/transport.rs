@@ -21,6 +21,8 @@ pub enum ClientStream {
     Tcp(TcpStream),
     /// TLS over TCP.
     Tls(Box<TlsStream<TcpStream>>),
+    /// MQTT over a WebSocket (subprotocol `mqtt`), itself over TCP or TLS.
+    Ws(Box<lwt_codec::ws::WsStream<ClientStream>>),
 }
 
 /// A client certificate chain and its key.
@@ -121,22 +123,29 @@ pub struct Endpoint {
     pub addr: SocketAddr,
     /// TLS settings.
     pub tls: Option<Arc<TlsClient>>,
+    /// MQTT over WebSockets on this path (`ws://` / `wss://` targets).
+    pub ws: Option<Arc<str>>,
 }
 
 impl Endpoint {
     /// Plain TCP to `addr`.
     pub fn tcp(addr: SocketAddr) -> Self {
-        Endpoint { addr, tls: None }
+        Endpoint { addr, tls: None, ws: None }
     }
     /// The same endpoint reached through another address (the fault proxy).
     pub fn via(&self, addr: SocketAddr) -> Self {
-        Endpoint { addr, tls: self.tls.clone() }
+        Endpoint { addr, tls: self.tls.clone(), ws: self.ws.clone() }
     }
-    /// Opens a stream, with TLS if configured.
+    /// Opens a stream, with TLS if configured, upgraded to a WebSocket if the target speaks MQTT over
+    /// WebSockets.
     pub async fn dial(&self, identity: Option<&Identity>) -> anyhow::Result<ClientStream> {
-        match &self.tls {
-            Some(t) => t.connect(self.addr, identity).await,
-            None => Ok(ClientStream::connect_tcp(self.addr).await.with_context(|| format!("cannot connect to {}", self.addr))?),
+        let base = match &self.tls {
+            Some(t) => t.connect(self.addr, identity).await?,
+            None => ClientStream::connect_tcp(self.addr).await.with_context(|| format!("cannot connect to {}", self.addr))?,
+        };
+        match &self.ws {
+            Some(path) => ClientStream::upgrade_ws(base, self.addr, path).await,
+            None => Ok(base),
         }
     }
 }
@@ -148,12 +157,35 @@ impl ClientStream {
         s.set_nodelay(true)?;
         Ok(ClientStream::Tcp(s))
     }
+    /// Upgrades `base` to a WebSocket on `path` offering subprotocol `mqtt` (MQTT-6.0.0-3), and
+    /// checks the server selected it (MQTT-6.0.0-4).
+    pub async fn upgrade_ws(base: ClientStream, addr: SocketAddr, path: &str) -> anyhow::Result<ClientStream> {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let mut req = format!("ws://{addr}{path}").into_client_request().context("WebSocket request")?;
+        req.headers_mut().insert("Sec-WebSocket-Protocol", tokio_tungstenite::tungstenite::http::HeaderValue::from_static("mqtt"));
+        let (ws, resp) = tokio_tungstenite::client_async(req, base)
+            .await
+            .with_context(|| format!("WebSocket upgrade on {addr}{path} failed"))?;
+        let chosen = resp.headers().get("Sec-WebSocket-Protocol").and_then(|v| v.to_str().ok()).unwrap_or("");
+        anyhow::ensure!(chosen == "mqtt", "the server at {addr}{path} selected subprotocol {chosen:?}, not \"mqtt\" (MQTT-6.0.0-4)");
+        Ok(ClientStream::Ws(Box::new(lwt_codec::ws::WsStream::new(ws))))
+    }
     /// The TCP socket underneath.
     pub fn tcp(&self) -> &TcpStream {
         match self {
             ClientStream::Tcp(s) => s,
             ClientStream::Tls(s) => s.get_ref().0,
+            ClientStream::Ws(s) => s.get_ref().tcp(),
         }
+    }
+    /// Whether MQTT runs over a WebSocket here.
+    pub fn is_ws(&self) -> bool {
+        matches!(self, ClientStream::Ws(_))
+    }
+    /// Sends FIN on the TCP socket itself, under any TLS or WebSocket layer (no close_notify, no
+    /// close frame): the abrupt end a crashed client's kernel produces.
+    pub fn fin_tcp(&self) -> io::Result<()> {
+        socket2::SockRef::from(self.tcp()).shutdown(std::net::Shutdown::Write)
     }
     /// Local address (how the fault proxy recognises this client).
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
@@ -166,6 +198,7 @@ impl AsyncRead for ClientStream {
         match self.get_mut() {
             ClientStream::Tcp(s) => Pin::new(s).poll_read(cx, buf),
             ClientStream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+            ClientStream::Ws(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
         }
     }
 }
@@ -175,18 +208,21 @@ impl AsyncWrite for ClientStream {
         match self.get_mut() {
             ClientStream::Tcp(s) => Pin::new(s).poll_write(cx, buf),
             ClientStream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+            ClientStream::Ws(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
         }
     }
     fn poll_flush(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
             ClientStream::Tcp(s) => Pin::new(s).poll_flush(cx),
             ClientStream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+            ClientStream::Ws(s) => Pin::new(s.as_mut()).poll_flush(cx),
         }
     }
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
             ClientStream::Tcp(s) => Pin::new(s).poll_shutdown(cx),
             ClientStream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+            ClientStream::Ws(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
         }
     }
 }

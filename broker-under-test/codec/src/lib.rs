@@ -18,6 +18,7 @@ pub mod connection;
 pub mod raw;
 pub mod reason;
 pub mod topic;
+pub mod ws;
 
 pub use decode::{decode, decode_frame, read_frame, Frame};
 pub use encode::{binary, properties as encode_properties, string, varint};
