@@ -31,6 +31,9 @@ pub struct Profile {
     /// Emulates (or is) an Azure Event Grid namespace: certificate authentication, topic-space
     /// authorization and Event Grid's limits. `@eventgrid` scenarios need it.
     pub eventgrid: bool,
+    /// Scenarios `check` runs at once against this target (`--concurrency` overrides it); `None` =
+    /// the harness default. Lower it for brokers that race under many parallel connections.
+    pub concurrency: Option<usize>,
 }
 
 impl Default for Profile {
@@ -46,6 +49,7 @@ impl Default for Profile {
             timer_granularity_ms: 0,
             tls: false,
             eventgrid: false,
+            concurrency: None,
         }
     }
 }
@@ -54,6 +58,7 @@ impl Profile {
     /// Parses YAML; errors name the field.
     pub fn from_yaml(text: &str) -> anyhow::Result<Profile> {
         let p: Profile = serde_saphyr::from_str(text).map_err(|e| anyhow::anyhow!("invalid profile: {e}"))?;
+        anyhow::ensure!(p.concurrency != Some(0), "invalid profile: concurrency must be at least 1");
         anyhow::ensure!(p.max_qos <= 2, "invalid profile: max_qos must be 0, 1 or 2 (got {})", p.max_qos);
         for v in &p.protocols {
             anyhow::ensure!(v == "3.1.1" || v == "5.0", "invalid profile: unknown protocol {v:?} (use \"3.1.1\" or \"5.0\")");
