@@ -515,4 +515,67 @@ mod tests {
         assert!(property_problem(&mei, &[Property::MessageExpiryInterval(11)]).is_some());
         assert!(property_problem(&mei, &[]).is_some());
     }
+
+    #[test]
+    fn probe_nonces_are_unique_within_a_process() {
+        let n: std::collections::HashSet<String> = (0..10_000).map(|_| probe_nonce()).collect();
+        assert_eq!(n.len(), 10_000);
+        assert!(probe_nonce().contains(&format!("-{}-", std::process::id())));
+    }
+
+    async fn observer(addr: std::net::SocketAddr, id: &str) -> Actuator {
+        let a = Actuator::connect(addr, crate::actuator::ActuatorSpec::new(id, lwt_codec::ProtocolVersion::V5)).await.unwrap();
+        a.subscribe("t/#", QoS::AtLeastOnce).await.unwrap();
+        arm_probe(&a).await.unwrap();
+        a
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn duplicate_checks_count_and_end_with_a_proven_live_observer() {
+        let broker = lwt_broker::start_embedded().await.unwrap();
+        let obs = observer(broker.local_addr(), "verdict-obs").await;
+        let publisher = observer(broker.local_addr(), "verdict-pub").await;
+        let since = Instant::now();
+        publisher.publish(lwt_codec::Publish::new("t/a", "offline")).await.unwrap();
+        let w = Duration::from_millis(300);
+        let once = expect_exactly_once(&obs, "t/a", b"offline", since, w, "r", Level::Must).await;
+        assert_eq!(once.status, Status::Pass, "{once}");
+        assert!(once.observed.contains("proved live"), "{once}");
+        assert_eq!(expect_at_most_once(&obs, "t/a", b"offline", since, "r").await.status, Status::Pass);
+        let none = expect_exactly_once(&obs, "t/none", b"offline", since, w, "r", Level::Must).await;
+        assert_eq!(none.status, Status::Fail, "nothing delivered to a live observer is a failure: {none}");
+        publisher.publish(lwt_codec::Publish::new("t/a", "offline")).await.unwrap();
+        assert!(prove_live(&obs).await.is_ok());
+        assert_eq!(expect_at_most_once(&obs, "t/a", b"offline", since, "r").await.status, Status::Fail);
+        assert_eq!(expect_exactly_once(&obs, "t/a", b"offline", since, w, "r", Level::Must).await.status, Status::Fail);
+        let each = expect_one_each(&obs, &["t/a".to_string()], b"offline", since, w, "r", Level::Must).await;
+        assert_eq!(each.status, Status::Fail, "{each}");
+        broker.shutdown().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_dead_observer_errors_instead_of_passing_and_an_old_probe_echo_proves_nothing() {
+        let broker = lwt_broker::start_embedded().await.unwrap();
+        let obs = observer(broker.local_addr(), "verdict-dead").await;
+        // A first probe comes back while the broker is up ...
+        assert!(prove_live(&obs).await.is_ok());
+        broker.shutdown().await;
+        // ... and its echo, still in the log, must not prove the second one.
+        let since = Instant::now();
+        assert!(prove_live(&obs).await.is_err());
+        let w = Duration::from_millis(100);
+        assert!(matches!(expect_at_most_once(&obs, "t/a", b"x", since, "r").await.status, Status::Error(_)));
+        assert!(matches!(expect_exactly_once(&obs, "t/a", b"x", since, w, "r", Level::Must).await.status, Status::Error(_)));
+        assert!(matches!(expect_no_will(&obs, "t/#", since, w, "r", Level::Must).await.status, Status::Error(_)));
+        let each = expect_one_each(&obs, &["t/a".to_string()], b"x", since, w, "r", Level::Must).await;
+        assert!(matches!(each.status, Status::Error(_)), "{each}");
+    }
+
+    #[test]
+    fn a_may_never_fails() {
+        let v = Verdict { status: Status::Fail, ..Verdict::error("r", Level::May, "x", "y") }.at_level();
+        assert_eq!(v.status, Status::NotDone);
+        let v = Verdict { status: Status::Fail, ..Verdict::error("r", Level::Should, "x", "y") }.at_level();
+        assert_eq!(v.status, Status::Fail);
+    }
 }

@@ -46,40 +46,44 @@ fn check_writes_reports_and_compare_prints_rules_by_targets() {
 }
 
 /// A fake broker on a free loopback port that answers every CONNECT with a refusing CONNACK
-/// (3.1.1: 0x05, 5.0: 0x87) and closes; with `forward_to`, only the first `refuse` connections are
-/// refused and the rest are forwarded to that broker byte for byte.
+/// (3.1.1: 0x05, 5.0: 0x87) and closes; with `forward_to`, only the first `refuse` CONNECTs are
+/// refused and later connections are forwarded to that broker byte for byte. Connections that send
+/// nothing (the harness's reachability check) count for nothing.
 async fn fake_broker(refuse: usize, forward_to: Option<std::net::SocketAddr>) -> std::net::SocketAddr {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
+    let refused = Arc::new(AtomicUsize::new(0));
     tokio::spawn(async move {
-        let mut n = 0usize;
         while let Ok((mut s, _)) = listener.accept().await {
-            n += 1;
-            match forward_to {
-                Some(up) if n > refuse => {
-                    tokio::spawn(async move {
-                        if let Ok(mut u) = tokio::net::TcpStream::connect(up).await {
+            let refused = refused.clone();
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                let k = match s.read(&mut buf).await {
+                    Ok(k) if k > 0 => k,
+                    _ => return,
+                };
+                if let Some(up) = forward_to.filter(|_| refused.load(Ordering::SeqCst) >= refuse) {
+                    if let Ok(mut u) = tokio::net::TcpStream::connect(up).await {
+                        if u.write_all(&buf[..k]).await.is_ok() {
                             let _ = tokio::io::copy_bidirectional(&mut s, &mut u).await;
                         }
-                    });
+                    }
+                    return;
                 }
-                _ => {
-                    tokio::spawn(async move {
-                        let mut buf = [0u8; 512];
-                        let Ok(k) = s.read(&mut buf).await else { return };
-                        // Fixed header, remaining length (1-4 bytes), "MQTT" with its length, then the level.
-                        let mut i = 1;
-                        while i < k && buf[i] & 0x80 != 0 {
-                            i += 1;
-                        }
-                        let level = buf.get(i + 7).copied().unwrap_or(4);
-                        let connack: &[u8] = if level == 5 { &[0x20, 0x03, 0x00, 0x87, 0x00] } else { &[0x20, 0x02, 0x00, 0x05] };
-                        let _ = s.write_all(connack).await;
-                        let _ = s.shutdown().await;
-                    });
+                refused.fetch_add(1, Ordering::SeqCst);
+                // Fixed header, remaining length (1-4 bytes), "MQTT" with its length, then the level.
+                let mut i = 1;
+                while i < k && buf[i] & 0x80 != 0 {
+                    i += 1;
                 }
-            }
+                let level = buf.get(i + 7).copied().unwrap_or(4);
+                let connack: &[u8] = if level == 5 { &[0x20, 0x03, 0x00, 0x87, 0x00] } else { &[0x20, 0x02, 0x00, 0x05] };
+                let _ = s.write_all(connack).await;
+                let _ = s.shutdown().await;
+            });
         }
     });
     addr
