@@ -140,6 +140,7 @@ enum Command {
     },
     /// Run the built-in will checks (FIN, RST, keep-alive, DISCONNECT, takeover, will delay, retained
     /// will, proxy blackhole, protocol error) against a target; embedded reference broker by default.
+    /// Exit 0 when every MUST passed, 1 when one failed, 3 when a check errored and no MUST failed.
     Checks {
         #[command(flatten)]
         target: TargetArgs,
@@ -292,71 +293,75 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             print!("{}", std::fs::read_to_string(out.join("thumbprints.md"))?);
             Ok(ExitCode::SUCCESS)
         }
-        Command::Checks { target, only, protocol } => {
-            let spec = target.spec()?;
-            let profile = match &target.profile {
-                Some(p) => Profile::load(p)?,
-                None => Profile::default(),
+        Command::Checks { target, only, protocol } => run_checks(target, only, protocol).await,
+    }
+}
+
+/// `checks`: the engine's built-in checks, one line per verdict. Exit 1 when a MUST failed, 3 when a
+/// check errored (could not set itself up) and no MUST failed, 0 otherwise.
+async fn run_checks(target: TargetArgs, only: Vec<String>, protocol: Vec<String>) -> anyhow::Result<ExitCode> {
+    let spec = target.spec()?;
+    let profile = match &target.profile {
+        Some(p) => Profile::load(p)?,
+        None => Profile::default(),
+    };
+    let versions = protocol
+        .iter()
+        .map(|p| match p.as_str() {
+            "3.1.1" | "311" | "4" => Ok(ProtocolVersion::V311),
+            "5.0" | "5" => Ok(ProtocolVersion::V5),
+            other => anyhow::bail!("unknown protocol {other:?} (use 3.1.1 or 5.0)"),
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let names: Vec<String> = if only.is_empty() { checks::ALL.iter().map(|s| s.to_string()).collect() } else { only };
+    for n in &names {
+        anyhow::ensure!(checks::ALL.contains(&n.as_str()), "unknown check {n:?}; known: {}", checks::ALL.join(", "));
+    }
+    let t = Target::start(&spec).await?;
+    println!("target: {} ({})", t.name(), t.addr());
+    let ctx = Ctx::for_target(&t, profile);
+    let mut book = LatencyBook::default();
+    let (mut pass, mut fail, mut skip, mut error) = (0, 0, 0, 0);
+    let mut must_failed = false;
+    for v in &versions {
+        for n in &names {
+            // A check that cannot set itself up (no CONNACK, no SUBACK) is an error, not a failure.
+            let r = match checks::run(&ctx, n, *v, &mut book).await {
+                Ok(r) => r,
+                Err(e) => checks::CheckResult {
+                    name: n.clone(),
+                    protocol: *v,
+                    verdicts: vec![lwt_harness::verdict::Verdict::error(n, Level::Must, "the check's set-up", &format!("{e:#}"))],
+                },
             };
-            let versions = protocol
-                .iter()
-                .map(|p| match p.as_str() {
-                    "3.1.1" | "311" | "4" => Ok(ProtocolVersion::V311),
-                    "5.0" | "5" => Ok(ProtocolVersion::V5),
-                    other => anyhow::bail!("unknown protocol {other:?} (use 3.1.1 or 5.0)"),
-                })
-                .collect::<anyhow::Result<Vec<_>>>()?;
-            let names: Vec<String> = if only.is_empty() { checks::ALL.iter().map(|s| s.to_string()).collect() } else { only };
-            for n in &names {
-                anyhow::ensure!(checks::ALL.contains(&n.as_str()), "unknown check {n:?}; known: {}", checks::ALL.join(", "));
-            }
-            let t = Target::start(&spec).await?;
-            println!("target: {} ({})", t.name(), t.addr());
-            let ctx = Ctx::for_target(&t, profile);
-            let mut book = LatencyBook::default();
-            let (mut pass, mut fail, mut skip, mut error) = (0, 0, 0, 0);
-            let mut must_failed = false;
-            for v in &versions {
-                for n in &names {
-                    // A check that cannot set itself up (no CONNACK, no SUBACK) is an error, not a failure.
-                    let r = match checks::run(&ctx, n, *v, &mut book).await {
-                        Ok(r) => r,
-                        Err(e) => checks::CheckResult {
-                            name: n.clone(),
-                            protocol: *v,
-                            verdicts: vec![lwt_harness::verdict::Verdict::error(n, Level::Must, "the check's set-up", &format!("{e:#}"))],
-                        },
-                    };
-                    for verdict in &r.verdicts {
-                        let timing = verdict.timings.first().map(|t| format!(" [{:.1} ms]", t.ms)).unwrap_or_default();
-                        println!("{:<22} {:<6} {verdict}{timing}", r.name, checks::protocol_label(r.protocol));
-                        match &verdict.status {
-                            Status::Pass => pass += 1,
-                            Status::Fail => {
-                                fail += 1;
-                                must_failed |= verdict.level == Level::Must;
-                            }
-                            Status::Skip(_) | Status::NotDone => skip += 1,
-                            Status::Error(_) => error += 1,
-                        }
+            for verdict in &r.verdicts {
+                let timing = verdict.timings.first().map(|t| format!(" [{:.1} ms]", t.ms)).unwrap_or_default();
+                println!("{:<22} {:<6} {verdict}{timing}", r.name, checks::protocol_label(r.protocol));
+                match &verdict.status {
+                    Status::Pass => pass += 1,
+                    Status::Fail => {
+                        fail += 1;
+                        must_failed |= verdict.level == Level::Must;
                     }
+                    Status::Skip(_) | Status::NotDone => skip += 1,
+                    Status::Error(_) => error += 1,
                 }
             }
-            for (k, s) in &book.series {
-                let p = s.from_actual.percentiles();
-                println!("latency {} qos{} v{}: p50 {:.3} ms, p99 {:.3} ms, max {:.3} ms (n={})", k.fault, k.qos, k.protocol, p.p50, p.p99, p.max, p.count);
-            }
-            println!("{pass} passed, {fail} failed, {skip} skipped, {error} errors");
-            t.stop().await;
-            Ok(ExitCode::from(if must_failed {
-                1
-            } else if error > 0 {
-                3
-            } else {
-                0
-            }))
         }
     }
+    for (k, s) in &book.series {
+        let p = s.from_actual.percentiles();
+        println!("latency {} qos{} v{}: p50 {:.3} ms, p99 {:.3} ms, max {:.3} ms (n={})", k.fault, k.qos, k.protocol, p.p50, p.p99, p.max, p.count);
+    }
+    println!("{pass} passed, {fail} failed, {skip} skipped, {error} errors");
+    t.stop().await;
+    Ok(ExitCode::from(if must_failed {
+        1
+    } else if error > 0 {
+        3
+    } else {
+        0
+    }))
 }
 
 /// The worse of two exit codes: 1 (a MUST failed) over 3 (errors or flaky) over 0.

@@ -149,3 +149,21 @@ async fn a_rerun_that_flips_is_reported_flaky_with_its_history() {
     assert!(junit.contains("<flakyFailure message=\"ERROR\""), "{junit}");
     broker.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn built_in_checks_against_a_refusing_broker_are_errors_and_exit_3() {
+    let addr = fake_broker(usize::MAX, None).await;
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(BIN)
+            .current_dir(ROOT)
+            .args(["checks", "--only", "fin,takeover", "--broker"])
+            .arg(format!("mqtt://{addr}"))
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(3), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("0 passed, 0 failed, 0 skipped, 4 errors"), "{text}");
+}
