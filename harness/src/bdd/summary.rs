@@ -78,21 +78,22 @@ impl Summary {
 }
 
 impl fmt::Display for Summary {
-    /// `N scenarios: P passed, F failed (M MUST), E errors, K flaky, D not done (MAY), S skipped, R
-    /// reference choices (X differ); steps: …`.
+    /// `N scenarios: P passed, F failed (M MUST), S skipped, E errors, K flaky, D not done (MAY), R
+    /// reference choices (X differ); steps: …` (the first four as they always were, for readers
+    /// that parse them).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{} scenarios: {} passed, {} failed ({} MUST), {} errors, {} flaky, {} not done (MAY), {} skipped, \
+            "{} scenarios: {} passed, {} failed ({} MUST), {} skipped, {} errors, {} flaky, {} not done (MAY), \
              {} reference choices ({} differ); steps: {} passed, {} failed, {} undefined",
             self.passed + self.failed + self.errored + self.flaky + self.not_done + self.skipped + self.reference,
             self.passed,
             self.failed,
             self.must_failed,
+            self.skipped,
             self.errored,
             self.flaky,
             self.not_done,
-            self.skipped,
             self.reference,
             self.reference_differs,
             self.steps.0,
