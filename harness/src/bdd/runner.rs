@@ -111,9 +111,6 @@ async fn run_in(
     let mut totals = Summary::of(&records);
     totals.steps = steps;
     totals.parse_errors = parse_errors;
-    for r in records.iter().filter(|r| matches!(r.outcome, ScenarioOutcome::Flaky(_))) {
-        println!("FLAKY: {} / {} (line {}): {}", r.feature, r.scenario, r.line, r.history.join(" → "));
-    }
     if let Some(dir) = &opts.report_dir {
         report::write(dir, &records, &totals, run_env.profile.name.as_str())?;
     }
