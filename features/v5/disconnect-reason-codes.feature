@@ -46,8 +46,10 @@ Feature: 5.0 DISCONNECT reason codes: only 0x00 deletes the will
       | 0x7F |
       | 0xFF |
 
-  @MQTT-4.13.1-1 @must
+  @MQTT-4.13.1-1 @must @reference-choice
   Scenario: DISCONNECT 0x00 carrying a Will Delay Interval property is malformed: the will is published
+    The broker must close the connection (MQTT-4.13.1-1); whether a malformed DISCONNECT 0x00 was
+    "received" and so deleted the will (MQTT-3.1.2-8) the spec does not say: a reference choice.
     Given "sensor1" is connected
     When "sensor1" sends the DISCONNECT bytes "e0 07 00 05 18 00 00 00 01"
     Then "actuator1" receives "offline" on "clients/sensor1/status" within 1 second

@@ -91,7 +91,8 @@ enum Command {
         args: Vec<std::ffi::OsString>,
     },
     /// Run Gherkin feature files against a target (embedded reference broker by default). Exit 0 when
-    /// every MUST scenario that ran passed, 1 when one failed, 2 on usage or set-up errors.
+    /// every MUST scenario that ran passed, 1 when one failed, 2 on usage or set-up errors, 3 when
+    /// verdicts errored (the harness could not judge) or were flaky and no MUST failed.
     Check {
         /// Feature files or folders (default: features/).
         features: Vec<PathBuf>,
@@ -103,9 +104,13 @@ enum Command {
         /// Report folder (default: reports/<timestamp>/).
         #[arg(long)]
         report_dir: Option<PathBuf>,
-        /// Scenarios run at once.
-        #[arg(long, default_value_t = 16)]
-        concurrency: usize,
+        /// Scenarios run at once (default: the profile's `concurrency`, else 16).
+        #[arg(long)]
+        concurrency: Option<usize>,
+        /// Run each failing or erroring scenario again N times, alone; a verdict that changes is
+        /// reported FLAKY with its history.
+        #[arg(long, value_name = "N", default_value_t = 0)]
+        rerun_failures: usize,
         /// Run against several targets in turn and print one table of rules × targets. Each is
         /// `embedded`, `mosquitto`, a launcher name in fixtures/brokers/ (`aedes`, `amqtt`,
         /// `ejabberd`: launched with its profile), `mqtt://host:port`, or a launch command with {port}.
@@ -149,6 +154,7 @@ enum Command {
     },
     /// Run the built-in will checks (FIN, RST, keep-alive, DISCONNECT, takeover, will delay, retained
     /// will, proxy blackhole, protocol error) against a target; embedded reference broker by default.
+    /// Exit 0 when every MUST passed, 1 when one failed, 3 when a check errored and no MUST failed.
     Checks {
         #[command(flatten)]
         target: TargetArgs,
@@ -239,12 +245,12 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Bench { targets, clients, messages, payload, json } => {
             Ok(ExitCode::from(lwt_harness::load::cli::bench(&targets, clients, messages, payload, json.as_deref()).await?))
         }
-        Command::Check { features, target, tags, report_dir, concurrency, compare, .. } if !compare.is_empty() => {
+        Command::Check { features, target, tags, report_dir, concurrency, rerun_failures, compare, .. } if !compare.is_empty() => {
             let features = if features.is_empty() { vec![PathBuf::from("features")] } else { features };
             let report_dir = report_dir.unwrap_or_else(|| PathBuf::from("reports").join(format!("compare-{}", now_secs())));
             let mut columns = Vec::new();
             let mut table: std::collections::BTreeMap<String, Vec<String>> = std::collections::BTreeMap::new();
-            let mut any_failed = false;
+            let mut worst = 0u8;
             for (i, name) in compare.iter().enumerate() {
                 let (spec, profile) = compare_target(name, target.profile.as_deref())?;
                 let profile = target.with_login(profile);
@@ -256,21 +262,14 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
                     paths: features.clone(),
                     tags: tags.clone(),
                     report_dir: Some(report_dir.join(format!("{i}"))),
-                    concurrency,
+                    concurrency: concurrency.or(profile.concurrency).unwrap_or(16),
+                    rerun_failures,
                 };
                 let (summary, records) = lwt_harness::bdd::run(t, profile, opts).await?;
-                any_failed |= summary.must_failed > 0;
+                worst = worse_exit(worst, summary.exit_code());
                 for (rule, rows) in lwt_harness::bdd::report::by_rule(&records) {
-                    let (mut p, mut f, mut sk) = (0, 0, 0);
-                    for r in rows {
-                        match r.outcome {
-                            lwt_harness::bdd::report::ScenarioOutcome::Passed => p += 1,
-                            lwt_harness::bdd::report::ScenarioOutcome::Skipped(_) => sk += 1,
-                            _ => f += 1,
-                        }
-                    }
                     let cell = table.entry(rule).or_insert_with(|| vec![String::from("-"); compare.len()]);
-                    cell[i] = format!("{p} pass / {f} fail / {sk} skip");
+                    cell[i] = compare_cell(&rows);
                 }
             }
             let mut md = format!("| rule | {} |\n|---|{}\n", columns.join(" | "), "---|".repeat(columns.len()));
@@ -281,9 +280,9 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             std::fs::write(report_dir.join("compare.md"), &md)?;
             print!("{md}");
             println!("reports: {}", report_dir.display());
-            Ok(if any_failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
+            Ok(ExitCode::from(worst))
         }
-        Command::Check { features, target, tags, report_dir, concurrency, identities, eventgrid, .. } => {
+        Command::Check { features, target, tags, report_dir, concurrency, rerun_failures, identities, eventgrid, .. } => {
             let spec = check_spec(&target, identities.as_deref(), eventgrid.as_deref())?;
             let profile = match &target.profile {
                 Some(p) => Profile::load(p)?,
@@ -304,12 +303,15 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             };
             lwt_harness::client_settings::preflight(&t, &profile).await?;
             println!("target: {} ({}), profile: {}", t.name(), t.addr(), profile.name);
-            let opts = lwt_harness::bdd::RunOptions { paths: features, tags, report_dir: Some(report_dir.clone()), concurrency };
-            let (summary, _records) = lwt_harness::bdd::run(t, profile, opts).await?;
+            let concurrency = concurrency.or(profile.concurrency).unwrap_or(16);
+            anyhow::ensure!(concurrency > 0, "--concurrency must be at least 1");
+            let opts = lwt_harness::bdd::RunOptions { paths: features, tags, report_dir: Some(report_dir.clone()), concurrency, rerun_failures };
+            let (summary, records) = lwt_harness::bdd::run(t, profile, opts).await?;
+            print_outcomes(&records);
             println!("{summary}");
             println!("reports: {}", report_dir.display());
             anyhow::ensure!(summary.parse_errors == 0, "{} feature file(s) could not be parsed", summary.parse_errors);
-            Ok(if summary.must_failed > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
+            Ok(ExitCode::from(summary.exit_code()))
         }
         Command::Init { what: InitWhat::EventgridLwt, out, days } => init_eventgrid_lwt(&out, days),
         Command::Pki { out, clients, days } => {
@@ -319,56 +321,132 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             print!("{}", std::fs::read_to_string(out.join("thumbprints.md"))?);
             Ok(ExitCode::SUCCESS)
         }
-        Command::Checks { target, only, protocol } => {
-            let spec = target.spec()?;
-            let profile = match &target.profile {
-                Some(p) => Profile::load(p)?,
-                None => Profile::default(),
+        Command::Checks { target, only, protocol } => run_checks(target, only, protocol).await,
+    }
+}
+
+/// `checks`: the engine's built-in checks, one line per verdict. Exit 1 when a MUST failed, 3 when a
+/// check errored (could not set itself up) and no MUST failed, 0 otherwise.
+async fn run_checks(target: TargetArgs, only: Vec<String>, protocol: Vec<String>) -> anyhow::Result<ExitCode> {
+    let spec = target.spec()?;
+    let profile = match &target.profile {
+        Some(p) => Profile::load(p)?,
+        None => Profile::default(),
+    };
+    let versions = protocol
+        .iter()
+        .map(|p| match p.as_str() {
+            "3.1.1" | "311" | "4" => Ok(ProtocolVersion::V311),
+            "5.0" | "5" => Ok(ProtocolVersion::V5),
+            other => anyhow::bail!("unknown protocol {other:?} (use 3.1.1 or 5.0)"),
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let names: Vec<String> = if only.is_empty() { checks::ALL.iter().map(|s| s.to_string()).collect() } else { only };
+    for n in &names {
+        anyhow::ensure!(checks::ALL.contains(&n.as_str()), "unknown check {n:?}; known: {}", checks::ALL.join(", "));
+    }
+    let t = Target::start(&spec).await?;
+    println!("target: {} ({})", t.name(), t.addr());
+    let ctx = Ctx::for_target(&t, profile);
+    let mut book = LatencyBook::default();
+    let (mut pass, mut fail, mut skip, mut error) = (0, 0, 0, 0);
+    let mut must_failed = false;
+    for v in &versions {
+        for n in &names {
+            // A check that cannot set itself up (no CONNACK, no SUBACK) is an error, not a failure.
+            let r = match checks::run(&ctx, n, *v, &mut book).await {
+                Ok(r) => r,
+                Err(e) => checks::CheckResult {
+                    name: n.clone(),
+                    protocol: *v,
+                    verdicts: vec![lwt_harness::verdict::Verdict::error(n, Level::Must, "the check's set-up", &format!("{e:#}"))],
+                },
             };
-            let profile = target.with_login(profile);
-            let versions = protocol
-                .iter()
-                .map(|p| match p.as_str() {
-                    "3.1.1" | "311" | "4" => Ok(ProtocolVersion::V311),
-                    "5.0" | "5" => Ok(ProtocolVersion::V5),
-                    other => anyhow::bail!("unknown protocol {other:?} (use 3.1.1 or 5.0)"),
-                })
-                .collect::<anyhow::Result<Vec<_>>>()?;
-            let names: Vec<String> = if only.is_empty() { checks::ALL.iter().map(|s| s.to_string()).collect() } else { only };
-            for n in &names {
-                anyhow::ensure!(checks::ALL.contains(&n.as_str()), "unknown check {n:?}; known: {}", checks::ALL.join(", "));
-            }
-            let t = Target::start(&spec).await?;
-            println!("target: {} ({})", t.name(), t.addr());
-            let ctx = Ctx::for_target(&t, profile);
-            let mut book = LatencyBook::default();
-            let (mut pass, mut fail, mut skip, mut error) = (0, 0, 0, 0);
-            let mut must_failed = false;
-            for v in &versions {
-                for n in &names {
-                    let r = checks::run(&ctx, n, *v, &mut book).await?;
-                    for verdict in &r.verdicts {
-                        let timing = verdict.timings.first().map(|t| format!(" [{:.1} ms]", t.ms)).unwrap_or_default();
-                        println!("{:<22} {:<6} {verdict}{timing}", r.name, checks::protocol_label(r.protocol));
-                        match &verdict.status {
-                            Status::Pass => pass += 1,
-                            Status::Fail => {
-                                fail += 1;
-                                must_failed |= verdict.level == Level::Must;
-                            }
-                            Status::Skip(_) => skip += 1,
-                            Status::Error(_) => error += 1,
-                        }
+            for verdict in &r.verdicts {
+                let timing = verdict.timings.first().map(|t| format!(" [{:.1} ms]", t.ms)).unwrap_or_default();
+                println!("{:<22} {:<6} {verdict}{timing}", r.name, checks::protocol_label(r.protocol));
+                match &verdict.status {
+                    Status::Pass => pass += 1,
+                    Status::Fail => {
+                        fail += 1;
+                        must_failed |= verdict.level == Level::Must;
                     }
+                    Status::Skip(_) | Status::NotDone => skip += 1,
+                    Status::Error(_) => error += 1,
                 }
             }
-            for (k, s) in &book.series {
-                let p = s.from_actual.percentiles();
-                println!("latency {} qos{} v{}: p50 {:.3} ms, p99 {:.3} ms, max {:.3} ms (n={})", k.fault, k.qos, k.protocol, p.p50, p.p99, p.max, p.count);
-            }
-            println!("{pass} passed, {fail} failed, {skip} skipped, {error} errors");
-            t.stop().await;
-            Ok(if must_failed || error > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
+        }
+    }
+    for (k, s) in &book.series {
+        let p = s.from_actual.percentiles();
+        println!("latency {} qos{} v{}: p50 {:.3} ms, p99 {:.3} ms, max {:.3} ms (n={})", k.fault, k.qos, k.protocol, p.p50, p.p99, p.max, p.count);
+    }
+    println!("{pass} passed, {fail} failed, {skip} skipped, {error} errors");
+    t.stop().await;
+    Ok(ExitCode::from(if must_failed {
+        1
+    } else if error > 0 {
+        3
+    } else {
+        0
+    }))
+}
+
+/// The worse of two exit codes: 1 (a MUST failed) over 3 (errors or flaky) over 0.
+fn worse_exit(a: u8, b: u8) -> u8 {
+    let rank = |c: u8| match c {
+        0 => 0,
+        3 => 1,
+        1 => 2,
+        _ => 3,
+    };
+    if rank(b) > rank(a) {
+        b
+    } else {
+        a
+    }
+}
+
+/// One cell of the `--compare` table: scenarios per outcome for one rule on one target.
+fn compare_cell(rows: &[&lwt_harness::bdd::report::ScenarioRecord]) -> String {
+    use lwt_harness::bdd::report::ScenarioOutcome as O;
+    let (mut p, mut f, mut e, mut sk, mut other) = (0, 0, 0, 0, 0);
+    for r in rows {
+        match r.outcome {
+            O::Passed => p += 1,
+            O::Failed(_) => f += 1,
+            O::Errored(_) | O::Undefined => e += 1,
+            O::Skipped(_) => sk += 1,
+            O::Flaky(_) | O::NotDone(_) => other += 1,
+        }
+    }
+    let mut cell = format!("{p} pass / {f} fail / {sk} skip");
+    if e > 0 {
+        cell.push_str(&format!(" / {e} error"));
+    }
+    if other > 0 {
+        cell.push_str(&format!(" / {other} flaky or not done"));
+    }
+    cell
+}
+
+/// The console's list of what did not pass: failures with their rule and level, errors, flaky
+/// scenarios with their history, and reference choices the target made differently.
+fn print_outcomes(records: &[lwt_harness::bdd::report::ScenarioRecord]) {
+    use lwt_harness::bdd::report::ScenarioOutcome as O;
+    for r in records {
+        let word = match (&r.outcome, r.reference_choice) {
+            (O::Passed | O::Skipped(_), _) => continue,
+            (_, true) => "REFERENCE CHOICE DIFFERS",
+            (O::Failed(_), _) if r.must_failed() => "FAIL (MUST)",
+            (O::Failed(_), _) => "FAIL (SHOULD)",
+            (O::Errored(_) | O::Undefined, _) => "ERROR",
+            (O::Flaky(_), _) => "FLAKY",
+            (O::NotDone(_), _) => "NOT DONE (MAY)",
+        };
+        println!("{word}: {} / {} (line {}): {}", r.feature, r.scenario, r.line, r.detail());
+        if r.history.len() > 1 {
+            println!("    history: {}", r.history.join(" → "));
         }
     }
 }

@@ -36,9 +36,9 @@ pub struct Profile {
     /// e.g. ejabberd's mod_mqtt). Set up access, not a capability: `--username/--password` override
     /// the default.
     pub credentials: Credentials,
-    /// Most scenarios the target is given at once (0 = the `--concurrency` flag decides). A limit of
-    /// the broker, e.g. amqtt 0.12 loses session handlers under many concurrent new sessions.
-    pub max_concurrency: usize,
+    /// Scenarios `check` runs at once against this target (`--concurrency` overrides it); `None` =
+    /// the harness default. Lower it for brokers that race under many parallel connections.
+    pub concurrency: Option<usize>,
 }
 
 /// One login: what a client puts in CONNECT's User Name and Password fields.
@@ -88,7 +88,7 @@ impl Default for Profile {
             tls: false,
             eventgrid: false,
             credentials: Credentials::default(),
-            max_concurrency: 0,
+            concurrency: None,
         }
     }
 }
@@ -97,6 +97,7 @@ impl Profile {
     /// Parses YAML; errors name the field.
     pub fn from_yaml(text: &str) -> anyhow::Result<Profile> {
         let p: Profile = serde_saphyr::from_str(text).map_err(|e| anyhow::anyhow!("invalid profile: {e}"))?;
+        anyhow::ensure!(p.concurrency != Some(0), "invalid profile: concurrency must be at least 1");
         anyhow::ensure!(p.max_qos <= 2, "invalid profile: max_qos must be 0, 1 or 2 (got {})", p.max_qos);
         for v in &p.protocols {
             anyhow::ensure!(v == "3.1.1" || v == "5.0", "invalid profile: unknown protocol {v:?} (use \"3.1.1\" or \"5.0\")");
@@ -124,14 +125,6 @@ impl Profile {
             self.credentials.password = password;
         }
         self
-    }
-
-    /// Scenarios run at once: `requested`, lowered to the target's `max_concurrency` if it has one.
-    pub fn concurrency(&self, requested: usize) -> usize {
-        match self.max_concurrency {
-            0 => requested.max(1),
-            m => requested.clamp(1, m),
-        }
     }
 
     /// Whether the target speaks `protocol` ("3.1.1" / "5.0").
@@ -177,6 +170,6 @@ mod tests {
         let p = p.with_login(Some("cli".into()), None);
         assert_eq!(p.credentials.login("sensor1"), Login { username: Some("cli".into()), password: Some("pw".into()) });
         assert!(Profile::from_yaml("credentials: {user: x}\n").is_err());
-        assert_eq!((Profile::default().concurrency(16), Profile { max_concurrency: 4, ..Profile::default() }.concurrency(16)), (16, 4));
+        assert_eq!(Profile::from_yaml("concurrency: 4\n").unwrap().concurrency, Some(4));
     }
 }

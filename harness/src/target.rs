@@ -578,8 +578,14 @@ mod tests {
     fn urls_parse_and_bad_ones_are_named() {
         assert_eq!(
             "mqtt://127.0.0.1:1884".parse::<BrokerUrl>().unwrap(),
-            BrokerUrl { tls: false, host: "127.0.0.1".into(), port: 1884 }
+            BrokerUrl { tls: false, host: "127.0.0.1".into(), port: 1884, ws: None }
         );
+        let ws = "ws://127.0.0.1:8080".parse::<BrokerUrl>().unwrap();
+        assert_eq!((ws.tls, ws.port, ws.ws.as_deref()), (false, 8080, Some("/mqtt")));
+        let wss = "wss://broker.example/custom/path".parse::<BrokerUrl>().unwrap();
+        assert_eq!((wss.tls, wss.port, wss.ws.as_deref()), (true, 443, Some("/custom/path")));
+        assert_eq!(wss.to_string(), "wss://broker.example:443/custom/path");
+        assert!("mqtt://h:1883/path".parse::<BrokerUrl>().unwrap_err().to_string().contains("ws://"));
         assert_eq!("mqtts://localhost".parse::<BrokerUrl>().unwrap().port, 8883);
         assert_eq!("mqtt://[::1]:1883".parse::<BrokerUrl>().unwrap().host, "::1");
         let e = "http://x".parse::<BrokerUrl>().unwrap_err().to_string();

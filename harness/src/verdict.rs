@@ -31,7 +31,9 @@ impl fmt::Display for Level {
     }
 }
 
-/// Outcome of a check.
+/// Outcome of a check. Pass and Fail judge the broker; Error says the harness could not establish
+/// what it needed (set-up refused, a timeout before the behaviour under test, a panic), so it is
+/// never counted as a failure of the rule.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub enum Status {
     /// The broker did what the rule says.
@@ -42,6 +44,8 @@ pub enum Status {
     Skip(String),
     /// The harness could not judge (e.g. the observer died); never counted as pass or fail.
     Error(String),
+    /// A MAY the broker chose not to do: reported, never a failure.
+    NotDone,
 }
 
 /// One measured time, relative to the fault.
@@ -77,6 +81,33 @@ impl Verdict {
     pub fn passed(&self) -> bool {
         self.status == Status::Pass
     }
+    /// Whether the broker broke the rule (a MAY can never fail: see [`Verdict::at_level`]).
+    pub fn failed(&self) -> bool {
+        self.status == Status::Fail
+    }
+    /// Whether the harness could not judge.
+    pub fn errored(&self) -> bool {
+        matches!(self.status, Status::Error(_))
+    }
+    /// The verdict with a MAY failure turned into "not done": a MAY can only pass or not be done.
+    pub fn at_level(mut self) -> Verdict {
+        if self.level == Level::May && self.status == Status::Fail {
+            self.status = Status::NotDone;
+        }
+        self
+    }
+    /// An error verdict: the harness could not establish `what` (set-up, a precondition, a panic).
+    pub fn error(rule: &str, level: Level, what: &str, why: &str) -> Verdict {
+        Verdict {
+            rule: rule.into(),
+            level,
+            status: Status::Error(why.into()),
+            expected: what.into(),
+            observed: format!("could not establish it: {why}"),
+            timings: Vec::new(),
+            evidence: Vec::new(),
+        }
+    }
     /// A skip for a missing capability.
     pub fn skip(rule: &str, level: Level, capability: &str) -> Verdict {
         Verdict {
@@ -98,6 +129,7 @@ impl fmt::Display for Verdict {
             Status::Fail => "FAIL".to_string(),
             Status::Skip(c) => format!("SKIP ({c})"),
             Status::Error(e) => format!("ERROR ({e})"),
+            Status::NotDone => "NOT DONE (MAY)".to_string(),
         };
         if let Status::Skip(_) = self.status {
             return write!(f, "{} [{}] {}", self.rule, self.level, status);
@@ -206,17 +238,25 @@ pub async fn expect_will(observer: &Actuator, fault_at: Instant, exp: &WillExpec
 }
 
 /// The will is published at most once (MQTT-3.1.2-10: removed once published). Counts deliveries of
-/// `topic`/`payload` at `observer` since `since`, after waiting [`DUPLICATE_GRACE`] for stragglers.
+/// `topic`/`payload` at `observer` since `since`, after waiting [`DUPLICATE_GRACE`] for stragglers;
+/// then the observer must prove it was live (a unique probe came back), or a count of one or less is
+/// an error: a dead observer sees no duplicate either.
 pub async fn expect_at_most_once(observer: &Actuator, topic: &str, payload: &[u8], since: Instant, rule: &str) -> Verdict {
     tokio::time::sleep(DUPLICATE_GRACE).await;
+    let live = prove_live(observer).await;
     let seen: Vec<Observation> =
         observer.on_topic(topic).into_iter().filter(|o| o.payload == payload && o.at >= since).collect();
+    let status = match (&live, seen.len()) {
+        (_, n) if n > 1 => Status::Fail,
+        (Err(e), _) => Status::Error(e.clone()),
+        (Ok(_), _) => Status::Pass,
+    };
     Verdict {
         rule: rule.into(),
         level: Level::Must,
-        status: if seen.len() <= 1 { Status::Pass } else { Status::Fail },
+        status,
         expected: format!("at most one will on {topic}"),
-        observed: format!("{} deliveries", seen.len()),
+        observed: format!("{} deliveries; {}", seen.len(), live_text(&live)),
         timings: seen.iter().map(|o| Timing { label: "fault → delivery".into(), ms: ms(o.at.saturating_duration_since(since)) }).collect(),
         evidence: evidence(observer, since),
     }
@@ -224,7 +264,8 @@ pub async fn expect_at_most_once(observer: &Actuator, topic: &str, payload: &[u8
 
 /// Exactly one will on `topic` with `payload` at `observer` from `since` to `since + window` (the
 /// window should reach past every moment a duplicate could be due: the will delay, the session end).
-/// After the window the observer must still answer PINGREQ, or the verdict is an error.
+/// After the window the observer must prove it was live with a unique probe through the broker, or
+/// the verdict is an error (unless a duplicate already proves the failure).
 pub async fn expect_exactly_once(
     observer: &Actuator,
     topic: &str,
@@ -235,12 +276,12 @@ pub async fn expect_exactly_once(
     level: Level,
 ) -> Verdict {
     tokio::time::sleep_until(since + window).await;
-    let alive = observer.ping().await;
+    let live = prove_live(observer).await;
     let seen: Vec<Observation> =
         observer.on_topic(topic).into_iter().filter(|o| o.payload == payload && o.at >= since).collect();
-    let status = match (&alive, seen.len()) {
+    let status = match (&live, seen.len()) {
         (_, n) if n > 1 => Status::Fail,
-        (Err(e), _) => Status::Error(observer.broken().unwrap_or_else(|| e.to_string())),
+        (Err(e), _) => Status::Error(e.clone()),
         (Ok(_), 1) => Status::Pass,
         (Ok(_), _) => Status::Fail,
     };
@@ -249,7 +290,7 @@ pub async fn expect_exactly_once(
         level,
         status,
         expected: format!("exactly one will {:?} on {topic} within {} ms", String::from_utf8_lossy(payload), window.as_millis()),
-        observed: format!("{} deliveries", seen.len()),
+        observed: format!("{} deliveries; {}", seen.len(), live_text(&live)),
         timings: seen.iter().map(|o| Timing { label: "fault → delivery".into(), ms: ms(o.at.saturating_duration_since(since)) }).collect(),
         evidence: evidence(observer, since),
     }
@@ -272,18 +313,18 @@ pub async fn expect_one_each(
         observer.wait_for(|o| o.topic == *t && o.payload == payload && o.at >= since, deadline).await;
     }
     tokio::time::sleep(DUPLICATE_GRACE).await;
+    let live = prove_live(observer).await;
     let counts: Vec<usize> = topics
         .iter()
         .map(|t| observer.on_topic(t).iter().filter(|o| o.payload == payload && o.at >= since && o.at <= deadline).count())
         .collect();
     let missing = counts.iter().filter(|c| **c == 0).count();
     let duplicated = counts.iter().filter(|c| **c > 1).count();
-    let status = if missing == 0 && duplicated == 0 {
-        Status::Pass
-    } else if let (Some(why), true) = (observer.broken(), duplicated == 0) {
-        Status::Error(why)
-    } else {
-        Status::Fail
+    let status = match (&live, duplicated) {
+        (_, d) if d > 0 => Status::Fail,
+        (Err(e), _) => Status::Error(e.clone()),
+        (Ok(_), _) if missing > 0 => Status::Fail,
+        (Ok(_), _) => Status::Pass,
     };
     let last = topics
         .iter()
@@ -295,7 +336,7 @@ pub async fn expect_one_each(
         level,
         status,
         expected: format!("one will on each of {} topics within {} ms", topics.len(), within.as_millis()),
-        observed: format!("{missing} missing, {duplicated} duplicated"),
+        observed: format!("{missing} missing, {duplicated} duplicated; {}", live_text(&live)),
         timings: last.map(|d| Timing { label: "fault → last will".into(), ms: ms(d) }).into_iter().collect(),
         evidence: Vec::new(),
     }
@@ -349,13 +390,46 @@ pub async fn arm_probe(observer: &Actuator) -> anyhow::Result<()> {
     Ok(())
 }
 
+static PROBE_SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// A probe payload no other probe in this process or another one shares: process id, a process-wide
+/// counter and the wall clock's nanoseconds, so a second probe never matches the first one's echo.
+pub fn probe_nonce() -> String {
+    let n = PROBE_SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    format!("probe-{}-{n}-{nanos:09}", std::process::id())
+}
+
+/// How long a probe may take to come back.
+pub const PROBE_WITHIN: Duration = Duration::from_secs(5);
+
+/// Publishes a unique probe on the observer's probe topic and waits for it to come back through the
+/// broker: proof the observer was live and everything the broker sent it before has arrived. `Ok`
+/// with the probe's return time, or why not.
+pub async fn prove_live(observer: &Actuator) -> Result<Instant, String> {
+    let nonce = probe_nonce();
+    let pt = probe_topic(observer);
+    if let Err(e) = observer.publish(lwt_codec::Publish::new(pt.clone(), nonce.clone().into_bytes())).await {
+        return Err(observer.broken().unwrap_or_else(|| format!("probe not sent: {e}")));
+    }
+    match observer.wait_for(|o| o.topic == pt && o.payload == nonce.as_bytes(), Instant::now() + PROBE_WITHIN).await {
+        Some(p) => Ok(p.at),
+        None => Err(observer.broken().unwrap_or_else(|| "liveness probe not received".into())),
+    }
+}
+
+fn live_text(live: &Result<Instant, String>) -> String {
+    match live {
+        Ok(_) => "observer proved live by its probe".into(),
+        Err(e) => format!("observer not proved live ({e})"),
+    }
+}
+
 /// Proves that no will on `topic` (a topic name or filter) reached `observer` between `from` and `from + window`: waits out
 /// the window, then publishes a probe through the broker and requires it to come back. A will seen
 /// before the probe fails the check; a probe that never comes back makes it an error.
 pub async fn expect_no_will(observer: &Actuator, topic: &str, from: Instant, window: Duration, rule: &str, level: Level) -> Verdict {
     tokio::time::sleep_until(from + window).await;
-    let probe_payload = format!("probe-{}", from.elapsed().as_nanos());
-    let probe = lwt_codec::Publish::new(probe_topic(observer), probe_payload.clone().into_bytes());
     let mut v = Verdict {
         rule: rule.into(),
         level,
@@ -365,16 +439,7 @@ pub async fn expect_no_will(observer: &Actuator, topic: &str, from: Instant, win
         timings: Vec::new(),
         evidence: Vec::new(),
     };
-    let sent = observer.publish(probe).await;
-    let probe_seen = match sent {
-        Ok(()) => {
-            let pt = probe_topic(observer);
-            observer
-                .wait_for(|o| o.topic == pt && o.payload == probe_payload.as_bytes(), Instant::now() + Duration::from_secs(5))
-                .await
-        }
-        Err(_) => None,
-    };
+    let probe = prove_live(observer).await;
     v.evidence = evidence(observer, from);
     // `topic` may be a filter (`clients/+/status`): anything it matches counts.
     let wills: Vec<Observation> = observer
@@ -389,12 +454,12 @@ pub async fn expect_no_will(observer: &Actuator, topic: &str, from: Instant, win
         v.observed = format!("{} message(s) on {topic}, first after {:.1} ms", wills.len(), ms(t));
         return v;
     }
-    match probe_seen {
-        Some(p) => {
-            v.observed = format!("nothing; liveness probe returned {:.1} ms after the window", ms(p.at.duration_since(from + window)));
+    match probe {
+        Ok(at) => {
+            v.observed = format!("nothing; liveness probe returned {:.1} ms after the window", ms(at.saturating_duration_since(from + window)));
         }
-        None => {
-            v.status = Status::Error(observer.broken().unwrap_or_else(|| "liveness probe not received".into()));
+        Err(why) => {
+            v.status = Status::Error(why);
             v.observed = "absence not proven: the observer's probe did not come back".into();
         }
     }
@@ -449,5 +514,68 @@ mod tests {
         assert_eq!(property_problem(&mei, &[Property::MessageExpiryInterval(9)]), None);
         assert!(property_problem(&mei, &[Property::MessageExpiryInterval(11)]).is_some());
         assert!(property_problem(&mei, &[]).is_some());
+    }
+
+    #[test]
+    fn probe_nonces_are_unique_within_a_process() {
+        let n: std::collections::HashSet<String> = (0..10_000).map(|_| probe_nonce()).collect();
+        assert_eq!(n.len(), 10_000);
+        assert!(probe_nonce().contains(&format!("-{}-", std::process::id())));
+    }
+
+    async fn observer(addr: std::net::SocketAddr, id: &str) -> Actuator {
+        let a = Actuator::connect(addr, crate::actuator::ActuatorSpec::new(id, lwt_codec::ProtocolVersion::V5)).await.unwrap();
+        a.subscribe("t/#", QoS::AtLeastOnce).await.unwrap();
+        arm_probe(&a).await.unwrap();
+        a
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn duplicate_checks_count_and_end_with_a_proven_live_observer() {
+        let broker = lwt_broker::start_embedded().await.unwrap();
+        let obs = observer(broker.local_addr(), "verdict-obs").await;
+        let publisher = observer(broker.local_addr(), "verdict-pub").await;
+        let since = Instant::now();
+        publisher.publish(lwt_codec::Publish::new("t/a", "offline")).await.unwrap();
+        let w = Duration::from_millis(300);
+        let once = expect_exactly_once(&obs, "t/a", b"offline", since, w, "r", Level::Must).await;
+        assert_eq!(once.status, Status::Pass, "{once}");
+        assert!(once.observed.contains("proved live"), "{once}");
+        assert_eq!(expect_at_most_once(&obs, "t/a", b"offline", since, "r").await.status, Status::Pass);
+        let none = expect_exactly_once(&obs, "t/none", b"offline", since, w, "r", Level::Must).await;
+        assert_eq!(none.status, Status::Fail, "nothing delivered to a live observer is a failure: {none}");
+        publisher.publish(lwt_codec::Publish::new("t/a", "offline")).await.unwrap();
+        assert!(prove_live(&obs).await.is_ok());
+        assert_eq!(expect_at_most_once(&obs, "t/a", b"offline", since, "r").await.status, Status::Fail);
+        assert_eq!(expect_exactly_once(&obs, "t/a", b"offline", since, w, "r", Level::Must).await.status, Status::Fail);
+        let each = expect_one_each(&obs, &["t/a".to_string()], b"offline", since, Duration::from_secs(30), "r", Level::Must).await;
+        assert_eq!(each.status, Status::Fail, "{each}");
+        broker.shutdown().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_dead_observer_errors_instead_of_passing_and_an_old_probe_echo_proves_nothing() {
+        let broker = lwt_broker::start_embedded().await.unwrap();
+        let obs = observer(broker.local_addr(), "verdict-dead").await;
+        // A first probe comes back while the broker is up ...
+        assert!(prove_live(&obs).await.is_ok());
+        broker.shutdown().await;
+        // ... and its echo, still in the log, must not prove the second one.
+        let since = Instant::now();
+        assert!(prove_live(&obs).await.is_err());
+        let w = Duration::from_millis(100);
+        assert!(matches!(expect_at_most_once(&obs, "t/a", b"x", since, "r").await.status, Status::Error(_)));
+        assert!(matches!(expect_exactly_once(&obs, "t/a", b"x", since, w, "r", Level::Must).await.status, Status::Error(_)));
+        assert!(matches!(expect_no_will(&obs, "t/#", since, w, "r", Level::Must).await.status, Status::Error(_)));
+        let each = expect_one_each(&obs, &["t/a".to_string()], b"x", since, w, "r", Level::Must).await;
+        assert!(matches!(each.status, Status::Error(_)), "{each}");
+    }
+
+    #[test]
+    fn a_may_never_fails() {
+        let v = Verdict { status: Status::Fail, ..Verdict::error("r", Level::May, "x", "y") }.at_level();
+        assert_eq!(v.status, Status::NotDone);
+        let v = Verdict { status: Status::Fail, ..Verdict::error("r", Level::Should, "x", "y") }.at_level();
+        assert_eq!(v.status, Status::Fail);
     }
 }

@@ -44,3 +44,126 @@ fn check_writes_reports_and_compare_prints_rules_by_targets() {
     assert!(text.contains("| rule | lwt-broker (embedded) | mosquitto"), "{text}");
     assert!(text.contains("| MQTT-3.14.4-3 | 1 pass / 0 fail / 0 skip | 1 pass / 0 fail / 0 skip |"), "{text}");
 }
+
+/// A fake broker on a free loopback port that answers every CONNECT with a refusing CONNACK
+/// (3.1.1: 0x05, 5.0: 0x87) and closes; with `forward_to`, only the first `refuse` CONNECTs are
+/// refused and later connections are forwarded to that broker byte for byte. Connections that send
+/// nothing (the harness's reachability check) count for nothing.
+async fn fake_broker(refuse: usize, forward_to: Option<std::net::SocketAddr>) -> std::net::SocketAddr {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let refused = Arc::new(AtomicUsize::new(0));
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            let refused = refused.clone();
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                let k = match s.read(&mut buf).await {
+                    Ok(k) if k > 0 => k,
+                    _ => return,
+                };
+                if let Some(up) = forward_to.filter(|_| refused.load(Ordering::SeqCst) >= refuse) {
+                    if let Ok(mut u) = tokio::net::TcpStream::connect(up).await {
+                        if u.write_all(&buf[..k]).await.is_ok() {
+                            let _ = tokio::io::copy_bidirectional(&mut s, &mut u).await;
+                        }
+                    }
+                    return;
+                }
+                refused.fetch_add(1, Ordering::SeqCst);
+                // Fixed header, remaining length (1-4 bytes), "MQTT" with its length, then the level.
+                let mut i = 1;
+                while i < k && buf[i] & 0x80 != 0 {
+                    i += 1;
+                }
+                let level = buf.get(i + 7).copied().unwrap_or(4);
+                let connack: &[u8] = if level == 5 { &[0x20, 0x03, 0x00, 0x87, 0x00] } else { &[0x20, 0x02, 0x00, 0x05] };
+                let _ = s.write_all(connack).await;
+                let _ = s.shutdown().await;
+            });
+        }
+    });
+    addr
+}
+
+fn check_against(addr: std::net::SocketAddr, extra: &[&str], report: &std::path::Path) -> std::process::Output {
+    Command::new(BIN)
+        .current_dir(ROOT)
+        .args(["check", "features/seed/sensors-and-actuators.feature", "--broker"])
+        .arg(format!("mqtt://{addr}"))
+        .args(extra)
+        .arg("--report-dir")
+        .arg(report)
+        .output()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broker_that_refuses_every_connect_gives_errors_not_failures_and_exit_3() {
+    let addr = fake_broker(usize::MAX, None).await;
+    let dir = tempfile::tempdir().unwrap();
+    let out = tokio::task::spawn_blocking({
+        let d = dir.path().to_path_buf();
+        move || check_against(addr, &[], &d)
+    })
+    .await
+    .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(3), "{text}");
+    assert!(text.contains("0 passed, 0 failed (0 MUST), 0 skipped, 3 errors"), "{text}");
+    assert!(text.contains("ERROR: ") && text.contains("refused"), "{text}");
+    let junit = std::fs::read_to_string(dir.path().join("junit.xml")).unwrap();
+    assert!(junit.contains("<error ") && !junit.contains("<failure"), "{junit}");
+    let md = std::fs::read_to_string(dir.path().join("report.md")).unwrap();
+    assert!(md.contains("## Errors") && !md.contains("## Failures"), "{md}");
+    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("verdicts.json")).unwrap()).unwrap();
+    assert_eq!(json["summary"]["errored"], 3);
+    assert_eq!(json["summary"]["exit_code"], 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rerun_that_flips_is_reported_flaky_with_its_history() {
+    let broker = lwt_broker::start_embedded().await.unwrap();
+    let url = broker.url();
+    let upstream: std::net::SocketAddr = url.trim_start_matches("mqtt://").parse().unwrap();
+    // The first connection (the scenario's first observer) is refused; every later one reaches the
+    // reference broker, so the rerun passes.
+    let addr = fake_broker(1, Some(upstream)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let out = tokio::task::spawn_blocking({
+        let d = dir.path().to_path_buf();
+        move || check_against(addr, &["--tags", "@v311", "--concurrency", "1", "--rerun-failures", "2"], &d)
+    })
+    .await
+    .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(3), "{text}");
+    assert!(text.contains("FLAKY: ") && text.contains("ERROR → pass → pass"), "{text}");
+    assert!(text.contains("1 flaky"), "{text}");
+    let md = std::fs::read_to_string(dir.path().join("report.md")).unwrap();
+    assert!(md.contains("## Flaky") && md.contains("ERROR → pass → pass"), "{md}");
+    let junit = std::fs::read_to_string(dir.path().join("junit.xml")).unwrap();
+    assert!(junit.contains("<flakyFailure message=\"ERROR\""), "{junit}");
+    broker.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn built_in_checks_against_a_refusing_broker_are_errors_and_exit_3() {
+    let addr = fake_broker(usize::MAX, None).await;
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(BIN)
+            .current_dir(ROOT)
+            .args(["checks", "--only", "fin,takeover", "--broker"])
+            .arg(format!("mqtt://{addr}"))
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(3), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("0 passed, 0 failed, 0 skipped, 4 errors"), "{text}");
+}

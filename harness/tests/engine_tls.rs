@@ -34,7 +34,7 @@ async fn a_client_without_certificate_is_not_let_in() {
     let ep = t.endpoint();
     let mut no_cert: TlsClient = (*ep.tls.clone().unwrap()).clone();
     no_cert.identity = None;
-    let bare = Endpoint { addr: ep.addr, tls: Some(Arc::new(no_cert)) };
+    let bare = Endpoint { addr: ep.addr, tls: Some(Arc::new(no_cert)), ws: None };
     let spec = SensorSpec::new("no-cert", ProtocolVersion::V311);
     let outcome = match bare.dial(None).await {
         Err(e) => format!("handshake refused: {e:#}"),

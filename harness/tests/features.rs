@@ -17,6 +17,7 @@ async fn main() {
         tags: std::env::var("LWT_FEATURE_TAGS").ok(),
         report_dir,
         concurrency: 32,
+        rerun_failures: 0,
     };
     let (summary, records) = bdd::run(target, profile, opts).await.expect("feature run");
     for r in records.iter().filter(|r| !matches!(r.outcome, bdd::report::ScenarioOutcome::Passed)) {
@@ -24,7 +25,13 @@ async fn main() {
     }
     println!("features: {summary}");
     // The plain closing line CI readers understand.
-    println!("{} passed, {} failed, {} skipped", summary.passed, summary.failed, summary.skipped);
-    let ok = summary.failed == 0 && summary.parse_errors == 0 && summary.steps.2 == 0 && summary.passed > 0;
+    // (.ci/run sums this line: keep its shape; errors are counted with the failures here.)
+    println!("{} passed, {} failed, {} skipped", summary.passed, summary.failed + summary.errored, summary.skipped);
+    // The reference broker makes every reference choice the way its scenarios expect, and does
+    // every MAY it is asked about: nothing but passes and capability skips.
+    let all_pass = records
+        .iter()
+        .all(|r| matches!(r.outcome, bdd::report::ScenarioOutcome::Passed | bdd::report::ScenarioOutcome::Skipped(_)));
+    let ok = all_pass && summary.parse_errors == 0 && summary.steps.2 == 0 && summary.passed > 0;
     std::process::exit(if ok { 0 } else { 1 });
 }

@@ -17,6 +17,7 @@ async fn seed_report_shape() {
         tags: None,
         report_dir: Some(dir.path().to_path_buf()),
         concurrency: 8,
+        rerun_failures: 0,
     };
     let (summary, _) = bdd::run(target, profile, opts).await.unwrap();
     assert_eq!(summary.failed, 0);

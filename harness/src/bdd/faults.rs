@@ -1,5 +1,7 @@
 //! Steps about faults: every fault of the engine, applied to a named sensor, its network link, or the
 //! broker. Each records its planned and actual instant as the scenario's reference for expectations.
+//! A fault that cannot be applied (the sensor never connected, the proxy or the restart failed) is a
+//! set-up error of the scenario ([`LwtWorld::setup_error`]), never a failure of its rule.
 
 use super::clients::{dial_sensor, ensure_connected, parse_code};
 use super::LwtWorld;
@@ -13,9 +15,11 @@ use tokio::time::Instant;
 
 async fn inject(w: &mut LwtWorld, name: &str, f: Fault) {
     ensure_connected(w, name).await;
-    let sensor = w.sensor(name).live.take().expect("connected");
-    let rec = sensor.inject(&f).await.unwrap_or_else(|e| panic!("{name}: {f}: {e:#}"));
-    record(w, name, rec);
+    let Some(sensor) = w.sensor(name).live.take() else { w.setup_error(&format!("{name} connected before {f}"), "not connected") };
+    match sensor.inject(&f).await {
+        Ok(rec) => record(w, name, rec),
+        Err(e) => w.setup_error(&format!("{name}: {f}"), format!("{e:#}")),
+    }
 }
 
 fn record(w: &mut LwtWorld, name: &str, rec: FaultRecord) {
@@ -99,11 +103,17 @@ async fn take_over(w: &mut LwtWorld, name: &str, clean: bool, keep_will: bool) {
     // Through the fault proxy (which `ensure_connected` started), with the sensor's own certificate
     // over TLS: the same client reconnecting.
     let planned = Instant::now();
-    let stream = dial_sensor(w, name).await.unwrap_or_else(|e| panic!("{name} takeover: {e}"));
+    let stream = match dial_sensor(w, name).await {
+        Ok(s) => s,
+        Err(e) => w.setup_error(&format!("{name}'s takeover connection"), e),
+    };
     // The takeover happens when the broker reads the new CONNECT, which is sent next.
     let actual = Instant::now();
-    let outcome = Sensor::connect_over(stream, spec).await.unwrap_or_else(|e| panic!("{name} takeover: {e:#}"));
-    let old = w.sensor(name).live.take().expect("connected");
+    let outcome = match Sensor::connect_over(stream, spec).await {
+        Ok(o) => o,
+        Err(e) => w.setup_error(&format!("{name}'s takeover CONNECT"), format!("{e:#}")),
+    };
+    let Some(old) = w.sensor(name).live.take() else { w.setup_error(&format!("{name} connected before the takeover"), "not connected") };
     w.sensor(name).replaced.push(old);
     match outcome {
         ConnectOutcome::Accepted(s) => w.sensor(name).live = Some(s),
@@ -124,9 +134,16 @@ async fn taken_over_same_will(w: &mut LwtWorld, name: String, clean: u8) {
 
 async fn net(w: &mut LwtWorld, name: &str, f: NetFault) {
     ensure_connected(w, name).await;
-    let local = w.sensor(name).live.as_ref().expect("connected").local_addr().expect("local address");
+    let local = match w.sensor(name).live.as_ref().map(|s| s.local_addr()) {
+        Some(Ok(a)) => a,
+        _ => w.setup_error(&format!("{name}'s link through the fault proxy"), "no live connection"),
+    };
     let id = w.client_id(name);
-    let rec = w.proxy.as_ref().expect("sensors connect through the proxy").inject(local, &id, f).expect("proxy link");
+    let rec = match w.proxy.as_ref().map(|p| p.inject(local, &id, f)) {
+        Some(Ok(rec)) => rec,
+        Some(Err(e)) => w.setup_error(&format!("{name}'s link through the fault proxy"), format!("{e:#}")),
+        None => w.setup_error(&format!("{name}'s link through the fault proxy"), "no fault proxy"),
+    };
     if matches!(f, NetFault::Blackhole) {
         // Half-open: the broker's keep-alive deadline runs from the last packet the sensor sent.
         let last = w.sensor(name).live.as_ref().expect("connected").last_sent();
@@ -160,8 +177,18 @@ async fn cut(w: &mut LwtWorld, name: String, how: String) {
 async fn restart(w: &mut LwtWorld, how: StopKind) {
     let env = w.run_env().clone();
     let mut guard = env.target.lock().await;
-    let target = guard.as_mut().expect("the run's target");
-    let at = target.restart(how).await.unwrap_or_else(|e| panic!("broker restart: {e:#}"));
+    let Some(target) = guard.as_mut() else {
+        drop(guard);
+        w.setup_error("a broker restart", "the run has no target to restart")
+    };
+    let at = match target.restart(how).await {
+        Ok(at) => at,
+        Err(e) => {
+            drop(guard);
+            w.setup_error("a broker restart", format!("{e:#}"))
+        }
+    };
+    drop(guard);
     w.last_fault = Some(("broker".into(), at, at));
 }
 

@@ -13,8 +13,14 @@ pub mod clients;
 pub mod eventgrid;
 pub mod expectations;
 pub mod faults;
+pub mod junit;
 pub mod report;
+mod runner;
+pub mod summary;
 pub mod wills;
+
+pub use runner::run;
+pub use summary::Summary;
 
 use crate::actuator::{Actuator, Observation};
 use crate::fault::FaultRecord;
@@ -23,10 +29,10 @@ use crate::proxy::Proxy;
 use crate::sensor::{ConnectOutcome, Sensor, SensorSpec};
 use crate::target::Target;
 use crate::transport::{Endpoint, Identity};
-use crate::verdict::{Level, Verdict};
+use crate::verdict::{Level, Status, Verdict};
 use cucumber::gherkin;
 use lwt_codec::ProtocolVersion;
-use report::{ScenarioOutcome, ScenarioRecord};
+use report::ScenarioRecord;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::net::SocketAddr;
@@ -118,6 +124,9 @@ pub struct LwtWorld {
     pub publish_outcomes: BTreeMap<String, eventgrid::PublishOutcome>,
     /// The SUBACK codes (or the close) of each raw client's last SUBSCRIBE attempts, in order.
     pub subscribe_outcomes: BTreeMap<String, eventgrid::SubscribeOutcome>,
+    /// Set when a verdict (a MUST failure or an error) stopped the scenario, so the after hook knows
+    /// the step failure is already judged; any other step failure is a panic, judged as an error.
+    pub stopped_by_verdict: bool,
 }
 
 impl fmt::Debug for LwtWorld {
@@ -161,6 +170,7 @@ impl LwtWorld {
             raw: BTreeMap::new(),
             publish_outcomes: BTreeMap::new(),
             subscribe_outcomes: BTreeMap::new(),
+            stopped_by_verdict: false,
         }
     }
 
@@ -234,12 +244,38 @@ impl LwtWorld {
     pub fn actuator(&self, name: &str) -> &Actuator {
         self.actuators.get(name).unwrap_or_else(|| panic!("no actuator {name:?} in this scenario"))
     }
-    /// Records a verdict and fails the step if it did not pass.
+    /// Records a verdict, judged on its own level: a MUST failure or an error stops the scenario (the
+    /// step fails); a SHOULD failure is recorded and the scenario goes on, so the verdicts after it
+    /// are still given; a MAY the broker did not do is "not done", never a failure.
     pub fn judge(&mut self, v: Verdict) {
-        let ok = v.passed();
+        let v = v.at_level();
+        let stop = match &v.status {
+            Status::Fail => v.level == Level::Must,
+            Status::Error(_) => true,
+            _ => false,
+        };
         let text = v.to_string();
         self.verdicts.push(v);
-        assert!(ok, "{text}");
+        if stop {
+            self.stopped_by_verdict = true;
+            panic!("{text}");
+        }
+    }
+    /// Like [`LwtWorld::judge`], with the verdict's level lowered to at most `cap`: for a step whose
+    /// behaviour the spec states at a weaker level than the scenario's rule (a server DISCONNECT
+    /// before the close is a SHOULD, 4.13).
+    pub fn judge_at_most(&mut self, mut v: Verdict, cap: Level) {
+        v.level = v.level.max(cap);
+        self.judge(v);
+    }
+    /// A Given/When step could not establish its precondition (`what`): records an error verdict
+    /// for the scenario's rule and stops the scenario as an error, never as a failure of the rule.
+    pub fn setup_error(&mut self, what: &str, why: impl fmt::Display) -> ! {
+        let v = Verdict::error(&self.rule(), self.level, what, &why.to_string());
+        let text = v.to_string();
+        self.verdicts.push(v);
+        self.stopped_by_verdict = true;
+        panic!("{text}");
     }
     /// The instant of the last fault, or now if none.
     pub fn fault_at(&self) -> Instant {
@@ -295,206 +331,16 @@ pub struct RunOptions {
     pub paths: Vec<PathBuf>,
     /// Tag expression (`@v5 and not @slow`).
     pub tags: Option<String>,
-    /// Folder for `junit.xml`, `cucumber.json`, `report.md`, `report.html`.
+    /// Folder for `junit.xml`, `cucumber.json`, `report.md`, `report.html`, `verdicts.json`.
     pub report_dir: Option<PathBuf>,
     /// Scenarios run at once.
     pub concurrency: usize,
+    /// A scenario that fails or errors runs again this many times, alone; a verdict that changes
+    /// makes it FLAKY, with its history.
+    pub rerun_failures: usize,
 }
-
-/// Totals of a run.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Summary {
-    /// Scenarios that passed.
-    pub passed: usize,
-    /// Scenarios that failed.
-    pub failed: usize,
-    /// Scenarios not run for a missing capability.
-    pub skipped: usize,
-    /// Failed scenarios whose level is MUST.
-    pub must_failed: usize,
-    /// Steps that passed / failed / were skipped (not matched).
-    pub steps: (usize, usize, usize),
-    /// Gherkin parse errors.
-    pub parse_errors: usize,
-}
-
-impl fmt::Display for Summary {
-    /// `N scenarios: P passed, F failed (M MUST), S skipped; steps: P passed, F failed, U undefined`.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} scenarios: {} passed, {} failed ({} MUST), {} skipped; steps: {} passed, {} failed, {} undefined",
-            self.passed + self.failed + self.skipped,
-            self.passed,
-            self.failed,
-            self.must_failed,
-            self.skipped,
-            self.steps.0,
-            self.steps.1,
-            self.steps.2
-        )
-    }
-}
-
-/// Runs features against `target` (kept for restarts) with `profile`.
-pub async fn run(target: Target, profile: Profile, opts: RunOptions) -> anyhow::Result<(Summary, Vec<ScenarioRecord>)> {
-    use cucumber::writer::{self, Stats as _};
-    use cucumber::tag::Ext as _;
-    use cucumber::{World as _, WriterExt as _};
-
-    let can_restart = target.can_restart();
-    let embedded = target.is_embedded();
-    let run_env = Arc::new(RunEnv {
-        addr: target.addr(),
-        endpoint: target.endpoint(),
-        identities: target.identities().cloned(),
-        profile: profile.clone(),
-        target: tokio::sync::Mutex::new(Some(target)),
-        records: Mutex::new(Vec::new()),
-    });
-    *ENV.write().unwrap() = Some(run_env.clone());
-
-    let tag_expr: Option<gherkin::tagexpr::TagOperation> = match &opts.tags {
-        Some(t) => Some(t.parse().map_err(|e| anyhow::anyhow!("invalid --tags expression {t:?}: {e}"))?),
-        None => None,
-    };
-    for p in &opts.paths {
-        anyhow::ensure!(p.exists(), "feature path {} does not exist", p.display());
-    }
-
-    // One cucumber run over one folder: several paths are copied into a temporary folder first.
-    let staging;
-    let input: PathBuf = match opts.paths.as_slice() {
-        [] => anyhow::bail!("no feature files given"),
-        [one] => one.clone(),
-        many => {
-            staging = tempfile::tempdir()?;
-            for (i, p) in many.iter().enumerate() {
-                copy_features(p, &staging.path().join(format!("{i:02}")))?;
-            }
-            staging.path().to_path_buf()
-        }
-    };
-
-    let skipped: Arc<Mutex<Vec<ScenarioRecord>>> = Arc::default();
-    let mut totals = Summary::default();
-    let (junit, json): (Box<dyn std::io::Write>, Box<dyn std::io::Write>) = match &opts.report_dir {
-        Some(d) => {
-            std::fs::create_dir_all(d).map_err(|e| anyhow::anyhow!("cannot create report folder {}: {e}", d.display()))?;
-            (Box::new(std::fs::File::create(d.join("junit.xml"))?), Box::new(std::fs::File::create(d.join("cucumber.json"))?))
-        }
-        None => (Box::new(std::io::sink()), Box::new(std::io::sink())),
-    };
-
-    let filter = {
-        let skipped = skipped.clone();
-        let profile = profile.clone();
-        move |feat: &gherkin::Feature, rule: Option<&gherkin::Rule>, sc: &gherkin::Scenario| {
-            let tags = all_tags(feat, rule, sc);
-            if let Some(expr) = &tag_expr {
-                if !expr.eval(tags.iter()) {
-                    return false;
-                }
-            }
-            if let Some(why) = missing_capability(&tags, &profile, can_restart, embedded) {
-                skipped.lock().unwrap().push(ScenarioRecord::skipped(feat, sc, &tags, &why));
-                return false;
-            }
-            true
-        }
-    };
-    // Scenarios on one shared Event Grid namespace use the same client names (sessions), so they
-    // take turns; everything else runs concurrently unless tagged @serial.
-    let shared_namespace = run_env.identities.is_some();
-    let writer = LwtWorld::cucumber()
-        .max_concurrent_scenarios(profile.concurrency(opts.concurrency))
-        .which_scenario(move |feat, rule, sc| {
-            let tags = all_tags(feat, rule, sc);
-            let has = |t: &str| tags.iter().any(|x| x == t);
-            if has("serial") || (shared_namespace && has("eventgrid") && !has("reference-only")) {
-                cucumber::runner::ScenarioType::Serial
-            } else {
-                cucumber::runner::ScenarioType::Concurrent
-            }
-        })
-        .before(|feat, rule, sc, world| {
-            Box::pin(async move {
-                world.apply_tags(&all_tags(feat, rule, sc));
-            })
-        })
-        .after(|feat, rule, sc, finished, world| {
-            Box::pin(async move {
-                let outcome = match finished {
-                    cucumber::event::ScenarioFinished::StepPassed => ScenarioOutcome::Passed,
-                    cucumber::event::ScenarioFinished::StepSkipped => ScenarioOutcome::Undefined,
-                    cucumber::event::ScenarioFinished::StepFailed(_, _, e) => ScenarioOutcome::Failed(e.to_string()),
-                    cucumber::event::ScenarioFinished::BeforeHookFailed(_) => {
-                        ScenarioOutcome::Failed("before hook failed".into())
-                    }
-                };
-                let verdicts = world.map(|w| std::mem::take(&mut w.verdicts)).unwrap_or_default();
-                env().records.lock().unwrap().push(ScenarioRecord::ran(feat, sc, &all_tags(feat, rule, sc), outcome, verdicts));
-            })
-        })
-        .with_writer(
-            writer::Basic::raw(std::io::stdout(), writer::Coloring::Never, 0)
-                .summarized()
-                .tee::<LwtWorld, _>(writer::JUnit::for_tee(junit, 0))
-                .tee::<LwtWorld, _>(writer::Json::for_tee(json))
-                .normalized(),
-        )
-        // After `with_writer`, which resets it: never parse the process's arguments.
-        .with_cli(cucumber::cli::Opts::<_, _, _, cucumber::cli::Empty>::default())
-        .filter_run(input, filter)
-        .await;
-    totals.steps = (writer.passed_steps(), writer.failed_steps(), writer.skipped_steps());
-    totals.parse_errors = writer.parsing_errors();
-
-    let mut records = std::mem::take(&mut *run_env.records.lock().unwrap());
-    records.extend(std::mem::take(&mut *skipped.lock().unwrap()));
-    records.sort_by_key(|r| (r.feature.clone(), r.line));
-    for r in &records {
-        match &r.outcome {
-            ScenarioOutcome::Passed => totals.passed += 1,
-            ScenarioOutcome::Skipped(_) => totals.skipped += 1,
-            ScenarioOutcome::Failed(_) | ScenarioOutcome::Undefined => {
-                totals.failed += 1;
-                if r.level == Level::Must {
-                    totals.must_failed += 1;
-                }
-            }
-        }
-    }
-    if let Some(dir) = &opts.report_dir {
-        report::write(dir, &records, &totals, run_env.profile.name.as_str())?;
-    }
-    if let Some(t) = run_env.target.lock().await.take() {
-        t.stop().await;
-    }
-    *ENV.write().unwrap() = None;
-    Ok((totals, records))
-}
-
 
 /// Tags of a scenario with those of its feature and rule, without the `@`.
 pub fn all_tags(feat: &gherkin::Feature, rule: Option<&gherkin::Rule>, sc: &gherkin::Scenario) -> Vec<String> {
     feat.tags.iter().chain(rule.iter().flat_map(|r| &r.tags)).chain(&sc.tags).cloned().collect()
-}
-
-fn copy_features(from: &std::path::Path, to: &std::path::Path) -> anyhow::Result<()> {
-    if from.is_file() {
-        std::fs::create_dir_all(to)?;
-        let name = from.file_name().ok_or_else(|| anyhow::anyhow!("bad feature path {}", from.display()))?;
-        std::fs::copy(from, to.join(name))?;
-        return Ok(());
-    }
-    std::fs::create_dir_all(to)?;
-    for entry in std::fs::read_dir(from)? {
-        let path = entry?.path();
-        match path.file_name() {
-            Some(name) if path.is_dir() => copy_features(&path, &to.join(name))?,
-            _ => copy_features(&path, to)?,
-        }
-    }
-    Ok(())
 }

@@ -9,17 +9,62 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
 
-/// How a scenario ended.
+/// How a scenario ended, judged from its verdicts.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub enum ScenarioOutcome {
-    /// Every step passed.
+    /// Every verdict passed.
     Passed,
-    /// A step failed (message).
+    /// The broker broke a rule: a failed verdict (MUST, or SHOULD when nothing worse happened).
     Failed(String),
-    /// A step had no definition.
+    /// The harness could not establish what it needed (set-up refused, timeout before the behaviour
+    /// under test, a panic in a step): neither pass nor fail.
+    Errored(String),
+    /// Only a MAY the broker chose not to do.
+    NotDone(String),
+    /// A step had no definition (a harness problem, counted as an error).
     Undefined,
     /// Not run: the target lacks a capability.
     Skipped(String),
+    /// Reruns disagreed with the first run (history in [`ScenarioRecord::history`]).
+    Flaky(String),
+}
+
+impl ScenarioOutcome {
+    /// The outcome the verdicts of one run give: a MUST failure first, then an error (the behaviour
+    /// the scenario is named for was not judged), then a SHOULD failure, then a MAY not done.
+    pub fn of(verdicts: &[Verdict], undefined: bool) -> ScenarioOutcome {
+        let text = |v: &Verdict| v.to_string();
+        if undefined {
+            return ScenarioOutcome::Undefined;
+        }
+        if let Some(v) = verdicts.iter().find(|v| v.failed() && v.level == Level::Must) {
+            return ScenarioOutcome::Failed(text(v));
+        }
+        if let Some(v) = verdicts.iter().find(|v| v.errored()) {
+            return ScenarioOutcome::Errored(text(v));
+        }
+        if let Some(v) = verdicts.iter().find(|v| v.failed()) {
+            return ScenarioOutcome::Failed(text(v));
+        }
+        if let Some(v) = verdicts.iter().find(|v| v.status == Status::NotDone) {
+            return ScenarioOutcome::NotDone(text(v));
+        }
+        if verdicts.is_empty() {
+            return ScenarioOutcome::Errored("no verdict: the scenario judged nothing".into());
+        }
+        ScenarioOutcome::Passed
+    }
+    /// One word for histories and tables.
+    pub fn word(&self) -> &'static str {
+        match self {
+            ScenarioOutcome::Passed => "pass",
+            ScenarioOutcome::Failed(_) => "FAIL",
+            ScenarioOutcome::Errored(_) | ScenarioOutcome::Undefined => "ERROR",
+            ScenarioOutcome::NotDone(_) => "not done",
+            ScenarioOutcome::Skipped(_) => "skip",
+            ScenarioOutcome::Flaky(_) => "FLAKY",
+        }
+    }
 }
 
 /// One scenario's result.
@@ -37,10 +82,18 @@ pub struct ScenarioRecord {
     pub level: Level,
     /// All tags.
     pub tags: Vec<String>,
+    /// Tagged `@reference-choice`: the spec leaves room and the scenario checks the reference
+    /// broker's reading; reported apart from conformance.
+    pub reference_choice: bool,
     /// Outcome.
     pub outcome: ScenarioOutcome,
-    /// Verdicts its steps produced.
+    /// Verdicts its steps produced (of the first run).
     pub verdicts: Vec<Verdict>,
+    /// Outcome words of the first run and every rerun (`--rerun-failures`), oldest first.
+    pub history: Vec<String>,
+    /// Feature file and line: which scenario a rerun runs.
+    #[serde(skip)]
+    pub key: String,
 }
 
 fn level_of(tags: &[String]) -> Level {
@@ -53,30 +106,72 @@ fn level_of(tags: &[String]) -> Level {
     }
 }
 
+/// The key a rerun finds a scenario by: its feature file and line.
+pub fn scenario_key(f: &gherkin::Feature, s: &gherkin::Scenario) -> String {
+    format!("{}:{}:{}", f.path.as_ref().map(|p| p.display().to_string()).unwrap_or_default(), f.name, s.position.line)
+}
+
 impl ScenarioRecord {
+    /// An empty record (for tests and skips).
+    pub fn blank(feature: &str, scenario: &str, line: usize) -> Self {
+        ScenarioRecord {
+            feature: feature.into(),
+            scenario: scenario.into(),
+            line,
+            rules: Vec::new(),
+            level: Level::Must,
+            tags: Vec::new(),
+            reference_choice: false,
+            outcome: ScenarioOutcome::Passed,
+            verdicts: Vec::new(),
+            history: Vec::new(),
+            key: String::new(),
+        }
+    }
     /// A scenario that ran.
     pub fn ran(f: &gherkin::Feature, s: &gherkin::Scenario, tags: &[String], outcome: ScenarioOutcome, verdicts: Vec<Verdict>) -> Self {
         ScenarioRecord {
-            feature: f.name.clone(),
-            scenario: s.name.clone(),
-            line: s.position.line,
             rules: tags.iter().filter(|t| t.starts_with("MQTT-") || t.starts_with("EG-")).cloned().collect(),
             level: level_of(tags),
             tags: tags.to_vec(),
+            reference_choice: tags.iter().any(|t| t == "reference-choice"),
+            history: vec![outcome.word().to_string()],
             outcome,
             verdicts,
+            key: scenario_key(f, s),
+            ..Self::blank(&f.name, &s.name, s.position.line)
         }
     }
     /// A scenario skipped for a missing capability.
     pub fn skipped(f: &gherkin::Feature, s: &gherkin::Scenario, tags: &[String], why: &str) -> Self {
-        Self::ran(f, s, tags, ScenarioOutcome::Skipped(why.into()), Vec::new())
+        Self { history: Vec::new(), ..Self::ran(f, s, tags, ScenarioOutcome::Skipped(why.into()), Vec::new()) }
+    }
+    /// Whether a MUST verdict failed (the exit code's concern).
+    pub fn must_failed(&self) -> bool {
+        matches!(self.outcome, ScenarioOutcome::Failed(_)) && self.verdicts.iter().any(|v| v.failed() && v.level == Level::Must)
+    }
+    /// Whether this outcome is worth a rerun: it failed or errored.
+    pub fn rerun_worthy(&self) -> bool {
+        matches!(self.outcome, ScenarioOutcome::Failed(_) | ScenarioOutcome::Errored(_))
+    }
+    /// Adds a rerun's outcome to the history; when it differs from the first run the scenario is
+    /// FLAKY (its first run's verdicts are kept as evidence).
+    pub fn add_rerun(&mut self, rerun: &ScenarioOutcome) {
+        self.history.push(rerun.word().to_string());
+        let first = self.history.first().cloned().unwrap_or_default();
+        if self.history.iter().any(|h| *h != first) {
+            self.outcome = ScenarioOutcome::Flaky(format!("outcomes differ between runs: {}", self.history.join(", ")));
+        }
     }
     fn status_word(&self) -> String {
+        let must = if self.must_failed() { " (MUST)" } else { "" };
         match &self.outcome {
-            ScenarioOutcome::Passed => "pass".into(),
-            ScenarioOutcome::Failed(_) => "FAIL".into(),
-            ScenarioOutcome::Undefined => "FAIL (undefined step)".into(),
+            ScenarioOutcome::Failed(_) if self.must_failed() => format!("FAIL{must}"),
+            ScenarioOutcome::Failed(_) => "FAIL (SHOULD)".into(),
+            ScenarioOutcome::Undefined => "ERROR (undefined step)".into(),
             ScenarioOutcome::Skipped(why) => format!("skip ({why})"),
+            ScenarioOutcome::Flaky(_) => format!("FLAKY ({})", self.history.join(" → ")),
+            o => o.word().into(),
         }
     }
     fn timing(&self) -> String {
@@ -87,20 +182,24 @@ impl ScenarioRecord {
             .collect::<Vec<_>>()
             .join(", ")
     }
-    fn detail(&self) -> String {
+    /// What went wrong: every failed or errored verdict (with its own rule and level), or the
+    /// outcome's message.
+    pub fn detail(&self) -> String {
+        let bad: Vec<String> = self
+            .verdicts
+            .iter()
+            .filter(|v| v.failed() || v.errored() || v.status == Status::NotDone)
+            .map(|v| match &v.status {
+                Status::Error(why) => format!("{} [{}] ERROR: could not establish {}: {why}", v.rule, v.level, v.expected),
+                _ => format!("{} [{}] expected {}; observed {}", v.rule, v.level, v.expected, v.observed),
+            })
+            .collect();
+        if !bad.is_empty() {
+            return bad.join(" | ");
+        }
         match &self.outcome {
-            ScenarioOutcome::Failed(msg) => {
-                let failed: Vec<String> = self
-                    .verdicts
-                    .iter()
-                    .filter(|v| v.status == Status::Fail)
-                    .map(|v| format!("expected {}; observed {}", v.expected, v.observed))
-                    .collect();
-                if failed.is_empty() {
-                    msg.lines().next().unwrap_or("").to_string()
-                } else {
-                    failed.join(" | ")
-                }
+            ScenarioOutcome::Failed(m) | ScenarioOutcome::Errored(m) | ScenarioOutcome::Flaky(m) | ScenarioOutcome::NotDone(m) => {
+                m.lines().next().unwrap_or("").to_string()
             }
             _ => String::new(),
         }
@@ -121,26 +220,54 @@ pub fn by_rule(records: &[ScenarioRecord]) -> BTreeMap<String, Vec<&ScenarioReco
     m
 }
 
+/// The report's sections, each a title and the records in it: conformance (everything but
+/// reference choices), then failures, errors, flaky, MAY not done, and reference choices apart.
+fn sections(records: &[ScenarioRecord]) -> Vec<(&'static str, Vec<ScenarioRecord>)> {
+    let pick = |f: &dyn Fn(&ScenarioRecord) -> bool| records.iter().filter(|r| f(r)).cloned().collect::<Vec<_>>();
+    let conf = |r: &ScenarioRecord| !r.reference_choice;
+    vec![
+        ("Conformance", pick(&|r| conf(r))),
+        ("Failures (the broker broke the rule)", pick(&|r| conf(r) && matches!(r.outcome, ScenarioOutcome::Failed(_)))),
+        (
+            "Errors (the harness could not establish what it needed; not failures)",
+            pick(&|r| conf(r) && matches!(r.outcome, ScenarioOutcome::Errored(_) | ScenarioOutcome::Undefined)),
+        ),
+        ("Flaky (outcome changed between reruns)", pick(&|r| conf(r) && matches!(r.outcome, ScenarioOutcome::Flaky(_)))),
+        ("Not done (MAY)", pick(&|r| conf(r) && matches!(r.outcome, ScenarioOutcome::NotDone(_)))),
+        (
+            "Reference choices (the spec leaves room; not conformance, not counted for the exit code)",
+            pick(&|r| r.reference_choice),
+        ),
+    ]
+}
+
 /// The Markdown report.
 pub fn markdown(records: &[ScenarioRecord], summary: &super::Summary, target: &str) -> String {
     let mut md = String::new();
     let _ = writeln!(md, "# Last Will conformance report\n");
     let _ = writeln!(md, "Target profile: `{target}`\n");
     let _ = writeln!(md, "{summary}.\n");
-    let _ = writeln!(md, "| rule | level | result | scenario | measured | expected vs seen |");
-    let _ = writeln!(md, "|---|---|---|---|---|---|");
-    for (rule, rows) in by_rule(records) {
-        for r in rows {
-            let _ = writeln!(
-                md,
-                "| {rule} | {} | {} | {} | {} | {} |",
-                r.level,
-                r.status_word(),
-                escape_md(&r.scenario),
-                r.timing(),
-                escape_md(&r.detail())
-            );
+    for (title, rows) in sections(records) {
+        if rows.is_empty() {
+            continue;
         }
+        let _ = writeln!(md, "## {title}\n");
+        let _ = writeln!(md, "| rule | level | result | scenario | measured | expected vs seen |");
+        let _ = writeln!(md, "|---|---|---|---|---|---|");
+        for (rule, rows) in by_rule(&rows) {
+            for r in rows {
+                let _ = writeln!(
+                    md,
+                    "| {rule} | {} | {} | {} | {} | {} |",
+                    r.level,
+                    escape_md(&r.status_word()),
+                    escape_md(&r.scenario),
+                    r.timing(),
+                    escape_md(&r.detail())
+                );
+            }
+        }
+        let _ = writeln!(md);
     }
     md
 }
@@ -149,54 +276,114 @@ fn escape_md(s: &str) -> String {
     s.replace('|', "\\|").replace('\n', " ")
 }
 
-fn escape_html(s: &str) -> String {
+/// Escapes text for HTML and XML.
+pub fn escape_html(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
-/// The HTML report (same rows as the Markdown one).
+fn css_class(o: &ScenarioOutcome) -> &'static str {
+    match o {
+        ScenarioOutcome::Passed => "pass",
+        ScenarioOutcome::Skipped(_) | ScenarioOutcome::NotDone(_) => "skip",
+        ScenarioOutcome::Errored(_) | ScenarioOutcome::Undefined => "error",
+        ScenarioOutcome::Flaky(_) => "flaky",
+        ScenarioOutcome::Failed(_) => "fail",
+    }
+}
+
+/// The HTML report (same sections as the Markdown one).
 pub fn html(records: &[ScenarioRecord], summary: &super::Summary, target: &str) -> String {
     let mut h = String::from(
         "<!doctype html><html><head><meta charset=\"utf-8\"><title>Last Will conformance report</title>\
          <style>body{font-family:sans-serif}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px}\
-         .pass{background:#e6ffe6}.fail{background:#ffe6e6}.skip{background:#f2f2f2}</style></head><body>",
+         .pass{background:#e6ffe6}.fail{background:#ffe6e6}.error{background:#fff3cd}.flaky{background:#e6e6ff}\
+         .skip{background:#f2f2f2}</style></head><body>",
     );
     let _ = write!(
         h,
-        "<h1>Last Will conformance report</h1><p>Target profile: <code>{}</code></p><p>{} passed, {} failed ({} MUST), {} skipped.</p>",
+        "<h1>Last Will conformance report</h1><p>Target profile: <code>{}</code></p><p>{}.</p>",
         escape_html(target),
-        summary.passed,
-        summary.failed,
-        summary.must_failed,
-        summary.skipped
+        escape_html(&summary.to_string())
     );
-    h.push_str("<table><tr><th>rule</th><th>level</th><th>result</th><th>scenario</th><th>measured</th><th>expected vs seen</th></tr>");
-    for (rule, rows) in by_rule(records) {
-        for r in rows {
-            let class = match r.outcome {
-                ScenarioOutcome::Passed => "pass",
-                ScenarioOutcome::Skipped(_) => "skip",
-                _ => "fail",
-            };
-            let _ = write!(
-                h,
-                "<tr class=\"{class}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                escape_html(&rule),
-                r.level,
-                escape_html(&r.status_word()),
-                escape_html(&r.scenario),
-                escape_html(&r.timing()),
-                escape_html(&r.detail())
-            );
+    for (title, rows) in sections(records) {
+        if rows.is_empty() {
+            continue;
         }
+        let _ = write!(h, "<h2>{}</h2>", escape_html(title));
+        h.push_str("<table><tr><th>rule</th><th>level</th><th>result</th><th>scenario</th><th>measured</th><th>expected vs seen</th></tr>");
+        for (rule, rows) in by_rule(&rows) {
+            for r in rows {
+                let _ = write!(
+                    h,
+                    "<tr class=\"{}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                    css_class(&r.outcome),
+                    escape_html(&rule),
+                    r.level,
+                    escape_html(&r.status_word()),
+                    escape_html(&r.scenario),
+                    escape_html(&r.timing()),
+                    escape_html(&r.detail())
+                );
+            }
+        }
+        h.push_str("</table>");
     }
-    h.push_str("</table></body></html>\n");
+    h.push_str("</body></html>\n");
     h
 }
 
-/// Writes `report.md`, `report.html` and `verdicts.json` into `dir`.
+/// Writes `report.md`, `report.html`, `junit.xml` and `verdicts.json` into `dir`.
 pub fn write(dir: &Path, records: &[ScenarioRecord], summary: &super::Summary, target: &str) -> anyhow::Result<()> {
     std::fs::write(dir.join("report.md"), markdown(records, summary, target))?;
     std::fs::write(dir.join("report.html"), html(records, summary, target))?;
-    std::fs::write(dir.join("verdicts.json"), serde_json::to_string_pretty(records)?)?;
+    std::fs::write(dir.join("junit.xml"), super::junit::xml(records, target))?;
+    let json = serde_json::json!({
+        "target": target,
+        "summary": {
+            "passed": summary.passed, "failed": summary.failed, "must_failed": summary.must_failed,
+            "errored": summary.errored, "flaky": summary.flaky, "not_done": summary.not_done,
+            "skipped": summary.skipped, "reference": summary.reference, "reference_differs": summary.reference_differs,
+            "exit_code": summary.exit_code(),
+        },
+        "failures": records.iter().filter(|r| !r.reference_choice && matches!(r.outcome, ScenarioOutcome::Failed(_))).collect::<Vec<_>>(),
+        "errors": records.iter().filter(|r| !r.reference_choice && matches!(r.outcome, ScenarioOutcome::Errored(_) | ScenarioOutcome::Undefined)).collect::<Vec<_>>(),
+        "flaky": records.iter().filter(|r| !r.reference_choice && matches!(r.outcome, ScenarioOutcome::Flaky(_))).collect::<Vec<_>>(),
+        "reference_choices": records.iter().filter(|r| r.reference_choice).collect::<Vec<_>>(),
+        "scenarios": records,
+    });
+    std::fs::write(dir.join("verdicts.json"), serde_json::to_string_pretty(&json)?)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::verdict::Verdict;
+
+    #[test]
+    fn outcomes_put_must_failures_before_errors_and_errors_before_should_failures() {
+        let pass = Verdict { status: Status::Pass, ..Verdict::error("r", Level::Must, "x", "y") };
+        let should_fail = Verdict { status: Status::Fail, ..Verdict::error("r", Level::Should, "x", "y") };
+        let must_fail = Verdict { status: Status::Fail, ..Verdict::error("r", Level::Must, "x", "y") };
+        let error = Verdict::error("r", Level::Must, "x", "no CONNACK within 5 s");
+        let may = Verdict { status: Status::Fail, ..Verdict::error("r", Level::May, "x", "y") }.at_level();
+        assert_eq!(ScenarioOutcome::of(&[pass.clone()], false), ScenarioOutcome::Passed);
+        assert!(matches!(ScenarioOutcome::of(&[should_fail.clone(), pass.clone()], false), ScenarioOutcome::Failed(_)));
+        assert!(matches!(ScenarioOutcome::of(&[should_fail.clone(), error.clone()], false), ScenarioOutcome::Errored(_)));
+        assert!(matches!(ScenarioOutcome::of(&[error.clone(), must_fail.clone()], false), ScenarioOutcome::Failed(_)));
+        assert!(matches!(ScenarioOutcome::of(&[may], false), ScenarioOutcome::NotDone(_)));
+        assert!(matches!(ScenarioOutcome::of(&[], false), ScenarioOutcome::Errored(_)), "a scenario that judged nothing is not a pass");
+        assert_eq!(ScenarioOutcome::of(&[pass], true), ScenarioOutcome::Undefined);
+    }
+
+    #[test]
+    fn a_rerun_that_changes_the_outcome_makes_the_scenario_flaky_with_its_history() {
+        let mut r = ScenarioRecord { outcome: ScenarioOutcome::Failed("x".into()), history: vec!["FAIL".into()], ..ScenarioRecord::blank("f", "s", 1) };
+        r.add_rerun(&ScenarioOutcome::Failed("again".into()));
+        assert!(matches!(r.outcome, ScenarioOutcome::Failed(_)), "the same outcome twice is not flaky");
+        r.add_rerun(&ScenarioOutcome::Passed);
+        assert_eq!(r.history, ["FAIL", "FAIL", "pass"]);
+        assert!(matches!(&r.outcome, ScenarioOutcome::Flaky(m) if m.contains("FAIL, FAIL, pass")), "{:?}", r.outcome);
+        assert!(r.status_word().contains("FAIL → FAIL → pass"));
+    }
 }

@@ -268,7 +268,7 @@ impl Observer {
     /// Publishes a probe to itself through the broker and waits until it comes back: proof that the
     /// observer was connected and subscribed up to now.
     pub async fn probe(&self, within: Duration) -> anyhow::Result<Instant> {
-        let nonce = format!("probe-{}", std::process::id() as u128 * 1_000_000 + Instant::now().elapsed().as_nanos());
+        let nonce = crate::verdict::probe_nonce();
         let p = Publish::new(self.probe_topic.clone(), nonce.clone());
         self.out.send(Packet::Publish(p)).await.map_err(|_| anyhow::anyhow!("observer {} has stopped", self.client_id))?;
         let deadline = Instant::now() + within;
