@@ -44,6 +44,9 @@ pub enum Fault {
     Rst,
     /// Keep the socket open and send nothing; only keep-alive can detect it.
     Silence,
+    /// MQTT over WebSockets only: a WebSocket close frame with no MQTT DISCONNECT before it (an
+    /// abrupt end at the MQTT level: the will must fire).
+    WsClose,
     /// DISCONNECT with a reason code (5.0; 3.1.1 always sends the empty DISCONNECT) and optionally a
     /// new Session Expiry Interval.
     Disconnect {
@@ -76,6 +79,7 @@ impl fmt::Display for Fault {
             Fault::Fin => write!(f, "close (FIN)"),
             Fault::Rst => write!(f, "reset (RST)"),
             Fault::Silence => write!(f, "silence"),
+            Fault::WsClose => write!(f, "WebSocket close frame without DISCONNECT"),
             Fault::Disconnect { reason, session_expiry: None } => write!(f, "DISCONNECT {reason:#04x}"),
             Fault::Disconnect { reason, session_expiry: Some(s) } => write!(f, "DISCONNECT {reason:#04x} with session expiry {s}"),
             Fault::DisconnectRaw(b) => write!(f, "DISCONNECT bytes {}", hex(b)),
@@ -98,6 +102,7 @@ impl Fault {
             Fault::Fin => "fin",
             Fault::Rst => "rst",
             Fault::Silence => "silence",
+            Fault::WsClose => "ws-close",
             Fault::Disconnect { .. } | Fault::DisconnectRaw(_) => "disconnect",
             Fault::Protocol(_) => "protocol-error",
             Fault::Takeover { .. } => "takeover",

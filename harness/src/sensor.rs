@@ -239,16 +239,35 @@ impl Sensor {
         }
     }
 
+    /// Whether this sensor speaks MQTT over a WebSocket.
+    pub fn is_ws(&self) -> bool {
+        self.conn.get_ref().is_ws()
+    }
+
     /// Applies a client-side fault. The sensor is consumed: after a fault it is gone, except for
     /// [`Fault::Silence`], whose open socket is returned inside the record so it stays half-alive.
     pub async fn inject(mut self, fault: &Fault) -> anyhow::Result<FaultRecord> {
         let planned = Instant::now();
         let mut held = None;
         let actual = match fault {
+            // Over a WebSocket, FIN goes to the TCP socket under it: no close frame.
+            Fault::Fin if self.conn.get_ref().is_ws() => {
+                let at = Instant::now();
+                let _ = self.conn.get_ref().fin_tcp();
+                drop(self.conn);
+                at
+            }
             Fault::Fin => {
                 let at = Instant::now();
                 let _ = self.conn.shutdown().await;
                 drop(self.conn);
+                at
+            }
+            Fault::WsClose => {
+                anyhow::ensure!(self.conn.get_ref().is_ws(), "a WebSocket close frame needs a ws:// or wss:// target");
+                let at = Instant::now();
+                let _ = self.conn.shutdown().await;
+                drain_until_closed(&mut self.conn).await;
                 at
             }
             Fault::Rst => {
