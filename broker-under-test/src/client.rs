@@ -7,7 +7,9 @@ use crate::eventgrid::{AuthRequest, Namespace, Principal, WillAuthorization};
 use rustls::pki_types::CertificateDer;
 use crate::config::Config;
 use crate::connection::{Connection, ReadError};
-use crate::core::{CloseReason, ConnId, ConnectReply, Event, Outbound, Outbox, OutboxReceiver};
+use crate::core::{ConnId, ConnectReply, Event};
+use crate::outbox::{Outbound, Outbox, OutboxReceiver};
+use crate::will::{keep_alive_grace, CloseReason};
 use std::collections::VecDeque;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -81,18 +83,6 @@ where
         }
     });
     ConnTask { span, state: State::Handshake(hs) }
-}
-
-/// Keep-alive: the deadline is 1.5 x keep-alive after the last packet received (MQTT-3.1.2-24 / -22).
-fn keep_alive_grace(cfg: &Config, keep_alive: u16) -> Option<Duration> {
-    let per_mille: u64 = if crate::mutant_on!(cfg, KeepAliveMultiplier1) {
-        1000
-    } else if crate::mutant_on!(cfg, KeepAliveMultiplier25) {
-        2500
-    } else {
-        1500
-    };
-    (keep_alive > 0).then(|| Duration::from_millis(keep_alive as u64 * per_mille))
 }
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;

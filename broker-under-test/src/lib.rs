@@ -19,32 +19,19 @@ pub use lwt_codec::connection;
 pub mod core;
 pub mod eventgrid;
 pub mod listener;
-#[cfg(feature = "mutants")]
-pub mod mutant;
+pub mod outbox;
+pub mod publish;
 pub mod router;
+pub mod session;
 pub mod store;
+pub mod subscribe;
+pub mod timers;
 pub mod tls;
 pub mod will;
 
 pub use config::Config;
 pub use tls::TlsOptions;
 
-/// Whether the test-only mutant `$m` is switched on in `$cfg` (always false without the `mutants`
-/// feature, so release builds carry no mutant).
-macro_rules! mutant_on {
-    ($cfg:expr, $m:ident) => {{
-        #[cfg(feature = "mutants")]
-        {
-            $cfg.mutant == Some($crate::mutant::Mutant::$m)
-        }
-        #[cfg(not(feature = "mutants"))]
-        {
-            let _ = &$cfg;
-            false
-        }
-    }};
-}
-pub(crate) use mutant_on;
 
 use std::net::SocketAddr;
 use std::sync::atomic::AtomicU64;

@@ -1,10 +1,10 @@
 //! Broker state that outlives a connection: sessions, retained messages and pending (delayed) wills,
-//! behind one small [`Store`] interface. [`MemoryStore`] keeps it in memory; a durable store can
+//! behind one small [`Store`] interface (the will types are [`crate::will`]'s). [`MemoryStore`] keeps it in memory; a durable store can
 //! implement the same trait so that wills survive a broker crash.
 
-use crate::codec::{Properties, ProtocolVersion, QoS, SubOptions, Will};
+use crate::codec::{Properties, ProtocolVersion, QoS, SubOptions};
 use crate::codec::topic;
-use crate::eventgrid::Principal;
+use crate::will::{ArmedWill, PendingWill};
 use bytes::Bytes;
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
@@ -78,32 +78,6 @@ pub struct Subscription {
     pub options: SubOptions,
     /// Subscription Identifier, if any.
     pub id: Option<u32>,
-}
-
-/// A Will carried by a live connection (MQTT-3.1.2-7: stored with the session in 5.0).
-#[derive(Clone, Debug, PartialEq)]
-pub struct ArmedWill {
-    /// The Will as sent in CONNECT.
-    pub will: Will,
-    /// Will Delay Interval in seconds after the broker's cap (0 in 3.1.1).
-    pub delay: u32,
-    /// Who set it (with a namespace): the will is authorized as this client's PUBLISH when it fires.
-    pub owner: Option<Arc<Principal>>,
-}
-
-/// A Will whose connection has ended, waiting for its due time.
-#[derive(Clone, Debug, PartialEq)]
-pub struct PendingWill {
-    /// Owner's client id.
-    pub client_id: String,
-    /// The Will.
-    pub will: Will,
-    /// When it is published: the earlier of delay end and session end.
-    pub due: Instant,
-    /// Why it was triggered (for logs and reports).
-    pub cause: String,
-    /// Who set it (with a namespace), for authorization when it fires.
-    pub owner: Option<Arc<Principal>>,
 }
 
 /// Session state (section 4.1).
@@ -184,14 +158,11 @@ pub trait Store: Send {
     /// Unexpired retained messages whose topic matches `filter`.
     fn retained_matching(&mut self, filter: &str, now: Instant) -> Vec<Arc<Message>>;
 
-    /// Adds a pending will (replacing any earlier one of the same client).
-    fn put_pending_will(&mut self, will: PendingWill);
+    /// Adds a pending will; gives back any earlier one of the same client it replaces. (The will's
+    /// timer is the core's: see [`crate::timers::Timers`].)
+    fn put_pending_will(&mut self, will: PendingWill) -> Option<PendingWill>;
     /// Removes and returns the pending will of `client_id`.
     fn take_pending_will(&mut self, client_id: &str) -> Option<PendingWill>;
-    /// The earliest due time of any pending will.
-    fn next_will_due(&self) -> Option<Instant>;
-    /// Removes and returns every pending will due at or before `now`, earliest first.
-    fn take_due_wills(&mut self, now: Instant) -> Vec<PendingWill>;
     /// Removes and returns every pending will.
     fn take_all_pending_wills(&mut self) -> Vec<PendingWill>;
     /// Number of pending wills.
@@ -205,7 +176,6 @@ pub struct MemoryStore {
     sessions: HashMap<String, Box<Session>>,
     retained: HashMap<String, Arc<Message>>,
     wills: HashMap<String, PendingWill>,
-    will_queue: BTreeSet<(Instant, String)>,
 }
 
 impl MemoryStore {
@@ -250,36 +220,13 @@ impl Store for MemoryStore {
         out
     }
 
-    fn put_pending_will(&mut self, will: PendingWill) {
-        if let Some(old) = self.wills.remove(&will.client_id) {
-            self.will_queue.remove(&(old.due, old.client_id));
-        }
-        self.will_queue.insert((will.due, will.client_id.clone()));
-        self.wills.insert(will.client_id.clone(), will);
+    fn put_pending_will(&mut self, will: PendingWill) -> Option<PendingWill> {
+        self.wills.insert(will.client_id.clone(), will)
     }
     fn take_pending_will(&mut self, client_id: &str) -> Option<PendingWill> {
-        let w = self.wills.remove(client_id)?;
-        self.will_queue.remove(&(w.due, w.client_id.clone()));
-        Some(w)
-    }
-    fn next_will_due(&self) -> Option<Instant> {
-        self.will_queue.first().map(|(t, _)| *t)
-    }
-    fn take_due_wills(&mut self, now: Instant) -> Vec<PendingWill> {
-        let mut out = Vec::new();
-        while let Some((t, _)) = self.will_queue.first() {
-            if *t > now {
-                break;
-            }
-            let (_, id) = self.will_queue.pop_first().expect("non-empty");
-            if let Some(w) = self.wills.remove(&id) {
-                out.push(w);
-            }
-        }
-        out
+        self.wills.remove(client_id)
     }
     fn take_all_pending_wills(&mut self) -> Vec<PendingWill> {
-        self.will_queue.clear();
         let mut all: Vec<PendingWill> = self.wills.drain().map(|(_, w)| w).collect();
         all.sort_by_key(|w| w.due);
         all
