@@ -77,7 +77,7 @@ where
     // The handshake is boxed: its state is freed once the client is in.
     let hs = Box::pin(async move {
         match handshake(&mut c, peer, conn, &cfg, &core, outbox, certs).await {
-            Some(keep_alive) => Ok(Live::new(c, out, core, conn, keep_alive_grace(&cfg, keep_alive))),
+            Some(keep_alive) => Ok(Live::new(c, out, core, conn, keep_alive_grace(&cfg.will_hook, keep_alive))),
             None => Err(out),
         }
     });

@@ -3,7 +3,8 @@
 //! ([`crate::will`]), inbound PUBLISH and SUBSCRIBE ([`crate::publish`], [`crate::subscribe`]) and
 //! routing ([`crate::router`]), which answer through each connection's [`Outbox`]. One
 //! [`Timers`] set, driven by the one sleep in [`Core::run`], fires delayed wills and session
-//! expiries. A will's way: [`Core::on_connect`] arms it, [`Core::end_connection`] decides it.
+//! expiries. A will's way: [`Core::on_connect`] arms it, [`Core::end_connection`] has it decided,
+//! and [`Core::route_will`] hands what the will module publishes to the router.
 
 use crate::codec::{reason, Connect, Packet, ProtocolVersion};
 use crate::config::Config;
@@ -12,7 +13,7 @@ use crate::outbox::Outbox;
 use crate::router::SubscriptionTree;
 use crate::store::Store;
 use crate::timers::{Timer, Timers};
-use crate::will::{CloseReason, Ending};
+use crate::will::{CloseReason, Ending, WillCounts, Wills};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -116,8 +117,7 @@ pub struct Core {
     /// Delayed wills and session expiries.
     pub(crate) timers: Timers,
     pub(crate) assigned: u64,
-    pub(crate) wills_published: u64,
-    pub(crate) wills_denied: u64,
+    pub(crate) will_counts: WillCounts,
     pub(crate) publishes_denied: u64,
     /// Sessions (online and offline) held per authentication name, lowercased (namespace only):
     /// Event Grid's `maximumClientSessionsPerAuthenticationName`.
@@ -137,8 +137,7 @@ impl Core {
             conns: HashMap::new(),
             timers: Timers::default(),
             assigned: 0,
-            wills_published: 0,
-            wills_denied: 0,
+            will_counts: WillCounts::default(),
             publishes_denied: 0,
             owned: HashMap::new(),
             write_through: false,
@@ -183,12 +182,24 @@ impl Core {
                     connections: self.conns.len(),
                     sessions: self.store.session_count(),
                     pending_wills: self.store.pending_will_count(),
-                    wills_published: self.wills_published,
-                    wills_denied: self.wills_denied,
+                    wills_published: self.will_counts.published,
+                    wills_denied: self.will_counts.denied,
                     publishes_denied: self.publishes_denied,
                 });
             }
             Event::Shutdown(_) => unreachable!("handled in run"),
+        }
+    }
+
+    /// The will module's view of the broker state, lent for one event.
+    pub(crate) fn wills(&mut self) -> Wills<'_> {
+        Wills {
+            hook: &self.cfg.will_hook,
+            max_will_delay: self.cfg.max_will_delay,
+            namespace: self.cfg.namespace.get(),
+            store: &mut *self.store,
+            timers: &mut self.timers,
+            counts: &mut self.will_counts,
         }
     }
 
@@ -213,7 +224,7 @@ impl Core {
         let expiry = requested_expiry.min(self.cfg.session_expiry_max);
         let keep_alive = crate::session::negotiate_keep_alive(&self.cfg, c.keep_alive, c.protocol.is_v5());
         let session_present = self.attach_session(conn, &c, &client_id, expiry, principal.as_deref());
-        self.arm_will(&client_id, c.will.take(), principal.clone(), expiry);
+        self.wills().arm(&client_id, c.will.take(), principal.clone(), expiry);
 
         let props = self.connack_properties(&c, assigned, keep_alive, requested_expiry, expiry);
         let ack = crate::codec::ConnAck { session_present, code: 0, properties: props };
@@ -247,7 +258,8 @@ impl Core {
         let Some((armed, expiry)) = self.detach_session(conn, &c.client_id) else { return };
         debug!(conn, client = %c.client_id, ending = %ending, "connection ended");
         if let Some(armed) = armed {
-            self.will_on_end(&c.client_id, armed, &ending, expiry, now);
+            let will = self.wills().on_end(&c.client_id, armed, &ending, expiry, now);
+            self.route_will(will);
         }
         self.session_after_end(&c.client_id, expiry, now);
     }
@@ -289,18 +301,24 @@ impl Core {
     fn on_timers(&mut self, now: Instant) {
         while let Some((at, kind, client_id)) = self.timers.pop_due(now) {
             match kind {
-                Timer::WillDelay => self.fire_will(&client_id, at),
+                Timer::WillDelay => {
+                    let will = self.wills().fire(&client_id, at);
+                    self.route_will(will);
+                }
                 Timer::SessionExpiry => self.expire_session(&client_id, at),
             }
         }
     }
 
-    /// Publishes every will still due (see [`Core::publish_wills_on_shutdown`]), then ends every
-    /// connection with DISCONNECT 0x8B.
+    /// Publishes every will still due (see [`Wills::on_shutdown`]), then ends every connection
+    /// with DISCONNECT 0x8B.
     fn shutdown(&mut self) {
         info!(connections = self.conns.len(), "shutting down");
         let conns: Vec<ConnId> = self.conns.keys().copied().collect();
-        self.publish_wills_on_shutdown();
+        let live: Vec<String> = self.conns.values().map(|c| c.client_id.clone()).collect();
+        for will in self.wills().on_shutdown(&live) {
+            self.route_will(Some(will));
+        }
         for conn in conns {
             self.end_connection(conn, Ending::Shutdown);
         }

@@ -1,9 +1,10 @@
 //! `lwt-broker`: a strict MQTT 3.1.1 + 5.0 reference broker that is right on every Last-Will rule.
 //!
 //! Data flow: [`listener`] accepts → [`client`] reads and decodes with [`codec`] over a
-//! [`connection::Connection`] → the single-owner [`core::Core`] applies sessions, routing
-//! ([`router`]), retained messages and the will rules ([`will`]) over a [`store::Store`] → each
-//! connection's writer sends the result.
+//! [`connection::Connection`] → the single-owner [`core::Core`] dispatches each event to
+//! [`session`], [`will`], [`publish`] / [`subscribe`] and [`router`], over a [`store::Store`] and
+//! one set of [`timers`] → each connection's [`outbox`] writes the result to its socket. A will's
+//! whole life-cycle is in [`will`].
 //!
 //! Embed it with [`start`] (or [`start_embedded`]) and stop it with [`BrokerHandle::shutdown`].
 #![warn(missing_docs)]

@@ -6,6 +6,7 @@
 use crate::codec::{topic, Packet, Property, PubResp, Publish, QoS};
 use crate::core::{Conn, ConnId, Core};
 use crate::store::{Delivery, FlowState, Inflight, Message, Subscription};
+use crate::will::Publication;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use tokio::time::Instant;
@@ -120,6 +121,16 @@ impl Core {
         self.route_as(msg, false)
     }
 
+    /// Routes what the will module published: as many copies, at the QoS, as its routing says
+    /// (one, at each subscription's QoS, unless a test's hook changed it).
+    pub(crate) fn route_will(&mut self, will: Option<Publication>) {
+        let Some(Publication { message, routing }) = will else { return };
+        for _ in 1..routing.copies {
+            self.route_as(message.clone(), routing.keep_qos);
+        }
+        self.route_as(message, routing.keep_qos);
+    }
+
     /// [`Core::route`], delivering at the message's own QoS when `keep_qos` (only a test's
     /// [`crate::will::WillHook`] asks for that) rather than at each subscription's.
     pub(crate) fn route_as(&mut self, msg: Message, keep_qos: bool) -> usize {
@@ -231,7 +242,7 @@ impl Core {
     }
 }
 
-/// Encodes and sends a PUBLISH to one receiver (`through`: see [`Outbox::send`]). Returns false if
+/// Encodes and sends a PUBLISH to one receiver (`through`: see [`crate::outbox::Outbox::send`]). Returns false if
 /// it was not sent (expired or larger than the client's Maximum Packet Size, MQTT-3.1.2-25).
 fn send_publish(c: &Conn, d: &Delivery, packet_id: Option<u16>, dup: bool, through: bool) -> bool {
     let now = Instant::now();

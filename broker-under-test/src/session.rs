@@ -7,9 +7,9 @@ use crate::config::Config;
 use crate::core::{Conn, ConnId, ConnectReply, Core};
 use crate::eventgrid::Principal;
 use crate::outbox::Outbox;
-use crate::store::{Session, NEVER};
+use crate::store::{ArmedWill, Session, NEVER};
 use crate::timers::Timer;
-use crate::will::{ArmedWill, CloseReason, Ending};
+use crate::will::{CloseReason, Ending};
 use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::sync::oneshot;
@@ -193,7 +193,7 @@ impl Core {
         } else {
             let resumed = self.store.session(client_id).is_some();
             if resumed {
-                self.cancel_will(client_id);
+                self.wills().cancel(client_id);
             }
             resumed
         };
@@ -328,6 +328,7 @@ impl Core {
             }
             debug!(client = %client_id, "session ended: {why}");
         }
-        self.hasten_will(client_id, why);
+        let will = self.wills().hasten(client_id, why);
+        self.route_will(will);
     }
 }

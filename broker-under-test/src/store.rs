@@ -1,10 +1,10 @@
 //! Broker state that outlives a connection: sessions, retained messages and pending (delayed) wills,
-//! behind one small [`Store`] interface (the will types are [`crate::will`]'s). [`MemoryStore`] keeps it in memory; a durable store can
+//! behind one small [`Store`] interface. [`MemoryStore`] keeps it in memory; a durable store can
 //! implement the same trait so that wills survive a broker crash.
 
-use crate::codec::{Properties, ProtocolVersion, QoS, SubOptions};
+use crate::codec::{Properties, ProtocolVersion, QoS, SubOptions, Will};
 use crate::codec::topic;
-use crate::will::{ArmedWill, PendingWill};
+use crate::eventgrid::Principal;
 use bytes::Bytes;
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
@@ -78,6 +78,33 @@ pub struct Subscription {
     pub options: SubOptions,
     /// Subscription Identifier, if any.
     pub id: Option<u32>,
+}
+
+/// A Will carried by a live connection (MQTT-3.1.2-7: stored with the session in 5.0).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ArmedWill {
+    /// The Will as sent in CONNECT.
+    pub will: Will,
+    /// Will Delay Interval in seconds after the broker's cap (0 in 3.1.1).
+    pub delay: u32,
+    /// Who set it (with a namespace): the will is authorized as this client's PUBLISH when it fires.
+    pub owner: Option<Arc<Principal>>,
+}
+
+/// A Will whose connection has ended, waiting for its due time (kept by the [`Store`], timed by
+/// [`crate::timers::Timers`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct PendingWill {
+    /// Owner's client id.
+    pub client_id: String,
+    /// The Will.
+    pub will: Will,
+    /// When it is published: the earlier of delay end and session end.
+    pub due: Instant,
+    /// Why it was triggered (for logs and reports).
+    pub cause: String,
+    /// Who set it (with a namespace), for authorization when it fires.
+    pub owner: Option<Arc<Principal>>,
 }
 
 /// Session state (section 4.1).

@@ -1,8 +1,8 @@
-//! The will life-cycle, in one place. A CONNECT **arms** a will ([`Core::arm_will`]); a resumed
-//! session **cancels** its delayed will ([`Core::cancel_will`]); the end of a connection
-//! **discards**, **publishes** or **schedules** it by the decision table below
-//! ([`Core::will_on_end`]); a session that ends first **hastens** it ([`Core::hasten_will`]); its
-//! timer fires it ([`Core::fire_will`]); shutdown publishes whatever is left. Each event is logged
+//! The will life-cycle, in one place ([`Wills`]). A CONNECT **arms** a will ([`Wills::arm`]); a
+//! resumed session **cancels** its delayed will ([`Wills::cancel`]); the end of a connection
+//! **discards**, **publishes** or **schedules** it by the decision table below ([`Wills::on_end`]);
+//! a session that ends first **hastens** it ([`Wills::hasten`]); its timer fires it
+//! ([`Wills::fire`]); shutdown publishes whatever is left ([`Wills::on_shutdown`]). Each event is logged
 //! at debug level on target `lwt_broker::will`, with its reason.
 //!
 //! The decision table (MQTT 3.1.1 section 3.1.2.5, 5.0 sections 3.1.2.5, 3.1.3.2.2, 3.1.4, 3.14.4):
@@ -15,15 +15,13 @@
 //! | anything else | w > 0 | s > 0 | publish after min(w, s), unless the session is resumed first |
 //!
 //! Every decision point calls the test hook ([`WillHook`]) when one is set: tests install known will
-//! bugs through it from Rust ([`Config::will_hook`]); no config file or flag can set it, and the
+//! bugs through it from Rust ([`crate::Config::will_hook`]); no config file or flag can set it, and the
 //! broker's binaries never do.
 
 use crate::codec::{property_id, reason, Will};
-use crate::config::Config;
-use crate::core::Core;
-use crate::eventgrid::Principal;
-use crate::store::Message;
-use crate::timers::Timer;
+use crate::eventgrid::{Namespace, Principal};
+use crate::store::{ArmedWill, Message, PendingWill, Store};
+use crate::timers::{Timer, Timers};
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -114,33 +112,6 @@ pub fn on_connection_end(ending: &Ending, delay: u32, session_expiry: u32) -> De
     Decision::Delay(delay.min(session_expiry))
 }
 
-/// A Will carried by a live connection (MQTT-3.1.2-7: stored with the session in 5.0).
-#[derive(Clone, Debug, PartialEq)]
-pub struct ArmedWill {
-    /// The Will as sent in CONNECT.
-    pub will: Will,
-    /// Will Delay Interval in seconds after the broker's cap (0 in 3.1.1).
-    pub delay: u32,
-    /// Who set it (with a namespace): the will is authorized as this client's PUBLISH when it fires.
-    pub owner: Option<Arc<Principal>>,
-}
-
-/// A Will whose connection has ended, waiting for its due time (kept by the [`crate::store::Store`],
-/// timed by [`crate::timers::Timers`]).
-#[derive(Clone, Debug, PartialEq)]
-pub struct PendingWill {
-    /// Owner's client id.
-    pub client_id: String,
-    /// The Will.
-    pub will: Will,
-    /// When it is published: the earlier of delay end and session end.
-    pub due: Instant,
-    /// Why it was triggered (for logs and reports).
-    pub cause: String,
-    /// Who set it (with a namespace), for authorization when it fires.
-    pub owner: Option<Arc<Principal>>,
-}
-
 // ---------------------------------------------------------------- the test hook
 
 /// A test's one hook into the will decisions: called at each decision point with what the broker is
@@ -198,7 +169,7 @@ impl Default for Routing {
     }
 }
 
-/// The installed [`WillHook`], if any (compared by identity, so [`Config`] stays `PartialEq`).
+/// The installed [`WillHook`], if any (compared by identity, so [`crate::Config`] stays `PartialEq`).
 #[derive(Clone, Default)]
 pub struct HookRef(pub Option<Arc<dyn WillHook>>);
 
@@ -228,33 +199,72 @@ impl PartialEq for HookRef {
     }
 }
 
-/// Lets the installed hook, if any, see and change the decision at `point`.
-#[inline]
-fn hook(cfg: &Config, point: Point<'_>) {
-    if let Some(h) = &cfg.will_hook.0 {
-        h.at(point);
+impl HookRef {
+    /// Lets the installed hook, if any, see and change the decision at `point`.
+    #[inline]
+    fn at(&self, point: Point<'_>) {
+        if let Some(h) = &self.0 {
+            h.at(point);
+        }
     }
 }
 
 /// How long a silent connection lives: 1.5 × keep-alive after its last packet (MQTT-3.1.2-24 /
 /// -22); then it ends with [`CloseReason::KeepAliveTimeout`] and its will fires. `None`: no limit.
-pub fn keep_alive_grace(cfg: &Config, keep_alive: u16) -> Option<Duration> {
+/// `hook` is [`crate::Config::will_hook`].
+pub fn keep_alive_grace(hook: &HookRef, keep_alive: u16) -> Option<Duration> {
     if keep_alive == 0 {
         return None;
     }
     let mut grace = Duration::from_millis(keep_alive as u64 * 1500);
-    hook(cfg, Point::KeepAlive { keep_alive, grace: &mut grace });
+    hook.at(Point::KeepAlive { keep_alive, grace: &mut grace });
     Some(grace)
 }
 
 // ---------------------------------------------------------------- the life-cycle
 
-impl Core {
+/// Wills published and denied since start (for [`crate::core::Stats`]).
+#[derive(Debug, Default)]
+pub struct WillCounts {
+    /// Wills published.
+    pub published: u64,
+    /// Wills dropped because the namespace did not authorize their owner to publish them.
+    pub denied: u64,
+}
+
+/// A will on its way to the router: the message it became and how to route it.
+#[derive(Debug)]
+pub struct Publication {
+    /// The application message.
+    pub message: Message,
+    /// How it is routed (only a [`WillHook`] changes the default).
+    pub routing: Routing,
+}
+
+/// The will life-cycle over the parts of broker state it touches, lent by the core for one event
+/// (`Core::wills`). It never routes: a will to publish is handed back as a [`Publication`] for
+/// the core to give to the router, so this module depends on no other part of the core.
+pub struct Wills<'a> {
+    /// The test hook ([`crate::Config::will_hook`]).
+    pub hook: &'a HookRef,
+    /// Cap on the Will Delay Interval ([`crate::Config::max_will_delay`]).
+    pub max_will_delay: Option<u32>,
+    /// The namespace that authorizes a will as its owner's PUBLISH, if any.
+    pub namespace: Option<&'a Namespace>,
+    /// Sessions (armed wills) and pending wills.
+    pub store: &'a mut dyn Store,
+    /// Will-delay timers (shared with session expiry).
+    pub timers: &'a mut Timers,
+    /// Counters.
+    pub counts: &'a mut WillCounts,
+}
+
+impl Wills<'_> {
     /// Arms the will of a new connection (an earlier connection's will is gone by now): it stays
     /// with the session until the connection ends. A Will Delay above `max_will_delay` is lowered.
-    pub(crate) fn arm_will(&mut self, client_id: &str, will: Option<Will>, owner: Option<Arc<Principal>>, session_expiry: u32) {
+    pub fn arm(&mut self, client_id: &str, will: Option<Will>, owner: Option<Arc<Principal>>, session_expiry: u32) {
         let requested = will.as_ref().and_then(|w| w.properties.will_delay_interval()).unwrap_or(0);
-        let delay = match self.cfg.max_will_delay {
+        let delay = match self.max_will_delay {
             Some(cap) if requested > cap => {
                 debug!(client = %client_id, requested, cap, "will delay capped");
                 cap
@@ -270,27 +280,28 @@ impl Core {
     }
 
     /// A connection resumed the session: its pending will is cancelled (MQTT-3.1.3-9).
-    pub(crate) fn cancel_will(&mut self, client_id: &str) {
+    pub fn cancel(&mut self, client_id: &str) {
         let mut cancel = true;
-        hook(&self.cfg, Point::Resume { cancel: &mut cancel });
+        self.hook.at(Point::Resume { cancel: &mut cancel });
         if !cancel {
             return;
         }
-        if let Some(pw) = self.take_pending_will(client_id) {
+        if let Some(pw) = self.take_pending(client_id) {
             debug!(client = %client_id, topic = %pw.will.topic,
                 "will cancelled: reconnected to the session within the will delay (MQTT-3.1.3-9)");
         }
     }
 
     /// The connection carrying `armed` ended: discard, publish or schedule the will by the table.
-    pub(crate) fn will_on_end(&mut self, client_id: &str, armed: ArmedWill, ending: &Ending, session_expiry: u32, now: Instant) {
+    pub fn on_end(&mut self, client_id: &str, armed: ArmedWill, ending: &Ending, session_expiry: u32, now: Instant) -> Option<Publication> {
         let mut decision = on_connection_end(ending, armed.delay, session_expiry);
-        hook(&self.cfg, Point::ConnectionEnd { ending, decision: &mut decision });
+        self.hook.at(Point::ConnectionEnd { ending, decision: &mut decision });
         match decision {
             Decision::Discard => {
                 debug!(client = %client_id, topic = %armed.will.topic, "will discarded: {ending} (MQTT-3.1.2-10 / MQTT-3.14.4-3)");
+                None
             }
-            Decision::PublishNow => self.publish_will(client_id, armed.will, armed.owner, &ending.to_string()),
+            Decision::PublishNow => self.publish(client_id, armed.will, armed.owner, &ending.to_string()),
             Decision::Delay(secs) => {
                 let due = now + Duration::from_secs(secs as u64);
                 debug!(client = %client_id, topic = %armed.will.topic, delay_secs = secs, "will scheduled: {ending}");
@@ -300,64 +311,65 @@ impl Core {
                     debug!(client = %client_id, topic = %old.will.topic, "will discarded: replaced by a newer pending will");
                 }
                 self.timers.insert(due, Timer::WillDelay, client_id.to_owned());
+                None
             }
         }
     }
 
     /// The session of `client_id` ended: session end is the latest moment a delayed will may wait
     /// for (MQTT-3.1.3.2.2), so a pending will is published now.
-    pub(crate) fn hasten_will(&mut self, client_id: &str, why: &str) {
-        if let Some(pw) = self.take_pending_will(client_id) {
-            let cause = format!("session ended ({why}) before the will delay");
-            debug!(client = %client_id, topic = %pw.will.topic, "will hastened: {cause}");
-            self.publish_will(client_id, pw.will, pw.owner, &cause);
-        }
+    pub fn hasten(&mut self, client_id: &str, why: &str) -> Option<Publication> {
+        let pw = self.take_pending(client_id)?;
+        let cause = format!("session ended ({why}) before the will delay");
+        debug!(client = %client_id, topic = %pw.will.topic, "will hastened: {cause}");
+        self.publish(client_id, pw.will, pw.owner, &cause)
     }
 
     /// The will timer of `client_id`, due at `at`, fired.
-    pub(crate) fn fire_will(&mut self, client_id: &str, at: Instant) {
-        let Some(pw) = self.store.take_pending_will(client_id) else { return };
+    pub fn fire(&mut self, client_id: &str, at: Instant) -> Option<Publication> {
+        let pw = self.store.take_pending_will(client_id)?;
         if pw.due > at {
             // Not this timer's will (timers are cancelled with their will, so this does not happen).
             self.store.put_pending_will(pw);
-            return;
+            return None;
         }
         let cause = format!("will delay elapsed after {}", pw.cause);
-        self.publish_will(client_id, pw.will, pw.owner, &cause);
+        self.publish(client_id, pw.will, pw.owner, &cause)
     }
 
-    /// On shutdown the wills of live connections and delayed wills go out now, while subscribers
-    /// are still connected (MQTT 3.1.2.5 allows deferring to a restart, but the memory store would
-    /// lose them).
-    pub(crate) fn publish_wills_on_shutdown(&mut self) {
-        let clients: Vec<String> = self.conns.values().map(|c| c.client_id.clone()).collect();
-        for id in clients {
-            if let Some(armed) = self.store.session(&id).and_then(|s| s.will.take()) {
-                self.publish_will(&id, armed.will, armed.owner, "broker shutting down");
+    /// On shutdown the wills of live connections (`live`: their client ids) and delayed wills go
+    /// out now, while subscribers are still connected (MQTT 3.1.2.5 allows deferring to a restart,
+    /// but the memory store would lose them).
+    pub fn on_shutdown(&mut self, live: &[String]) -> Vec<Publication> {
+        let mut out = Vec::new();
+        for id in live {
+            if let Some(armed) = self.store.session(id).and_then(|s| s.will.take()) {
+                out.extend(self.publish(id, armed.will, armed.owner, "broker shutting down"));
             }
         }
         for pw in self.store.take_all_pending_wills() {
             self.timers.cancel(pw.due, Timer::WillDelay, &pw.client_id);
-            self.publish_will(&pw.client_id, pw.will, pw.owner, "broker shutting down before the will delay elapsed");
+            out.extend(self.publish(&pw.client_id, pw.will, pw.owner, "broker shutting down before the will delay elapsed"));
         }
+        out
     }
 
     /// Removes the pending will of `client_id` with its timer.
-    fn take_pending_will(&mut self, client_id: &str) -> Option<PendingWill> {
+    fn take_pending(&mut self, client_id: &str) -> Option<PendingWill> {
         let pw = self.store.take_pending_will(client_id)?;
         self.timers.cancel(pw.due, Timer::WillDelay, client_id);
         Some(pw)
     }
 
-    /// Publishes a will now, as a PUBLISH by its owner: with a namespace it is authorized first, and
-    /// a denied will is dropped (never delivered) and logged with the reason.
-    pub(crate) fn publish_will(&mut self, client_id: &str, will: Will, owner: Option<Arc<Principal>>, cause: &str) {
-        if let (Some(ns), Some(who)) = (self.cfg.namespace.get(), owner.as_deref()) {
+    /// Turns a will into the message its owner would have published: with a namespace it is
+    /// authorized first, and a denied will is dropped (never delivered) and logged with the reason.
+    fn publish(&mut self, client_id: &str, will: Will, owner: Option<Arc<Principal>>, cause: &str) -> Option<Publication> {
+        if let (Some(ns), Some(who)) = (self.namespace, owner.as_deref()) {
             if let Err(denied) = ns.may_publish(who, &will.topic) {
                 warn!(client = %client_id, topic = %will.topic, authentication_name = %who.authentication_name,
                     "will dropped, not authorized ({cause}): {denied}");
-                self.wills_denied += 1;
-                return;
+                self.counts.denied += 1;
+                return None;
             }
         }
         let now = Instant::now();
@@ -365,7 +377,7 @@ impl Core {
         props.remove(property_id::WILL_DELAY_INTERVAL);
         let expires_at = props.message_expiry_interval().map(|s| now + Duration::from_secs(s as u64));
         props.remove(property_id::MESSAGE_EXPIRY_INTERVAL);
-        let mut msg = Message {
+        let mut message = Message {
             topic: will.topic,
             payload: will.payload,
             qos: will.qos,
@@ -375,13 +387,11 @@ impl Core {
             publisher: Some(client_id.to_owned()),
         };
         let mut routing = Routing::default();
-        hook(&self.cfg, Point::Publish { message: &mut msg, routing: &mut routing });
-        debug!(client = %client_id, topic = %msg.topic, qos = msg.qos as u8, retain = msg.retain, "will published: {cause}");
-        self.wills_published += 1;
-        for _ in 1..routing.copies {
-            self.route_as(msg.clone(), routing.keep_qos);
-        }
-        self.route_as(msg, routing.keep_qos);
+        self.hook.at(Point::Publish { message: &mut message, routing: &mut routing });
+        debug!(client = %client_id, topic = %message.topic, qos = message.qos as u8, retain = message.retain,
+            "will published: {cause}");
+        self.counts.published += 1;
+        Some(Publication { message, routing })
     }
 }
 
@@ -419,9 +429,9 @@ mod tests {
 
     #[test]
     fn keep_alive_grace_is_one_and_a_half_times_keep_alive() {
-        let cfg = Config::default();
-        assert_eq!(keep_alive_grace(&cfg, 0), None);
-        assert_eq!(keep_alive_grace(&cfg, 2), Some(Duration::from_secs(3)));
+        let none = HookRef::default();
+        assert_eq!(keep_alive_grace(&none, 0), None);
+        assert_eq!(keep_alive_grace(&none, 2), Some(Duration::from_secs(3)));
     }
 
     /// A hook sees every decision point and its changes are applied (here: a 1 s keep-alive grace).
@@ -436,7 +446,6 @@ mod tests {
                 }
             }
         }
-        let cfg = Config { will_hook: HookRef::new(OneSecond), ..Config::default() };
-        assert_eq!(keep_alive_grace(&cfg, 10), Some(Duration::from_secs(1)));
+        assert_eq!(keep_alive_grace(&HookRef::new(OneSecond), 10), Some(Duration::from_secs(1)));
     }
 }
