@@ -4,7 +4,7 @@
 //! routing ([`crate::router`]), which answer through each connection's [`Outbox`]. One
 //! [`Timers`] set, driven by the one sleep in [`Core::run`], fires delayed wills and session
 //! expiries. A will's way: [`Core::on_connect`] arms it, [`Core::end_connection`] has it decided,
-//! and [`Core::route_will`] hands what the will module publishes to the router.
+//! and what the will module publishes goes to the router (`Core::route_will`).
 
 use crate::codec::{reason, Connect, Packet, ProtocolVersion};
 use crate::config::Config;
@@ -265,6 +265,8 @@ impl Core {
     }
 
     // ---------------------------------------------------------------- packets after CONNACK
+
+    /// A packet after CONNACK, to the part that handles it.
     fn on_packet(&mut self, conn: ConnId, packet: Packet) {
         if !self.conns.contains_key(&conn) {
             return;
