@@ -202,10 +202,8 @@ impl Core {
         }
         let session = self.store.session(client_id).expect("session exists");
         session.connection = Some(conn);
-        if let Some(at) = session.expires_at.take() {
-            self.timers.cancel(at, Timer::SessionExpiry, client_id);
-        }
-        let session = self.store.session(client_id).expect("session exists");
+        // Its expiry timer, if any, is left to fire: `expire_session` then sees it resumed.
+        session.expires_at = None;
         session.expiry_interval = expiry;
         session.version = c.protocol;
         session.owner = principal.map(|p| p.authentication_name.clone());
@@ -295,12 +293,12 @@ impl Core {
             if let Some(s) = self.store.session(client_id) {
                 s.expires_at = Some(at);
             }
-            self.timers.insert(at, Timer::SessionExpiry, client_id.to_owned());
+            self.timers.insert(at, Timer::SessionExpiry, client_id);
         }
     }
 
     /// The expiry timer of `client_id`, due at `at`, fired: the session ends if it is still offline
-    /// and still meant to expire then.
+    /// and still meant to expire then (not resumed, ended or replaced since).
     pub(crate) fn expire_session(&mut self, client_id: &str, at: Instant) {
         let still = self.store.session(client_id).is_some_and(|s| s.connection.is_none() && s.expires_at == Some(at));
         if still {
@@ -308,12 +306,10 @@ impl Core {
         }
     }
 
-    /// Ends a session: its subscriptions and expiry timer go, and a pending will is hastened.
+    /// Ends a session: its subscriptions go (an expiry timer finds it gone), and a pending will is
+    /// hastened.
     pub(crate) fn end_session(&mut self, client_id: &str, why: &str) {
         if let Some(s) = self.store.remove_session(client_id) {
-            if let Some(at) = s.expires_at {
-                self.timers.cancel(at, Timer::SessionExpiry, client_id);
-            }
             for f in s.subscriptions.keys() {
                 self.tree.remove(f, client_id);
             }

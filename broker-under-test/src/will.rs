@@ -310,7 +310,7 @@ impl Wills<'_> {
                     self.timers.cancel(old.due, Timer::WillDelay, client_id);
                     debug!(client = %client_id, topic = %old.will.topic, "will discarded: replaced by a newer pending will");
                 }
-                self.timers.insert(due, Timer::WillDelay, client_id.to_owned());
+                self.timers.insert(due, Timer::WillDelay, client_id);
                 None
             }
         }
