@@ -7,8 +7,9 @@ use crate::eventgrid::{AuthRequest, Namespace, Principal, WillAuthorization};
 use rustls::pki_types::CertificateDer;
 use crate::config::Config;
 use crate::connection::{Connection, ReadError};
-use crate::core::{CloseReason, ConnId, ConnectReply, Event, Outbound, Outbox, OutboxReceiver};
-use std::collections::VecDeque;
+use crate::core::{ConnId, ConnectReply, Event};
+use crate::outbox::{Drive, Out, Outbox, WRITE_TIMEOUT};
+use crate::will::{keep_alive_grace, CloseReason};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -76,23 +77,11 @@ where
     // The handshake is boxed: its state is freed once the client is in.
     let hs = Box::pin(async move {
         match handshake(&mut c, peer, conn, &cfg, &core, outbox, certs).await {
-            Some(keep_alive) => Ok(Live::new(c, out, core, conn, keep_alive_grace(&cfg, keep_alive))),
+            Some(keep_alive) => Ok(Live::new(c, out, core, conn, keep_alive_grace(&cfg.will_hook, keep_alive))),
             None => Err(out),
         }
     });
     ConnTask { span, state: State::Handshake(hs) }
-}
-
-/// Keep-alive: the deadline is 1.5 x keep-alive after the last packet received (MQTT-3.1.2-24 / -22).
-fn keep_alive_grace(cfg: &Config, keep_alive: u16) -> Option<Duration> {
-    let per_mille: u64 = if crate::mutant_on!(cfg, KeepAliveMultiplier1) {
-        1000
-    } else if crate::mutant_on!(cfg, KeepAliveMultiplier25) {
-        2500
-    } else {
-        1500
-    };
-    (keep_alive > 0).then(|| Duration::from_millis(keep_alive as u64 * per_mille))
 }
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
@@ -463,129 +452,6 @@ fn refuse_connect(outbox: &Outbox, version: ProtocolVersion, code: u8, why: &str
         properties.push(Property::ReasonString(why.to_owned()));
     }
     outbox.packet(&Packet::ConnAck(ConnAck { session_present: false, code, properties }), version);
-}
-
-/// How long one write may block before the peer is considered gone.
-const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// What one step of the writing side did.
-enum Drive {
-    /// Bytes were taken from the outbox or written.
-    Progress,
-    /// The core asked to close (or dropped every outbox); everything was flushed and shut down.
-    Closed,
-    /// The socket failed or stalled.
-    Failed(std::io::Error),
-}
-
-/// The writing side of a connection: the outbox, the batch taken from it, and the socket's
-/// write half. A batch is written with vectored writes straight from the encoded packets: no copy
-/// into a large buffer, so nothing big is allocated and freed per batch (glibc coalesces its heap
-/// on every free of 64 KiB or more, which cost a fifth of the broker's CPU in will storms).
-pub struct Out<W> {
-    w: W,
-    rx: OutboxReceiver,
-    /// The batch being written (released when written, so an idle connection holds no storage).
-    batch: VecDeque<Outbound>,
-    /// Bytes of the batch's first item already written.
-    offset: usize,
-    /// Packets in the batch, counted as written once the whole batch is.
-    items: usize,
-    closing: bool,
-    /// Since when bytes have been waiting without any of them being written, for the stall limit.
-    stalled_since: Option<Instant>,
-}
-
-/// At most this many packets go into one vectored write.
-const MAX_SLICES: usize = 64;
-
-impl<W: AsyncWrite + Unpin> Out<W> {
-    fn new(w: W, rx: OutboxReceiver) -> Self {
-        Out { w, rx, batch: VecDeque::new(), offset: 0, items: 0, closing: false, stalled_since: None }
-    }
-
-    /// When unwritten bytes will have waited [`WRITE_TIMEOUT`] without progress.
-    fn stall_deadline(&self) -> Option<Instant> {
-        self.stalled_since.map(|t| t + WRITE_TIMEOUT)
-    }
-
-    /// Drops what leads the batch without bytes to write: empty packets, and a close request (after
-    /// which nothing is written).
-    fn skip_empty(&mut self) {
-        loop {
-            match self.batch.front() {
-                Some(Outbound::Close) => {
-                    self.closing = true;
-                    self.batch.clear();
-                }
-                Some(Outbound::Bytes(b)) if b.len() == self.offset => {
-                    self.batch.pop_front();
-                    self.offset = 0;
-                }
-                _ => return,
-            }
-        }
-    }
-
-    /// One step: take the next batch from the outbox, or write some of it. Polled next to
-    /// reading, whose timer enforces [`Out::stall_deadline`].
-    fn poll_drive(&mut self, cx: &mut Context<'_>) -> Poll<Drive> {
-        self.skip_empty();
-        if self.batch.is_empty() {
-            if self.items > 0 || self.batch.capacity() > 0 {
-                self.batch = VecDeque::new();
-                self.stalled_since = None;
-                self.rx.written(std::mem::take(&mut self.items));
-            }
-            if !self.closing {
-                if !ready!(self.rx.poll_take_all(cx, &mut self.batch)) {
-                    // Every outbox is gone: nothing more can come.
-                    self.closing = true;
-                }
-                self.items = self.batch.iter().filter(|i| matches!(i, Outbound::Bytes(_))).count();
-                self.stalled_since = Some(Instant::now());
-                return Poll::Ready(Drive::Progress);
-            }
-            let _ = ready!(Pin::new(&mut self.w).poll_shutdown(cx));
-            return Poll::Ready(Drive::Closed);
-        }
-        let mut slices = [std::io::IoSlice::new(&[]); MAX_SLICES];
-        let mut k = 0;
-        for item in self.batch.iter().take(MAX_SLICES) {
-            let Outbound::Bytes(b) = item else { break };
-            slices[k] = std::io::IoSlice::new(if k == 0 { &b[self.offset..] } else { &b[..] });
-            k += 1;
-        }
-        match ready!(Pin::new(&mut self.w).poll_write_vectored(cx, &slices[..k])) {
-            Ok(0) => Poll::Ready(Drive::Failed(std::io::ErrorKind::WriteZero.into())),
-            Ok(mut n) => {
-                self.stalled_since = Some(Instant::now());
-                while n > 0 {
-                    let Some(Outbound::Bytes(b)) = self.batch.front() else { break };
-                    let left = b.len() - self.offset;
-                    if n < left {
-                        self.offset += n;
-                        break;
-                    }
-                    n -= left;
-                    self.batch.pop_front();
-                    self.offset = 0;
-                }
-                Poll::Ready(Drive::Progress)
-            }
-            Err(e) => Poll::Ready(Drive::Failed(e)),
-        }
-    }
-
-    /// Writes everything still queued until the core closes the connection or drops its outbox.
-    async fn finish(&mut self) {
-        loop {
-            match std::future::poll_fn(|cx| self.poll_drive(cx)).await {
-                Drive::Progress => {}
-                Drive::Closed | Drive::Failed(_) => return,
-            }
-        }
-    }
 }
 
 /// A TCP stream shared by a connection's reader, its writer and the core's write-through

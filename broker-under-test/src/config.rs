@@ -73,9 +73,11 @@ pub struct Config {
     /// `--namespace`, never from the YAML config.
     #[serde(skip)]
     pub namespace: NamespaceRef,
-    /// Test-only: one known will bug switched on (feature `mutants`).
-    #[cfg(feature = "mutants")]
-    pub mutant: Option<crate::mutant::Mutant>,
+    /// A test's hook into the will decisions ([`crate::will::WillHook`]), through which the
+    /// harness's tests switch on one known will bug at a time. Set only from Rust, never from the
+    /// YAML config or a flag: the broker's binaries always run without one.
+    #[serde(skip)]
+    pub will_hook: crate::will::HookRef,
 }
 
 impl Default for Config {
@@ -105,8 +107,7 @@ impl Default for Config {
             max_queued_bytes: 0,
             queue_overflow_ends_session: false,
             namespace: NamespaceRef::default(),
-            #[cfg(feature = "mutants")]
-            mutant: None,
+            will_hook: crate::will::HookRef::default(),
         }
     }
 }
@@ -253,5 +254,15 @@ mod tests {
         assert!(err.contains("max_qso"), "{err}");
         let err = Config::from_yaml("max_qos: 3\n").unwrap_err().to_string();
         assert!(err.contains("max_qos"), "{err}");
+    }
+
+    /// No YAML key reaches the test hook: the old `mutant:` key and the field's own name are both
+    /// unknown fields.
+    #[test]
+    fn no_yaml_key_reaches_the_will_hook() {
+        for yaml in ["mutant: will-twice\n", "will_hook: will-twice\n", "will_hook: {}\n"] {
+            let err = Config::from_yaml(yaml).unwrap_err().to_string();
+            assert!(err.contains("unknown field"), "{yaml}: {err}");
+        }
     }
 }

@@ -1,9 +1,10 @@
 //! `lwt-broker`: a strict MQTT 3.1.1 + 5.0 reference broker that is right on every Last-Will rule.
 //!
 //! Data flow: [`listener`] accepts → [`client`] reads and decodes with [`codec`] over a
-//! [`connection::Connection`] → the single-owner [`core::Core`] applies sessions, routing
-//! ([`router`]), retained messages and the will rules ([`will`]) over a [`store::Store`] → each
-//! connection's writer sends the result.
+//! [`connection::Connection`] → the single-owner [`core::Core`] dispatches each event to
+//! [`session`], [`will`], [`publish`] / [`subscribe`] and [`router`], over a [`store::Store`] and
+//! one set of [`timers`] → each connection's [`outbox`] writes the result to its socket. A will's
+//! whole life-cycle is in [`will`].
 //!
 //! Embed it with [`start`] (or [`start_embedded`]) and stop it with [`BrokerHandle::shutdown`].
 #![warn(missing_docs)]
@@ -19,11 +20,14 @@ pub use lwt_codec::connection;
 pub mod core;
 pub mod eventgrid;
 pub mod listener;
-#[cfg(feature = "mutants")]
-pub mod mutant;
+pub mod outbox;
 pub mod policy;
+pub mod publish;
 pub mod router;
+pub mod session;
 pub mod store;
+pub mod subscribe;
+pub mod timers;
 pub mod tls;
 pub mod will;
 pub mod ws;
@@ -31,22 +35,6 @@ pub mod ws;
 pub use config::Config;
 pub use tls::TlsOptions;
 
-/// Whether the test-only mutant `$m` is switched on in `$cfg` (always false without the `mutants`
-/// feature, so release builds carry no mutant).
-macro_rules! mutant_on {
-    ($cfg:expr, $m:ident) => {{
-        #[cfg(feature = "mutants")]
-        {
-            $cfg.mutant == Some($crate::mutant::Mutant::$m)
-        }
-        #[cfg(not(feature = "mutants"))]
-        {
-            let _ = &$cfg;
-            false
-        }
-    }};
-}
-pub(crate) use mutant_on;
 
 use std::net::SocketAddr;
 use std::sync::atomic::AtomicU64;

@@ -1,10 +1,16 @@
-//! Which sessions a topic reaches: a trie of topic filters, and the per-receiver delivery rules for
-//! overlapping subscriptions, No Local and Retain As Published.
+//! Which sessions a topic reaches and how a message gets to each: a trie of topic filters, the
+//! per-receiver delivery rules for overlapping subscriptions, No Local and Retain As Published,
+//! and delivery itself (inflight window, offline queue, encoding into the receiver's outbox).
+//! Wills and client PUBLISHes both come through [`Core::route`].
 
-use crate::codec::{topic, QoS};
-use crate::store::{Delivery, Message, Subscription};
+use crate::codec::{topic, Packet, Property, PubResp, Publish, QoS};
+use crate::core::{Conn, ConnId, Core};
+use crate::store::{Delivery, FlowState, Inflight, Message, Subscription};
+use crate::will::Publication;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
+use tokio::time::Instant;
+use tracing::{debug, info, warn};
 
 /// A trie of topic filters to the client ids subscribed with them.
 #[derive(Default, Debug)]
@@ -106,6 +112,173 @@ pub fn delivery_for(
         }
     }
     best.map(|qos| Delivery { message: message.clone(), qos, retain, subscription_ids: ids })
+}
+
+impl Core {
+
+    /// Stores a retained message and hands `msg` to every matching session. Returns how many matched.
+    pub(crate) fn route(&mut self, msg: Message) -> usize {
+        self.route_as(msg, false)
+    }
+
+    /// Routes what the will module published: as many copies, at the QoS, as its routing says
+    /// (one, at each subscription's QoS, unless a test's hook changed it).
+    pub(crate) fn route_will(&mut self, will: Option<Publication>) {
+        let Some(Publication { message, routing }) = will else { return };
+        for _ in 1..routing.copies {
+            self.route_as(message.clone(), routing.keep_qos);
+        }
+        self.route_as(message, routing.keep_qos);
+    }
+
+    /// [`Core::route`], delivering at the message's own QoS when `keep_qos` (only a test's
+    /// [`crate::will::WillHook`] asks for that) rather than at each subscription's.
+    pub(crate) fn route_as(&mut self, msg: Message, keep_qos: bool) -> usize {
+        let msg = Arc::new(msg);
+        if msg.retain && self.cfg.retain_available {
+            let max = self.cfg.max_retained_bytes;
+            if msg.payload.is_empty() {
+                self.store.set_retained(&msg.topic, None);
+            } else if max > 0 && msg.payload.len() > max {
+                info!(topic = %msg.topic, size = msg.payload.len(), max, "retained message too large: delivered, not stored");
+            } else if !crate::policy::retained_fits(&self.cfg, self.store.retained_count(), self.store.has_retained(&msg.topic)) {
+                info!(topic = %msg.topic, "retained message limit reached: delivered, not stored");
+            } else {
+                self.store.set_retained(&msg.topic.clone(), Some(msg.clone()));
+            }
+        }
+        let clients = self.tree.matching_clients(&msg.topic);
+        let mut n = 0;
+        for client in clients {
+            let Some(session) = self.store.session(&client) else { continue };
+            if let Some(mut d) = delivery_for(&msg, &client, &session.subscriptions) {
+                if keep_qos {
+                    d.qos = msg.qos;
+                }
+                n += 1;
+                self.deliver(&client, d);
+            }
+        }
+        n
+    }
+
+    /// Sends `d` to a live subscriber (QoS 1/2 through its inflight window) or queues it offline.
+    pub(crate) fn deliver(&mut self, client_id: &str, d: Delivery) {
+        let max_queued = self.cfg.max_queued_messages;
+        let Some(session) = self.store.session(client_id) else { return };
+        let online = session.connection.and_then(|id| self.conns.get(&id).map(|c| (id, c)));
+        match online {
+            None => {
+                if d.qos == QoS::AtMostOnce {
+                    return;
+                }
+                match crate::policy::offline_queue_room(&self.cfg, &session.queue, &d) {
+                    crate::policy::QueueRoom::Fits => session.queue.push_back(d),
+                    crate::policy::QueueRoom::Drop => warn!(client = %client_id, topic = %d.message.topic, "offline queue full: message dropped"),
+                    crate::policy::QueueRoom::EndSession => self.end_session(client_id, "offline queue over its limit (SessionOverflow)"),
+                }
+            }
+            Some((conn, c)) => {
+                if d.qos == QoS::AtMostOnce {
+                    if c.outbox.backlog() >= max_queued {
+                        warn!(client = %client_id, topic = %d.message.topic, "subscriber is not reading: QoS 0 message dropped");
+                        return;
+                    }
+                    send_publish(c, &d, None, false, self.write_through);
+                    return;
+                }
+                if session.queue.len() >= max_queued {
+                    warn!(client = %client_id, topic = %d.message.topic, "queue full: message dropped");
+                    return;
+                }
+                session.queue.push_back(d);
+                self.pump(conn);
+            }
+        }
+    }
+
+    /// Sends queued messages while the inflight window has room.
+    pub(crate) fn pump(&mut self, conn: ConnId) {
+        let Some(c) = self.conns.get(&conn) else { return };
+        let window = (c.receive_maximum.min(self.cfg.max_inflight)) as usize;
+        let now = Instant::now();
+        let Some(session) = self.store.session(&c.client_id) else { return };
+        while session.inflight.len() < window {
+            let Some(d) = session.queue.pop_front() else { break };
+            if d.message.expired(now) {
+                continue;
+            }
+            if d.qos == QoS::AtMostOnce {
+                send_publish(c, &d, None, false, self.write_through);
+                continue;
+            }
+            let Some(pid) = session.next_packet_id() else {
+                session.queue.push_front(d);
+                break;
+            };
+            if send_publish(c, &d, Some(pid), false, self.write_through) {
+                session.inflight.insert(pid, Inflight { delivery: d, state: FlowState::AwaitAck });
+            }
+        }
+    }
+
+    /// On resuming a session: PUBLISH again (DUP) what was unacknowledged, PUBREL what awaited PUBCOMP.
+    pub(crate) fn resend_inflight(&mut self, conn: ConnId) {
+        let Some(c) = self.conns.get(&conn) else { return };
+        let Some(session) = self.store.session(&c.client_id) else { return };
+        let now = Instant::now();
+        let mut expired = Vec::new();
+        for (pid, inf) in &session.inflight {
+            match inf.state {
+                FlowState::AwaitAck => {
+                    if inf.delivery.message.expired(now) || !send_publish(c, &inf.delivery, Some(*pid), true, false) {
+                        expired.push(*pid);
+                    }
+                }
+                FlowState::AwaitComp => c.outbox.packet(&Packet::PubRel(PubResp::new(*pid)), c.version),
+            }
+        }
+        for pid in expired {
+            session.inflight.remove(&pid);
+        }
+    }
+}
+
+/// Encodes and sends a PUBLISH to one receiver (`through`: see [`crate::outbox::Outbox::send`]). Returns false if
+/// it was not sent (expired or larger than the client's Maximum Packet Size, MQTT-3.1.2-25).
+fn send_publish(c: &Conn, d: &Delivery, packet_id: Option<u16>, dup: bool, through: bool) -> bool {
+    let now = Instant::now();
+    let m = &d.message;
+    let mut properties = m.properties.clone();
+    if let Some(at) = m.expires_at {
+        if at <= now {
+            return false;
+        }
+        let left = at - now;
+        let secs = left.as_secs() + u64::from(left.subsec_nanos() > 0);
+        properties.0.insert(0, Property::MessageExpiryInterval(secs.min(u32::MAX as u64) as u32));
+    }
+    for id in &d.subscription_ids {
+        properties.push(Property::SubscriptionIdentifier(*id));
+    }
+    let p = Packet::Publish(Publish {
+        dup,
+        qos: d.qos,
+        retain: d.retain,
+        topic: m.topic.clone(),
+        packet_id,
+        properties,
+        payload: m.payload.clone(),
+    });
+    let bytes = p.to_bytes(c.version);
+    if let Some(max) = c.max_packet_size {
+        if bytes.len() > max as usize {
+            debug!(client = %c.client_id, topic = %m.topic, size = bytes.len(), max, "message larger than the client's Maximum Packet Size: dropped");
+            return false;
+        }
+    }
+    c.outbox.send(bytes, through);
+    true
 }
 
 #[cfg(test)]

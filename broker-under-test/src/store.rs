@@ -91,7 +91,8 @@ pub struct ArmedWill {
     pub owner: Option<Arc<Principal>>,
 }
 
-/// A Will whose connection has ended, waiting for its due time.
+/// A Will whose connection has ended, waiting for its due time (kept by the [`Store`], timed by
+/// [`crate::timers::Timers`]).
 #[derive(Clone, Debug, PartialEq)]
 pub struct PendingWill {
     /// Owner's client id.
@@ -188,14 +189,11 @@ pub trait Store: Send {
     /// Whether `topic` has a stored retained message (replacing one is always allowed).
     fn has_retained(&self, topic: &str) -> bool;
 
-    /// Adds a pending will (replacing any earlier one of the same client).
-    fn put_pending_will(&mut self, will: PendingWill);
+    /// Adds a pending will; gives back any earlier one of the same client it replaces. (The will's
+    /// timer is the core's: see [`crate::timers::Timers`].)
+    fn put_pending_will(&mut self, will: PendingWill) -> Option<PendingWill>;
     /// Removes and returns the pending will of `client_id`.
     fn take_pending_will(&mut self, client_id: &str) -> Option<PendingWill>;
-    /// The earliest due time of any pending will.
-    fn next_will_due(&self) -> Option<Instant>;
-    /// Removes and returns every pending will due at or before `now`, earliest first.
-    fn take_due_wills(&mut self, now: Instant) -> Vec<PendingWill>;
     /// Removes and returns every pending will.
     fn take_all_pending_wills(&mut self) -> Vec<PendingWill>;
     /// Number of pending wills.
@@ -209,7 +207,6 @@ pub struct MemoryStore {
     sessions: HashMap<String, Box<Session>>,
     retained: HashMap<String, Arc<Message>>,
     wills: HashMap<String, PendingWill>,
-    will_queue: BTreeSet<(Instant, String)>,
 }
 
 impl MemoryStore {
@@ -260,36 +257,13 @@ impl Store for MemoryStore {
         out
     }
 
-    fn put_pending_will(&mut self, will: PendingWill) {
-        if let Some(old) = self.wills.remove(&will.client_id) {
-            self.will_queue.remove(&(old.due, old.client_id));
-        }
-        self.will_queue.insert((will.due, will.client_id.clone()));
-        self.wills.insert(will.client_id.clone(), will);
+    fn put_pending_will(&mut self, will: PendingWill) -> Option<PendingWill> {
+        self.wills.insert(will.client_id.clone(), will)
     }
     fn take_pending_will(&mut self, client_id: &str) -> Option<PendingWill> {
-        let w = self.wills.remove(client_id)?;
-        self.will_queue.remove(&(w.due, w.client_id.clone()));
-        Some(w)
-    }
-    fn next_will_due(&self) -> Option<Instant> {
-        self.will_queue.first().map(|(t, _)| *t)
-    }
-    fn take_due_wills(&mut self, now: Instant) -> Vec<PendingWill> {
-        let mut out = Vec::new();
-        while let Some((t, _)) = self.will_queue.first() {
-            if *t > now {
-                break;
-            }
-            let (_, id) = self.will_queue.pop_first().expect("non-empty");
-            if let Some(w) = self.wills.remove(&id) {
-                out.push(w);
-            }
-        }
-        out
+        self.wills.remove(client_id)
     }
     fn take_all_pending_wills(&mut self) -> Vec<PendingWill> {
-        self.will_queue.clear();
         let mut all: Vec<PendingWill> = self.wills.drain().map(|(_, w)| w).collect();
         all.sort_by_key(|w| w.due);
         all

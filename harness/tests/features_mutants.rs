@@ -1,17 +1,18 @@
 //! The mutation tests again, as features: every scenario tagged `@mutant-<name>` must fail when the
-//! reference broker runs with that mutant switched on (and passes without it: tests/features.rs).
+//! reference broker runs with that mutant installed as its will hook (and passes without it: tests/features.rs).
 //! Only a FAIL counts as caught, and only with a failed verdict of one of the scenario's own rule
 //! tags: a skipped, errored, flaky or not-done scenario has not caught anything.
 
-use lwt_broker::mutant::{Mutant, ALL};
-use lwt_broker::Config;
+mod mutant;
+
+use mutant::{Mutant, ALL};
 use lwt_harness::bdd::{self, RunOptions};
 use lwt_harness::profile::Profile;
 use lwt_harness::target::{Target, TargetSpec};
 use std::path::PathBuf;
 
 fn tag(m: Mutant) -> String {
-    // The serde (kebab-case) name of the mutant.
+    // The kebab-case name of the mutant.
     let debug = format!("{m:?}");
     let mut kebab = String::new();
     for (i, c) in debug.chars().enumerate() {
@@ -33,7 +34,7 @@ async fn every_mutant_fails_its_tagged_scenarios() {
     let profile = Profile::load(&root.join("fixtures/profiles/lwt-broker.yaml")).unwrap();
     let mut report = Vec::new();
     for m in ALL {
-        let cfg = Config { mutant: Some(m), ..Config::default() };
+        let cfg = m.config();
         let target = Target::start(&TargetSpec::Embedded(cfg)).await.unwrap();
         let opts = RunOptions {
             paths: vec![root.join("features")],

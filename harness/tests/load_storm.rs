@@ -1,6 +1,8 @@
 //! Small will storms against the embedded reference broker: every will accounted for, per fault kind;
 //! and a mutant broker that drops or doubles wills makes the counters fail.
 
+mod mutant;
+
 use lwt_broker::Config;
 use lwt_harness::load::run::RunOptions;
 use lwt_harness::load::scenario::Scenario;
@@ -109,14 +111,14 @@ limits: { settle_ms: 500 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mutant_brokers_make_the_counters_fail() {
-    use lwt_broker::mutant::Mutant;
+    use crate::mutant::Mutant;
     // Wills published twice: duplicates.
     let fin = FIN.replace("fault: { kind: fin }", "fault: { kind: fin }\nlimits: { will_timeout_s: 2, settle_ms: 300 }");
-    let s = run(Config { mutant: Some(Mutant::WillTwice), ..Config::default() }, &fin).await;
+    let s = run(Mutant::WillTwice.config(), &fin).await;
     assert!(s.wills_duplicated >= 200, "{}", s.wills_duplicated);
     assert!(s.failed());
     // No will on reset: every will lost.
-    let s = run(Config { mutant: Some(Mutant::NoWillOnReset), ..Config::default() }, &fin.replace("kind: fin", "kind: rst")).await;
+    let s = run(Mutant::NoWillOnReset.config(), &fin.replace("kind: fin", "kind: rst")).await;
     assert_eq!(s.wills_lost, 200);
     assert!(s.failed());
 }

@@ -1,9 +1,11 @@
-//! Proof that the engine tells the truth: for each known will bug switched on in the reference broker
-//! (feature `mutants`), the check that targets it reports a failure of the right rule. The unmutated
+//! Proof that the engine tells the truth: for each known will bug installed in the reference broker
+//! through its will hook (tests/mutant/mod.rs), the check that targets it reports a failure of the right rule. The unmutated
 //! broker passes every check (tests/engine_checks.rs).
 
+mod mutant;
+
 use lwt_codec::ProtocolVersion;
-use lwt_broker::mutant::{Mutant, ALL};
+use mutant::{Mutant, ALL};
 use lwt_broker::Config;
 use lwt_harness::checks::{self, Ctx};
 use lwt_harness::latency::LatencyBook;
@@ -34,7 +36,7 @@ async fn every_mutant_is_caught_by_the_right_rule() {
     let mut set = tokio::task::JoinSet::new();
     for m in ALL {
         set.spawn(async move {
-            let cfg = Config { mutant: Some(m), ..Config::default() };
+            let cfg = m.config();
             let t = Target::start(&TargetSpec::Embedded(cfg)).await.unwrap();
             let ctx = Ctx::new(t.addr(), Profile::default());
             let (check, version, rule) = catcher(m);
