@@ -45,27 +45,29 @@ fn check_writes_reports_and_compare_prints_rules_by_targets() {
     assert!(text.contains("| MQTT-3.14.4-3 | 1 pass / 0 fail / 0 skip | 1 pass / 0 fail / 0 skip |"), "{text}");
 }
 
-/// A fake broker on a free loopback port that answers every CONNECT with a refusing CONNACK
-/// (3.1.1: 0x05, 5.0: 0x87) and closes; with `forward_to`, only the first `refuse` CONNECTs are
-/// refused and later connections are forwarded to that broker byte for byte. Connections that send
-/// nothing (the harness's reachability check) count for nothing.
-async fn fake_broker(refuse: usize, forward_to: Option<std::net::SocketAddr>) -> std::net::SocketAddr {
+/// A fake broker on a free loopback port. Connections that send nothing (the harness's reachability
+/// check) count for nothing; of the others, the first `pass_first` (the pre-flight observer's) are
+/// forwarded byte for byte to `forward_to`, the next `refuse` get a refusing CONNACK (3.1.1: 0x05,
+/// 5.0: 0x87) and a close, and later ones are forwarded again (refused without `forward_to`).
+async fn fake_broker(pass_first: usize, refuse: usize, forward_to: Option<std::net::SocketAddr>) -> std::net::SocketAddr {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Arc;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let refused = Arc::new(AtomicUsize::new(0));
+    let seen = Arc::new(AtomicUsize::new(0));
     tokio::spawn(async move {
         while let Ok((mut s, _)) = listener.accept().await {
-            let refused = refused.clone();
+            let seen = seen.clone();
             tokio::spawn(async move {
                 let mut buf = [0u8; 4096];
                 let k = match s.read(&mut buf).await {
                     Ok(k) if k > 0 => k,
                     _ => return,
                 };
-                if let Some(up) = forward_to.filter(|_| refused.load(Ordering::SeqCst) >= refuse) {
+                let n = seen.fetch_add(1, Ordering::SeqCst);
+                let refusing = n >= pass_first && n - pass_first < refuse;
+                if let Some(up) = forward_to.filter(|_| !refusing) {
                     if let Ok(mut u) = tokio::net::TcpStream::connect(up).await {
                         if u.write_all(&buf[..k]).await.is_ok() {
                             let _ = tokio::io::copy_bidirectional(&mut s, &mut u).await;
@@ -73,7 +75,6 @@ async fn fake_broker(refuse: usize, forward_to: Option<std::net::SocketAddr>) ->
                     }
                     return;
                 }
-                refused.fetch_add(1, Ordering::SeqCst);
                 // Fixed header, remaining length (1-4 bytes), "MQTT" with its length, then the level.
                 let mut i = 1;
                 while i < k && buf[i] & 0x80 != 0 {
@@ -102,8 +103,26 @@ fn check_against(addr: std::net::SocketAddr, extra: &[&str], report: &std::path:
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broker_that_refuses_the_preflight_observer_is_a_set_up_error_exit_2() {
+    let addr = fake_broker(0, usize::MAX, None).await;
+    let dir = tempfile::tempdir().unwrap();
+    let out = tokio::task::spawn_blocking({
+        let d = dir.path().to_path_buf();
+        move || check_against(addr, &[], &d)
+    })
+    .await
+    .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("refused") && err.contains("observer"), "the set-up problem is named: {err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_broker_that_refuses_every_connect_gives_errors_not_failures_and_exit_3() {
-    let addr = fake_broker(usize::MAX, None).await;
+    // The pre-flight observer gets through to a real broker; every scenario's CONNECT is refused.
+    let broker = lwt_broker::start_embedded().await.unwrap();
+    let upstream: std::net::SocketAddr = broker.url().trim_start_matches("mqtt://").parse().unwrap();
+    let addr = fake_broker(1, usize::MAX, Some(upstream)).await;
     let dir = tempfile::tempdir().unwrap();
     let out = tokio::task::spawn_blocking({
         let d = dir.path().to_path_buf();
@@ -122,6 +141,7 @@ async fn a_broker_that_refuses_every_connect_gives_errors_not_failures_and_exit_
     let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("verdicts.json")).unwrap()).unwrap();
     assert_eq!(json["summary"]["errored"], 3);
     assert_eq!(json["summary"]["exit_code"], 3);
+    broker.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -131,7 +151,7 @@ async fn a_rerun_that_flips_is_reported_flaky_with_its_history() {
     let upstream: std::net::SocketAddr = url.trim_start_matches("mqtt://").parse().unwrap();
     // The first connection (the scenario's first observer) is refused; every later one reaches the
     // reference broker, so the rerun passes.
-    let addr = fake_broker(1, Some(upstream)).await;
+    let addr = fake_broker(1, 1, Some(upstream)).await;
     let dir = tempfile::tempdir().unwrap();
     let out = tokio::task::spawn_blocking({
         let d = dir.path().to_path_buf();
@@ -152,7 +172,7 @@ async fn a_rerun_that_flips_is_reported_flaky_with_its_history() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn built_in_checks_against_a_refusing_broker_are_errors_and_exit_3() {
-    let addr = fake_broker(usize::MAX, None).await;
+    let addr = fake_broker(0, usize::MAX, None).await;
     let out = tokio::task::spawn_blocking(move || {
         Command::new(BIN)
             .current_dir(ROOT)
