@@ -1,5 +1,6 @@
 //! Runs every feature file in `features/` against the embedded reference broker (the default
-//! target). All scenarios must pass; the output counts scenarios and steps.
+//! target), then the WebSocket scenarios and the seed walkthrough against the same broker over
+//! MQTT over WebSockets. All scenarios must pass; the output counts scenarios and steps.
 
 use lwt_harness::bdd::{self, RunOptions};
 use lwt_harness::profile::Profile;
@@ -19,7 +20,24 @@ async fn main() {
         concurrency: 32,
         rerun_failures: 0,
     };
-    let (summary, records) = bdd::run(target, profile, opts).await.expect("feature run");
+    let (summary, records) = bdd::run(target, profile.clone(), opts).await.expect("feature run");
+    // The same broker over MQTT over WebSockets: the WebSocket scenarios and the seed walkthrough.
+    let ws = Target::start(&TargetSpec::EmbeddedWs(Default::default())).await.expect("embedded broker over WebSockets");
+    let ws_opts = RunOptions {
+        paths: vec![root.join("features/websocket"), root.join("features/seed/sensors-and-actuators.feature")],
+        tags: None,
+        report_dir: None,
+        concurrency: 16,
+        rerun_failures: 0,
+    };
+    let (ws_summary, ws_records) = bdd::run(ws, profile, ws_opts).await.expect("feature run over WebSockets");
+    println!("features over WebSockets: {ws_summary}");
+    let ws_ok = ws_summary.passed >= 8
+        && ws_records.iter().all(|r| matches!(r.outcome, bdd::report::ScenarioOutcome::Passed))
+        && ws_summary.parse_errors == 0;
+    for r in ws_records.iter().filter(|r| !matches!(r.outcome, bdd::report::ScenarioOutcome::Passed)) {
+        println!("not passed over WebSockets: {} / {} (line {}): {:?}", r.feature, r.scenario, r.line, r.outcome);
+    }
     for r in records.iter().filter(|r| !matches!(r.outcome, bdd::report::ScenarioOutcome::Passed)) {
         println!("not passed: {} / {} (line {}): {:?}", r.feature, r.scenario, r.line, r.outcome);
     }
@@ -32,6 +50,6 @@ async fn main() {
     let all_pass = records
         .iter()
         .all(|r| matches!(r.outcome, bdd::report::ScenarioOutcome::Passed | bdd::report::ScenarioOutcome::Skipped(_)));
-    let ok = all_pass && summary.parse_errors == 0 && summary.steps.2 == 0 && summary.passed > 0;
+    let ok = all_pass && ws_ok && summary.parse_errors == 0 && summary.steps.2 == 0 && summary.passed > 0;
     std::process::exit(if ok { 0 } else { 1 });
 }

@@ -129,10 +129,10 @@ pub async fn dial_sensor(w: &mut LwtWorld, name: &str) -> Result<ClientStream, S
     }
     let addr = w.proxy.as_ref().expect("proxy").addr();
     let ep = w.endpoint().via(addr);
-    if ep.tls.is_none() {
+    if ep.tls.is_none() && ep.ws.is_none() {
         return Ok(ClientStream::connect_tcp(addr).await.expect("connect to the fault proxy"));
     }
-    ep.dial(w.identity(name).as_ref()).await.map_err(|e| format!("TLS handshake failed: {e:#}"))
+    ep.dial(w.identity(name).as_ref()).await.map_err(|e| format!("TLS handshake or WebSocket upgrade failed: {e:#}"))
 }
 
 /// Connects sensor `name` through the scenario's fault proxy.

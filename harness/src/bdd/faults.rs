@@ -44,6 +44,12 @@ async fn many_close(w: &mut LwtWorld, n: usize, stem: String) {
     w.last_fault = first;
 }
 
+/// MQTT over WebSockets: a close frame with no DISCONNECT before it.
+#[when(expr = "{string} closes its WebSocket without DISCONNECT")]
+async fn ws_close(w: &mut LwtWorld, name: String) {
+    inject(w, &name, Fault::WsClose).await;
+}
+
 #[when(expr = "{string} resets its connection")]
 async fn reset(w: &mut LwtWorld, name: String) {
     inject(w, &name, Fault::Rst).await;

@@ -325,6 +325,12 @@ pub fn missing_capability(tags: &[String], profile: &Profile, can_restart: bool,
     None
 }
 
+/// Why a scenario cannot run over this transport: `@websocket` scenarios (faults only a WebSocket
+/// has, such as a close frame) need a `ws://` or `wss://` target.
+pub fn missing_transport(tags: &[String], over_ws: bool) -> Option<String> {
+    (!over_ws && tags.iter().any(|t| t == "websocket")).then(|| "MQTT over WebSockets (a ws:// or wss:// target)".to_owned())
+}
+
 /// How to run features.
 pub struct RunOptions {
     /// Feature files or folders.

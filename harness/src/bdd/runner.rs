@@ -72,6 +72,7 @@ async fn run_in(
     };
 
     let skipped: Arc<Mutex<Vec<ScenarioRecord>>> = Arc::default();
+    let run_env_ws = run_env.endpoint.ws.is_some();
     let filter: Filter = {
         let skipped = skipped.clone();
         Box::new(move |feat, rule, sc| {
@@ -81,7 +82,9 @@ async fn run_in(
                     return false;
                 }
             }
-            if let Some(why) = missing_capability(&tags, &profile, can_restart, embedded) {
+            let over_ws = run_env_ws;
+            let missing = missing_capability(&tags, &profile, can_restart, embedded).or_else(|| super::missing_transport(&tags, over_ws));
+            if let Some(why) = missing {
                 skipped.lock().unwrap().push(ScenarioRecord::skipped(feat, sc, &tags, &why));
                 return false;
             }
