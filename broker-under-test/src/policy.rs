@@ -1,8 +1,7 @@
 //! Admission and request rules the core applies with one call each, kept out of `core.rs` so the
 //! core stays about sessions and routing: assigned client ids (unique and unguessable, so no one can
 //! park a session under the id the next client will get), Event Grid's failing requests after
-//! CONNECT (PUBACK / DISCONNECT / AUTH), the per-SUBSCRIBE filter limit, the 3.1.1 keep-alive cap,
-//! the offline-queue limits and the retained-message count.
+//! CONNECT (PUBACK / DISCONNECT / AUTH), the per-SUBSCRIBE filter limit, the offline-queue limits and the retained-message count.
 
 use crate::codec::{property_id, Packet, ProtocolVersion};
 use crate::config::Config;
@@ -78,17 +77,6 @@ pub fn too_many_filters(cfg: &Config, filters: usize) -> bool {
     cfg.max_filters_per_subscribe > 0 && filters > cfg.max_filters_per_subscribe
 }
 
-/// The keep-alive the broker enforces for a 3.1.1 client: what it asked for, but never above
-/// [`Config::keep_alive_max`] and never 0 when there is a maximum. 3.1.1 has no Server Keep Alive,
-/// so the client is not told; the cap still bounds how late its will can come.
-pub fn v311_keep_alive(cfg: &Config, requested: u16) -> u16 {
-    if cfg.keep_alive_max > 0 && (requested == 0 || requested > cfg.keep_alive_max) {
-        cfg.keep_alive_max
-    } else {
-        requested
-    }
-}
-
 /// What to do with one more message for an offline session whose queue is `queue`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum QueueRoom {
@@ -133,16 +121,5 @@ mod tests {
         let first = std::cell::Cell::new(true);
         let c = assign_client_id(|_| first.replace(false));
         assert!(c.starts_with(ASSIGNED_PREFIX) && !first.get());
-    }
-
-    #[test]
-    fn v311_keep_alive_is_capped_only_with_a_maximum() {
-        let mut cfg = Config::default();
-        assert_eq!(v311_keep_alive(&cfg, 0), 0);
-        assert_eq!(v311_keep_alive(&cfg, 5000), 5000);
-        cfg.keep_alive_max = 1160;
-        assert_eq!(v311_keep_alive(&cfg, 0), 1160);
-        assert_eq!(v311_keep_alive(&cfg, 1161), 1160);
-        assert_eq!(v311_keep_alive(&cfg, 60), 60);
     }
 }

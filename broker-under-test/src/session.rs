@@ -30,16 +30,15 @@ pub(crate) fn requested_expiry(c: &Connect) -> u32 {
     }
 }
 
-/// The keep-alive in force: a 5.0 client's request within `keep_alive_min..=keep_alive_max`.
+/// The keep-alive in force: the request, never above `keep_alive_max` (nor 0 when there is one), and
+/// for 5.0 not below `keep_alive_min`. A 3.1.1 client is not told (3.1.1 has no Server Keep Alive);
+/// the cap still bounds how late its will can come.
 pub(crate) fn negotiate_keep_alive(cfg: &Config, requested: u16, v5: bool) -> u16 {
-    if !v5 {
-        return crate::policy::v311_keep_alive(cfg, requested);
-    }
     let mut ka = requested;
     if cfg.keep_alive_max > 0 && (ka == 0 || ka > cfg.keep_alive_max) {
         ka = cfg.keep_alive_max;
     }
-    if ka != 0 && ka < cfg.keep_alive_min {
+    if v5 && ka != 0 && ka < cfg.keep_alive_min {
         ka = cfg.keep_alive_min;
     }
     ka
@@ -334,5 +333,21 @@ impl Core {
         }
         let will = self.wills().hasten(client_id, why);
         self.route_will(will);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn v311_keep_alive_is_capped_only_with_a_maximum() {
+        let mut cfg = Config::default();
+        assert_eq!(negotiate_keep_alive(&cfg, 0, false), 0);
+        assert_eq!(negotiate_keep_alive(&cfg, 5000, false), 5000);
+        cfg.keep_alive_max = 1160;
+        assert_eq!(negotiate_keep_alive(&cfg, 0, false), 1160);
+        assert_eq!(negotiate_keep_alive(&cfg, 1161, false), 1160);
+        assert_eq!(negotiate_keep_alive(&cfg, 60, false), 60);
     }
 }

@@ -5,6 +5,7 @@
 //! came back through the broker.
 
 mod common;
+mod tls_common;
 
 use bytes::Bytes;
 use common::*;
@@ -198,34 +199,18 @@ async fn a_codec_client_over_wsstream_round_trips() {
 
 #[tokio::test]
 async fn wss_close_frame_fires_the_will() {
-    use rustls::pki_types::pem::PemObject;
-    use rustls::pki_types::{CertificateDer, ServerName};
-    // A self-signed server certificate for 127.0.0.1.
-    let key = rcgen::KeyPair::generate().unwrap();
-    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-    params.subject_alt_names = vec![rcgen::SanType::IpAddress([127, 0, 0, 1].into())];
-    let cert = params.self_signed(&key).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let (cert_path, key_path) = (dir.path().join("server.pem"), dir.path().join("server.key"));
-    std::fs::write(&cert_path, cert.pem()).unwrap();
-    std::fs::write(&key_path, key.serialize_pem()).unwrap();
+    use rustls::pki_types::ServerName;
+    // The shared test PKI: a CA and a server certificate for 127.0.0.1.
+    let pki = tls_common::Pki::new();
     let any: SocketAddr = "127.0.0.1:0".parse().unwrap();
-    let tls_options = Some(lwt_broker::TlsOptions { cert_chain: cert_path, key: key_path, client_ca: None });
-    let l = Listeners { tcp: vec![any], wss: vec![any], tls_options, ..Listeners::default() };
+    let l = Listeners { tcp: vec![any], wss: vec![any], tls_options: Some(pki.tls_options(false)), ..Listeners::default() };
     let b = lwt_broker::start_with(Config::default(), l).await.expect("broker starts");
     let (tcp, wss) = (b.local_addr(), b.wss_addrs()[0]);
 
     let v = ProtocolVersion::V5;
     let topic = "wss/close";
     let mut o = observer(tcp, v, "obs-wss", topic).await;
-    let mut roots = rustls::RootCertStore::empty();
-    roots.add(CertificateDer::from_pem_slice(cert.pem().as_bytes()).unwrap()).unwrap();
-    let cc = rustls::ClientConfig::builder_with_provider(lwt_broker::tls::provider())
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    let tls = tokio_rustls::TlsConnector::from(std::sync::Arc::new(cc))
+    let tls = tokio_rustls::TlsConnector::from(pki.client_config(None))
         .connect(ServerName::IpAddress(std::net::Ipv4Addr::LOCALHOST.into()), TcpStream::connect(wss).await.unwrap())
         .await
         .unwrap();

@@ -74,7 +74,7 @@ Feature: 3.1.1 will validation: a CONNECT with inconsistent will fields is refus
     When "sensor1" tries to connect
     Then "sensor1" is refused with reason code 0x05 or disconnected without CONNACK
 
-  @MQTT-3.1.4-5 @MQTT-3.2.2-5 @must
+  @MQTT-3.1.3-8 @MQTT-3.1.4-5 @MQTT-3.2.2-5 @must
   Scenario: A refused CONNECT (empty client id with Clean Session 0) is closed and never publishes its will
     MQTT-3.1.3-8: CONNACK 0x02 (identifier rejected), then the close (MQTT-3.2.2-5); the will was never
     accepted.

@@ -36,8 +36,6 @@ pub struct ClientSettings {
     pub observer_keep_alive: u16,
     /// Keep-alive of sensors whose scenario does not set one (inside the profile's bounds).
     pub sensor_keep_alive: u16,
-    /// Reply timeout for every exchange.
-    pub reply_timeout: Duration,
     /// Logins by client name.
     pub credentials: Credentials,
     /// `@eventgrid`: names go on the wire as written (client id = name, username = name).
@@ -51,7 +49,6 @@ impl ClientSettings {
         let mut s = ClientSettings {
             observer_keep_alive: 0,
             sensor_keep_alive: 0,
-            reply_timeout: REPLY_TIMEOUT,
             credentials: profile.credentials.clone(),
             names_on_wire: false,
             keep_alive_bounds: (profile.keep_alive_min, profile.keep_alive_max),

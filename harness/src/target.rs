@@ -227,7 +227,6 @@ impl Target {
                 let port = free_port()?;
                 let dir = tempfile::tempdir()?;
                 let (argv, label, tls) = launch_argv(cmd, port, dir.path())?;
-                let ws = None;
                 let addr: SocketAddr = ([127, 0, 0, 1], port).into();
                 let child = spawn(&argv, dir.path())?;
                 let mut t = Target {
@@ -235,7 +234,7 @@ impl Target {
                     name: label.clone(),
                     state: State::Launched { child: Some(child), argv, _dir: dir, label },
                     tls: tls.map(Arc::new),
-                    ws,
+                    ws: None,
                     identities: None,
                 };
                 t.wait_ready().await?;

@@ -90,7 +90,15 @@ async fn fake_broker(pass_first: usize, refuse: usize, forward_to: Option<std::n
     addr
 }
 
-fn check_against(addr: std::net::SocketAddr, extra: &[&str], report: &std::path::Path) -> std::process::Output {
+/// Runs `check` on the seed walkthrough against `addr` (off the async runtime, which serves the fake
+/// broker meanwhile).
+async fn check_against(addr: std::net::SocketAddr, extra: &[&str], report: &std::path::Path) -> std::process::Output {
+    let extra: Vec<String> = extra.iter().map(|e| e.to_string()).collect();
+    let report = report.to_path_buf();
+    tokio::task::spawn_blocking(move || check_blocking(addr, &extra, &report)).await.unwrap()
+}
+
+fn check_blocking(addr: std::net::SocketAddr, extra: &[String], report: &std::path::Path) -> std::process::Output {
     Command::new(BIN)
         .current_dir(ROOT)
         .args(["check", "features/seed/sensors-and-actuators.feature", "--broker"])
@@ -106,12 +114,7 @@ fn check_against(addr: std::net::SocketAddr, extra: &[&str], report: &std::path:
 async fn a_broker_that_refuses_the_preflight_observer_is_a_set_up_error_exit_2() {
     let addr = fake_broker(0, usize::MAX, None).await;
     let dir = tempfile::tempdir().unwrap();
-    let out = tokio::task::spawn_blocking({
-        let d = dir.path().to_path_buf();
-        move || check_against(addr, &[], &d)
-    })
-    .await
-    .unwrap();
+    let out = check_against(addr, &[], dir.path()).await;
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("refused") && err.contains("observer"), "the set-up problem is named: {err}");
@@ -124,12 +127,7 @@ async fn a_broker_that_refuses_every_connect_gives_errors_not_failures_and_exit_
     let upstream: std::net::SocketAddr = broker.url().trim_start_matches("mqtt://").parse().unwrap();
     let addr = fake_broker(1, usize::MAX, Some(upstream)).await;
     let dir = tempfile::tempdir().unwrap();
-    let out = tokio::task::spawn_blocking({
-        let d = dir.path().to_path_buf();
-        move || check_against(addr, &[], &d)
-    })
-    .await
-    .unwrap();
+    let out = check_against(addr, &[], dir.path()).await;
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(3), "{text}");
     assert!(text.contains("0 passed, 0 failed (0 MUST), 0 skipped, 3 errors"), "{text}");
@@ -153,12 +151,7 @@ async fn a_rerun_that_flips_is_reported_flaky_with_its_history() {
     // reference broker, so the rerun passes.
     let addr = fake_broker(1, 1, Some(upstream)).await;
     let dir = tempfile::tempdir().unwrap();
-    let out = tokio::task::spawn_blocking({
-        let d = dir.path().to_path_buf();
-        move || check_against(addr, &["--tags", "@v311", "--concurrency", "1", "--rerun-failures", "2"], &d)
-    })
-    .await
-    .unwrap();
+    let out = check_against(addr, &["--tags", "@v311", "--concurrency", "1", "--rerun-failures", "2"], dir.path()).await;
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(3), "{text}");
     assert!(text.contains("FLAKY: ") && text.contains("ERROR → pass → pass"), "{text}");

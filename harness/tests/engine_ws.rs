@@ -6,13 +6,13 @@
 //! interface whatever address it is given, so it is not launched here: load and fault tests stay on
 //! loopback).
 
-use bytes::Bytes;
-use lwt_codec::{ProtocolVersion, Publish, QoS};
+use lwt_codec::{ProtocolVersion, QoS};
 use lwt_harness::actuator::{Actuator, ActuatorSpec};
 use lwt_harness::fault::Fault;
 use lwt_harness::sensor::{Sensor, SensorSpec};
 use lwt_harness::target::{Target, TargetSpec};
 use lwt_harness::transport::Endpoint;
+use lwt_harness::verdict::{arm_probe, prove_live};
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -22,6 +22,7 @@ async fn will_after(ep: &Endpoint, v: ProtocolVersion, tag: &str, fault: Fault, 
     let topic = format!("ws-engine/{tag}/{v:?}/{}", std::process::id());
     let obs = Actuator::connect_over(ep.dial(None).await.unwrap(), ActuatorSpec::new(format!("wso-{tag}-{v:?}"), v)).await.unwrap();
     obs.subscribe(&format!("{topic}/#"), QoS::AtLeastOnce).await.unwrap();
+    arm_probe(&obs).await.unwrap();
     let mut spec = SensorSpec::new(format!("wss-{tag}-{v:?}"), v).with_will(&format!("{topic}/will"), "gone", QoS::AtLeastOnce, false);
     spec.keep_alive = keep_alive;
     let sensor = Sensor::connect_over(ep.dial(None).await.unwrap(), spec).await.unwrap().accepted().unwrap();
@@ -32,10 +33,8 @@ async fn will_after(ep: &Endpoint, v: ProtocolVersion, tag: &str, fault: Fault, 
     match got {
         Some(_) => true,
         None => {
-            let nonce = Bytes::from(format!("probe-{tag}-{}", std::process::id()));
-            obs.publish(Publish::new(format!("{topic}/probe"), nonce.clone())).await.unwrap();
-            let back = obs.wait_for(|o| o.topic == format!("{topic}/probe") && o.payload == nonce, Instant::now() + Duration::from_secs(5)).await;
-            assert!(back.is_some(), "{tag}: the observer must prove it was live");
+            let live = prove_live(&obs).await;
+            assert!(live.is_ok(), "{tag}: the observer must prove it was live: {live:?}");
             false
         }
     }

@@ -61,7 +61,7 @@ async fn crosscheck(addr: SocketAddr, v: ProtocolVersion, tag: &str) {
     // Liveness and "only once": a probe published after the will reaches both, and by then each
     // has exactly one will.
     let probe = format!("{base}/probe");
-    let nonce = Bytes::from(format!("probe-{}-{:?}", std::process::id(), Instant::now()));
+    let nonce = Bytes::from(lwt_harness::verdict::probe_nonce());
     ours.publish(Publish::new(probe.as_str(), nonce.clone())).await.unwrap();
     let deadline = Instant::now() + Duration::from_secs(5);
     assert!(ours.wait_for(|o| o.topic == probe && o.payload == nonce, deadline).await.is_some(), "our probe came back");
