@@ -4,6 +4,7 @@
 //! messages when its session ends.
 
 mod common;
+mod tls_common;
 
 use common::*;
 use lwt_broker::codec::*;
@@ -276,4 +277,21 @@ async fn a_will_reaches_one_member_of_each_group() {
     let n2 = drain(&mut g2a, QUIET).await.len() + drain(&mut g2b, QUIET).await.len();
     assert_eq!(n2, 1, "exactly one g2 member gets the will");
     g1.assert_nothing_for(QUIET).await;
+}
+
+/// With an Event Grid namespace, `$share/{group}/{filter}` is authorized as a SUBSCRIBE to
+/// `{filter}`: an actuator may share `clients/+/status` (its Subscriber binding) but not a wider
+/// filter, a sensor may share nothing; the shared member then gets a sensor's status.
+#[tokio::test]
+async fn event_grid_authorizes_the_filter_inside_a_share() {
+    let w = tls_common::Walkthrough::new();
+    let b = w.broker("").await;
+    let mut a1 = w.connected(&b, "actuator1", V5).await;
+    assert_eq!(a1.subscribe("$share/g/clients/+/status").await, 1);
+    assert_eq!(a1.subscribe("$share/g/clients/#").await, reason::NOT_AUTHORIZED);
+    let mut s1 = w.connected(&b, "sensor1", V5).await;
+    assert_eq!(s1.subscribe("$share/g/clients/+/status").await, reason::NOT_AUTHORIZED);
+    assert_eq!(s1.publish("clients/sensor1/status", "online", QoS::AtLeastOnce).await, Some(0));
+    let got = a1.next_publish(tls_common::WAIT).await.expect("the shared member gets it");
+    assert_eq!((got.topic.as_str(), &got.payload[..]), ("clients/sensor1/status", &b"online"[..]));
 }
