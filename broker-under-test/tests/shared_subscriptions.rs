@@ -233,6 +233,28 @@ async fn an_ended_members_qos2_in_flight_goes_to_nobody_else() {
     second.assert_nothing_for(Duration::from_millis(600)).await;
 }
 
+/// MQTT-4.8.2-6: a member that refuses a message (PUBACK 0x80) has it discarded: when its session
+/// then ends, the message goes to no other member.
+#[tokio::test]
+async fn a_refused_message_goes_to_nobody_else() {
+    let b = broker().await;
+    let addr = b.local_addr();
+    let mut first = member(addr, V5, "first", "$share/g/nack", QoS::AtLeastOnce).await;
+    let mut second = member(addr, V5, "second", "$share/g/nack", QoS::AtLeastOnce).await;
+    let mut p = TestClient::connected(addr, connect(V5, "pub")).await;
+    p.publish(publish("nack", "refused", QoS::AtLeastOnce, false)).await;
+    let got = match first.recv(WAIT).await {
+        Recv::Packet(Packet::Publish(got)) => got,
+        other => panic!("expected the first member to get it, got {other:?}"),
+    };
+    let mut nack = PubResp::new(got.packet_id.expect("QoS 1"));
+    nack.reason = reason::UNSPECIFIED_ERROR;
+    first.send(Packet::PubAck(nack)).await;
+    first.assert_nothing_for(QUIET).await;
+    first.close().await;
+    second.assert_nothing_for(Duration::from_millis(600)).await;
+}
+
 /// A member that is offline (its session kept) is passed over while another is connected.
 #[tokio::test]
 async fn an_offline_member_is_passed_over() {
