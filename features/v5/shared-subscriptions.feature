@@ -27,7 +27,7 @@ Feature: 5.0 wills and shared subscriptions ($share/{group}/{filter})
   # 4.8.2: a QoS 1 message given to a member whose session then terminates "SHOULD" go to another
   # member of the same shared subscription. The disconnecting sensor joined first, so a plain
   # round-robin would pick it; its session ends with its connection (Session Expiry 0).
-  @MQTT-4.8.2 @should
+  @MQTT-4.8.2 @should @mutant-will-twice
   Scenario: A member that is itself the disconnecting client: its will goes to the group's other member
     Given sensor "sensor1" with will "offline" on "clients/sensor1/status" at QoS 1
     And "sensor1" is also in shared group "workers" subscribed to "clients/+/status" at QoS 1
@@ -44,15 +44,23 @@ Feature: 5.0 wills and shared subscriptions ($share/{group}/{filter})
     Then the group "workers" receives "offline" on "clients/sensor1/status" exactly once
     And "worker1" receives it at QoS <delivered>
 
-    Examples:
+    Examples: the will's QoS is kept
       | will | granted | delivered |
-      | 1    | 0       | 0         |
       | 0    | 1       | 0         |
 
+    @mutant-will-qos-not-downgraded
+    Examples: the member's QoS lowers the will's
+      | will | granted | delivered |
+      | 1    | 0       | 0         |
+
     @qos2
-    Examples: QoS 2
+    Examples: QoS 2 granted, the will's QoS kept
       | will | granted | delivered |
       | 1    | 2       | 1         |
+
+    @qos2 @mutant-will-qos-not-downgraded
+    Examples: QoS 2 will, the member's QoS lowers it
+      | will | granted | delivered |
       | 2    | 1       | 1         |
 
   # 4.8.2: retained messages are not sent to a shared subscription when it is made; the plain
