@@ -48,6 +48,10 @@ struct Args {
     /// fixtures/namespaces/). Clients then authenticate by certificate over TLS.
     #[arg(long, value_name = "FILE")]
     namespace: Option<PathBuf>,
+    /// Refuse client ids that are not 1 to 23 characters of 0-9a-zA-Z (MQTT-3.1.3-5's minimum):
+    /// CONNACK 0x85 (3.1.1: 0x02). Same as `strict_client_ids: true` in --config.
+    #[arg(long)]
+    strict_client_ids: bool,
 }
 
 /// Runs the broker as a process with command-line `args` (the first is the program name).
@@ -124,6 +128,7 @@ fn setup(args: &Args) -> anyhow::Result<(Config, Listeners)> {
     if let Some(ns) = namespace {
         cfg.apply_namespace(ns);
     }
+    cfg.strict_client_ids |= args.strict_client_ids;
     let mut tcp = args.bind.clone();
     if tcp.is_empty() && args.bind_tls.is_empty() && args.bind_ws.is_empty() && args.bind_wss.is_empty() {
         tcp.push("127.0.0.1:1883".parse().expect("valid address"));
@@ -154,5 +159,19 @@ fn shutdown_signal() -> impl std::future::Future<Output = ()> {
             _ = int.recv() => {}
             _ = term.recv() => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `--strict-client-ids` sets the config key; without it the config file's value stands.
+    #[test]
+    fn strict_client_ids_flag_sets_the_config_key() {
+        let args = Args::try_parse_from(["lwt-broker", "--strict-client-ids"]).unwrap();
+        assert!(setup(&args).unwrap().0.strict_client_ids);
+        let args = Args::try_parse_from(["lwt-broker"]).unwrap();
+        assert!(!setup(&args).unwrap().0.strict_client_ids);
     }
 }

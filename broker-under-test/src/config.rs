@@ -68,6 +68,18 @@ pub struct Config {
     /// Whether an offline session whose queue would pass `max_queued_messages` or
     /// `max_queued_bytes` is ended (Event Grid's `SessionOverflow`) instead of dropping the message.
     pub queue_overflow_ends_session: bool,
+    /// Whether shared subscriptions (`$share/{group}/{filter}`, 5.0 and 3.1.1) are supported. When
+    /// not, CONNACK says so and each such filter gets SUBACK 0x9E (3.1.1: 0x80).
+    pub shared_subscriptions: bool,
+    /// Refuse client ids outside what MQTT-3.1.3-5 obliges a server to accept (1 to 23 characters
+    /// of `0-9a-zA-Z`): CONNACK 0x85 (3.1.1: 0x02). Off by default (the spec allows more). An empty
+    /// client id still gets an assigned one.
+    pub strict_client_ids: bool,
+    /// Let clients PUBLISH to topics starting with `$` (`$SYS/…`). Off by default: such a PUBLISH
+    /// is refused with PUBACK/PUBREC 0x90 (5.0, QoS 1/2), or acknowledged as usual and dropped (QoS
+    /// 0, and 3.1.1, MQTT-3.3.5-2); it reaches no subscriber and is not retained (4.7.2: the
+    /// server SHOULD keep clients from exchanging messages on `$` topics).
+    pub allow_dollar_topic_publish: bool,
     /// The Event Grid namespace (clients, groups, topic spaces, bindings) that authenticates and
     /// authorizes clients; `None` = open broker (anonymous, everything allowed). Set with
     /// `--namespace`, never from the YAML config.
@@ -106,6 +118,9 @@ impl Default for Config {
             strict_acks_and_disconnect: false,
             max_queued_bytes: 0,
             queue_overflow_ends_session: false,
+            shared_subscriptions: true,
+            strict_client_ids: false,
+            allow_dollar_topic_publish: false,
             namespace: NamespaceRef::default(),
             will_hook: crate::will::HookRef::default(),
         }
@@ -140,7 +155,8 @@ impl Config {
     /// 10 topic aliases, no subscription identifiers, no user properties on CONNECT/SUBSCRIBE,
     /// session expiry ≤ 1 h (the namespace default), retain as in the 2025 preview (64 KiB, 10,000
     /// messages), 10 filters per SUBSCRIBE, failing PUBACK/DISCONNECT/AUTH requests end the
-    /// connection, an offline queue over 100 messages or 1 MB ends the session.
+    /// connection, an offline queue over 100 messages or 1 MB ends the session. Shared subscriptions
+    /// are on: Event Grid now documents `$share/{group}/{filter}` (eventgrid-model.md section 9).
     pub fn eventgrid() -> Config {
         Config {
             max_qos: 1,

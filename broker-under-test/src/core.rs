@@ -113,6 +113,8 @@ pub struct Core {
     pub(crate) cfg: Arc<Config>,
     pub(crate) store: Box<dyn Store>,
     pub(crate) tree: SubscriptionTree,
+    /// Shared subscriptions and their members (kept out of `tree`: one member per message).
+    pub(crate) shared: crate::shared::SharedGroups,
     pub(crate) conns: HashMap<ConnId, Conn>,
     /// Delayed wills and session expiries.
     pub(crate) timers: Timers,
@@ -133,6 +135,7 @@ impl Core {
             cfg,
             store,
             tree: SubscriptionTree::default(),
+            shared: crate::shared::SharedGroups::default(),
             conns: HashMap::new(),
             timers: Timers::default(),
             will_counts: WillCounts::default(),

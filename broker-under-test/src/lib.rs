@@ -25,6 +25,7 @@ pub mod policy;
 pub mod publish;
 pub mod router;
 pub mod session;
+pub mod shared;
 pub mod store;
 pub mod subscribe;
 pub mod timers;

@@ -49,6 +49,12 @@ impl Core {
                 return self.publish_denied(conn, &p, denied, ns.settings());
             }
         }
+        if v5 && p.properties.response_topic().is_some_and(|t| t.contains(['+', '#'])) {
+            return self.protocol_error(conn, reason::PROTOCOL_ERROR, "Response Topic contains a wildcard (MQTT-3.3.2-14)".into());
+        }
+        if p.topic.starts_with('$') && !cfg.allow_dollar_topic_publish {
+            return self.dollar_topic_refused(conn, &p);
+        }
         let bad_format = v5 && p.properties.payload_format_indicator() == Some(1) && std::str::from_utf8(&p.payload).is_err();
         if p.qos == QoS::ExactlyOnce {
             let pid = p.packet_id.unwrap_or(0);
@@ -133,6 +139,25 @@ impl Core {
         } else {
             self.protocol_error(conn, reason::NOT_AUTHORIZED, format!("PUBLISH not authorized: {denied}"));
         }
+    }
+
+    /// A client PUBLISH on a `$` topic (4.7.2: such topics are the server's; it SHOULD keep clients
+    /// from exchanging messages on them): routed to nobody and not retained. 5.0 QoS 1/2 are
+    /// answered 0x90 Topic Name invalid; QoS 0 and 3.1.1 are acknowledged as usual (MQTT-3.3.5-2:
+    /// a positive acknowledgement or a close) and dropped. Logged either way.
+    fn dollar_topic_refused(&mut self, conn: ConnId, p: &Publish) {
+        let c = &self.conns[&conn];
+        info!(client = %c.client_id, topic = %p.topic, "PUBLISH to a $ topic dropped (allow_dollar_topic_publish is off)");
+        let Some(pid) = p.packet_id else { return };
+        let mut r = PubResp::new(pid);
+        if c.version.is_v5() {
+            r.reason = reason::TOPIC_NAME_INVALID;
+        }
+        let pkt = match p.qos {
+            QoS::AtLeastOnce => Packet::PubAck(r),
+            _ => Packet::PubRec(r),
+        };
+        c.outbox.packet(&pkt, c.version);
     }
 
     pub(crate) fn on_pubrel(&mut self, conn: ConnId, r: PubResp) {

@@ -1,7 +1,8 @@
 //! Which sessions a topic reaches and how a message gets to each: a trie of topic filters, the
 //! per-receiver delivery rules for overlapping subscriptions, No Local and Retain As Published,
 //! and delivery itself (inflight window, offline queue, encoding into the receiver's outbox).
-//! Wills and client PUBLISHes both come through [`Core::route`].
+//! Wills and client PUBLISHes both come through [`Core::route`]; each shared subscription that
+//! matches gets one copy, for the member [`crate::shared::SharedGroups::choose`] picks.
 
 use crate::codec::{topic, Packet, Property, PubResp, Publish, QoS};
 use crate::core::{Conn, ConnId, Core};
@@ -87,7 +88,8 @@ impl SubscriptionTree {
 /// How `message` reaches a session with `subscriptions`, or `None` if no subscription applies.
 /// Overlapping subscriptions give one delivery at the highest QoS granted, carrying every matching
 /// Subscription Identifier (MQTT-3.3.4-2..-5). No Local skips the publisher's own subscriptions
-/// (MQTT-3.8.3-3); Retain As Published keeps the RETAIN flag (MQTT-3.3.1-12/-13).
+/// (MQTT-3.8.3-3); Retain As Published keeps the RETAIN flag (MQTT-3.3.1-12/-13). Shared
+/// subscriptions are not counted here: they get their own copy ([`shared_delivery`], 4.8.2).
 pub fn delivery_for(
     message: &Arc<Message>,
     client_id: &str,
@@ -98,7 +100,7 @@ pub fn delivery_for(
     let mut retain = false;
     let mut ids = Vec::new();
     let mut filters: Vec<(&String, &Subscription)> =
-        subscriptions.iter().filter(|(f, _)| topic::matches(f, &message.topic)).collect();
+        subscriptions.iter().filter(|(f, _)| !is_shared(f) && topic::matches(f, &message.topic)).collect();
     filters.sort_by(|a, b| a.0.cmp(b.0));
     for (_, sub) in filters {
         if own && sub.options.no_local {
@@ -111,7 +113,24 @@ pub fn delivery_for(
             ids.push(id);
         }
     }
-    best.map(|qos| Delivery { message: message.clone(), qos, retain, subscription_ids: ids })
+    best.map(|qos| Delivery { message: message.clone(), qos, retain, subscription_ids: ids, shared: None })
+}
+
+fn is_shared(filter: &str) -> bool {
+    !matches!(crate::shared::classify(filter), crate::shared::ShareKind::Plain)
+}
+
+/// How `message` reaches the member holding shared subscription `key` with `sub`: at the lower of
+/// the message's QoS and the member's granted QoS (MQTT-4.8.2-3, MQTT-3.8.4-8), with its
+/// Subscription Identifier, and RETAIN as published only with Retain As Published.
+pub fn shared_delivery(message: &Arc<Message>, key: &str, sub: &Subscription) -> Delivery {
+    Delivery {
+        message: message.clone(),
+        qos: message.qos.min(sub.options.qos),
+        retain: sub.options.retain_as_published && message.retain,
+        subscription_ids: sub.id.into_iter().collect(),
+        shared: Some(Arc::from(key)),
+    }
 }
 
 impl Core {
@@ -159,7 +178,54 @@ impl Core {
                 self.deliver(&client, d);
             }
         }
+        for key in self.shared.matching(&msg.topic) {
+            n += usize::from(self.deliver_to_group(&key, &msg, keep_qos, None));
+        }
         n
+    }
+
+    /// Gives `msg` to one member of shared subscription `key` (not `except`), chosen by
+    /// [`crate::shared::SharedGroups::choose`]. Returns whether a member got it.
+    pub(crate) fn deliver_to_group(&mut self, key: &str, msg: &Arc<Message>, keep_qos: bool, except: Option<&str>) -> bool {
+        let (store, conns) = (&mut self.store, &self.conns);
+        let member = self.shared.choose(
+            key,
+            |m| Some(m) != except,
+            |m| store.session(m).and_then(|s| s.connection).is_some_and(|c| conns.contains_key(&c)),
+        );
+        let Some(member) = member else { return false };
+        let Some(sub) = self.store.session(&member).and_then(|s| s.subscriptions.get(key).cloned()) else { return false };
+        let mut d = shared_delivery(msg, key, &sub);
+        if keep_qos {
+            d.qos = msg.qos;
+        }
+        debug!(client = %member, group = key, topic = %msg.topic, "shared subscription: member chosen");
+        self.deliver(&member, d);
+        true
+    }
+
+    /// A session that ended still owed these messages through shared subscriptions: each goes to
+    /// another member (4.8.2: for QoS 1 the server SHOULD; a queued message was never sent). A
+    /// QoS 2 message already sent is not (MQTT-4.8.2-5: MUST NOT send it to another client).
+    pub(crate) fn redistribute(&mut self, client_id: &str, queued: Vec<Delivery>, inflight: Vec<Inflight>) {
+        let now = Instant::now();
+        // In flight first: those were sent before anything still queued.
+        let sent: Vec<Delivery> = inflight.into_iter().filter_map(|i| {
+            let resend = i.delivery.qos == QoS::AtLeastOnce && i.state == FlowState::AwaitAck;
+            if !resend && i.delivery.shared.is_some() {
+                debug!(client = %client_id, topic = %i.delivery.message.topic, "shared QoS 2 message in flight not given to another member (MQTT-4.8.2-5)");
+            }
+            resend.then_some(i.delivery)
+        }).collect();
+        for d in sent.into_iter().chain(queued) {
+            let Some(key) = d.shared.clone() else { continue };
+            if d.message.expired(now) {
+                continue;
+            }
+            if !self.deliver_to_group(&key, &d.message, false, Some(client_id)) {
+                info!(client = %client_id, group = %key, topic = %d.message.topic, "shared message dropped: no other member to take it");
+            }
+        }
     }
 
     /// Sends `d` to a live subscriber (QoS 1/2 through its inflight window) or queues it offline.

@@ -44,6 +44,12 @@ pub(crate) fn negotiate_keep_alive(cfg: &Config, requested: u16, v5: bool) -> u1
     ka
 }
 
+/// Whether `id` is one MQTT-3.1.3-5 obliges every server to accept: 1 to 23 characters of
+/// `0-9a-zA-Z` (the `strict_client_ids` option refuses any other).
+pub(crate) fn v311_client_id(id: &str) -> bool {
+    (1..=23).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
 /// Tells a 5.0 client why the server ends its connection (DISCONNECT with a reason code, when the
 /// ending has one), then closes it.
 pub(crate) fn say_goodbye(c: &Conn, ending: &Ending) {
@@ -71,6 +77,13 @@ impl Core {
         let v5 = c.protocol.is_v5();
         // The id actually used: ownership and the per-name quota are checked on it (issue 12).
         let (id, assigned) = self.session_name(c)?;
+        if self.cfg.strict_client_ids && !c.client_id.is_empty() && !v311_client_id(&c.client_id) {
+            return Err((
+                reason::CLIENT_IDENTIFIER_NOT_VALID,
+                reason::v311::IDENTIFIER_REJECTED,
+                "client id is not 1 to 23 characters of 0-9a-zA-Z (strict_client_ids; MQTT-3.1.3-5)",
+            ));
+        }
         if v5 && c.properties.authentication_method().is_some() {
             return Err((reason::BAD_AUTHENTICATION_METHOD, 0, "enhanced authentication is not supported"));
         }
@@ -126,6 +139,13 @@ impl Core {
                     reason::RETAIN_NOT_SUPPORTED,
                     reason::v311::NOT_AUTHORIZED,
                     "Will Retain but retain is not available (MQTT-3.2.2-13)",
+                ));
+            }
+            if w.properties.response_topic().is_some_and(|t| t.contains(['+', '#'])) {
+                return Err((
+                    reason::PROTOCOL_ERROR,
+                    reason::v311::NOT_AUTHORIZED,
+                    "Will Response Topic contains a wildcard (MQTT-3.3.2-14)",
                 ));
             }
             if w.properties.payload_format_indicator() == Some(1) && std::str::from_utf8(&w.payload).is_err() {
@@ -251,7 +271,7 @@ impl Core {
         }
         props.push(Property::MaximumPacketSize(self.cfg.max_packet_size));
         props.push(Property::TopicAliasMaximum(self.cfg.topic_alias_maximum));
-        props.push(Property::SharedSubscriptionAvailable(0));
+        props.push(Property::SharedSubscriptionAvailable(u8::from(self.cfg.shared_subscriptions)));
         if !self.cfg.subscription_identifiers {
             props.push(Property::SubscriptionIdentifierAvailable(0));
         }
@@ -318,7 +338,10 @@ impl Core {
     pub(crate) fn end_session(&mut self, client_id: &str, why: &str) {
         if let Some(s) = self.store.remove_session(client_id) {
             for f in s.subscriptions.keys() {
-                self.tree.remove(f, client_id);
+                match crate::shared::classify(f) {
+                    crate::shared::ShareKind::Plain => self.tree.remove(f, client_id),
+                    _ => self.shared.leave(f, client_id),
+                }
             }
             if let Some(owner) = &s.owner {
                 let key = owner.to_lowercase();
@@ -330,6 +353,7 @@ impl Core {
                 }
             }
             debug!(client = %client_id, "session ended: {why}");
+            self.redistribute(client_id, s.queue.into_iter().collect(), s.inflight.into_values().collect());
         }
         let will = self.wills().hasten(client_id, why);
         self.route_will(will);
@@ -339,6 +363,16 @@ impl Core {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_3_1_1_client_id_charset_is_1_to_23_alphanumerics() {
+        for ok in ["a", "Sensor1", "ABCDEFGHIJKLMNOPQRSTUVW"] {
+            assert!(v311_client_id(ok), "{ok}");
+        }
+        for bad in ["", "sensor-1", "a b", "ABCDEFGHIJKLMNOPQRSTUVWX", "é", "s/1"] {
+            assert!(!v311_client_id(bad), "{bad}");
+        }
+    }
 
     #[test]
     fn v311_keep_alive_is_capped_only_with_a_maximum() {

@@ -51,6 +51,9 @@ pub struct Delivery {
     pub retain: bool,
     /// Subscription Identifiers of the matching subscriptions.
     pub subscription_ids: Vec<u32>,
+    /// The shared subscription (`$share/{group}/{filter}`) it came through, if any: when the
+    /// receiver's session ends unacknowledged, it goes to another member ([`crate::shared`]).
+    pub shared: Option<Arc<str>>,
 }
 
 /// Where an outbound QoS 1/2 message is in its flow.

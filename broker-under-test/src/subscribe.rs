@@ -1,8 +1,11 @@
 //! SUBSCRIBE and UNSUBSCRIBE: filter checks, namespace authorization, limits, the subscription
-//! tree, and retained messages for new subscriptions.
+//! tree (or, for `$share/{group}/{filter}`, the group: [`crate::shared`]), and retained messages
+//! for new non-shared subscriptions.
 
 use crate::codec::{reason, topic, Packet, Properties, SubAck, Subscribe, UnsubAck, Unsubscribe};
 use crate::core::{ConnId, Core};
+use crate::eventgrid::Principal;
+use crate::shared::ShareKind;
 use crate::store::{Delivery, Subscription};
 use tokio::time::Instant;
 use tracing::info;
@@ -32,46 +35,37 @@ impl Core {
             refuse_all.then_some(reason::IMPLEMENTATION_SPECIFIC_ERROR)
         };
         let principal = self.conns[&conn].principal.clone();
-        let ns = self.cfg.namespace.clone();
         for (filter, options) in s.filters {
             if let Some(code) = refuse_code {
                 codes.push(code);
                 continue;
             }
-            if !topic::valid_filter(&filter) || !self.cfg.topic_within_limits(&filter) {
-                codes.push(if v5 { reason::TOPIC_FILTER_INVALID } else { reason::v311::SUBACK_FAILURE });
-                continue;
-            }
-            if let (Some(ns), Some(who)) = (ns.get(), principal.as_deref()) {
-                if let Err(denied) = ns.may_subscribe(who, &filter) {
-                    info!(client = %client_id, %filter, "SUBSCRIBE not authorized: {denied}");
-                    codes.push(if v5 { reason::NOT_AUTHORIZED } else { reason::v311::SUBACK_FAILURE });
+            let inner = match self.check_filter(&client_id, &filter, v5, principal.as_deref()) {
+                Ok(inner) => inner,
+                Err(code) => {
+                    codes.push(code);
                     continue;
                 }
-            }
-            let max_subs = self.cfg.max_subscriptions_per_session;
-            if max_subs > 0 {
-                let session = self.store.session(&client_id).expect("connected session");
-                if !session.subscriptions.contains_key(&filter) && session.subscriptions.len() >= max_subs {
-                    info!(client = %client_id, %filter, max_subs, "SUBSCRIBE refused: subscription limit reached");
-                    codes.push(if v5 { reason::QUOTA_EXCEEDED } else { reason::v311::SUBACK_FAILURE });
-                    continue;
-                }
-            }
-            if topic::shared_subscription(&filter).is_some() || filter.starts_with("$share/") {
-                codes.push(if v5 { reason::SHARED_SUBSCRIPTIONS_NOT_SUPPORTED } else { reason::v311::SUBACK_FAILURE });
-                continue;
-            }
+            };
             let granted = options.qos.min(self.cfg.max_qos());
             let mut opts = options;
             opts.qos = granted;
             let session = self.store.session(&client_id).expect("connected session");
             let existed = session.subscriptions.insert(filter.clone(), Subscription { options: opts, id: sub_id }).is_some();
-            self.tree.insert(&filter, &client_id);
-            let send_retained = match opts.retain_handling {
-                0 => true,
-                1 => !existed,
-                _ => false,
+            let send_retained = match &inner {
+                // 4.8.2: retained messages are not sent when a shared subscription is made.
+                Some(inner) => {
+                    self.shared.join(&filter, inner, &client_id);
+                    false
+                }
+                None => {
+                    self.tree.insert(&filter, &client_id);
+                    match opts.retain_handling {
+                        0 => true,
+                        1 => !existed,
+                        _ => false,
+                    }
+                }
             };
             if send_retained && self.cfg.retain_available {
                 for m in self.store.retained_matching(&filter, now) {
@@ -80,6 +74,7 @@ impl Core {
                         message: m,
                         retain: true,
                         subscription_ids: sub_id.into_iter().collect(),
+                        shared: None,
                     });
                 }
             }
@@ -91,7 +86,46 @@ impl Core {
         }
     }
 
-    /// An UNSUBSCRIBE.
+    /// Checks one SUBSCRIBE filter: its form (a `$share/` one as 4.8.2 says), the limits, the
+    /// namespace's authorization (of the filter messages match: for `$share/{group}/{filter}`, of
+    /// `{filter}`) and the subscription quota. Gives the inner filter of a shared subscription
+    /// (`None` for a plain one), or the SUBACK code that refuses it.
+    fn check_filter(&mut self, client_id: &str, filter: &str, v5: bool, principal: Option<&Principal>) -> Result<Option<String>, u8> {
+        let invalid = if v5 { reason::TOPIC_FILTER_INVALID } else { reason::v311::SUBACK_FAILURE };
+        let fail = |code: u8| if v5 { code } else { reason::v311::SUBACK_FAILURE };
+        let inner = match crate::shared::classify(filter) {
+            ShareKind::Plain => None,
+            ShareKind::Shared { filter: inner, .. } => Some(inner.to_owned()),
+            ShareKind::Malformed(why) => {
+                info!(client = %client_id, %filter, "SUBSCRIBE refused: {why}");
+                return Err(invalid);
+            }
+        };
+        let matched = inner.as_deref().unwrap_or(filter);
+        if !topic::valid_filter(matched) || !self.cfg.topic_within_limits(filter) {
+            return Err(invalid);
+        }
+        if inner.is_some() && !self.cfg.shared_subscriptions {
+            return Err(fail(reason::SHARED_SUBSCRIPTIONS_NOT_SUPPORTED));
+        }
+        if let (Some(ns), Some(who)) = (self.cfg.namespace.get(), principal) {
+            if let Err(denied) = ns.may_subscribe(who, matched) {
+                info!(client = %client_id, %filter, "SUBSCRIBE not authorized: {denied}");
+                return Err(fail(reason::NOT_AUTHORIZED));
+            }
+        }
+        let max_subs = self.cfg.max_subscriptions_per_session;
+        if max_subs > 0 {
+            let session = self.store.session(client_id).expect("connected session");
+            if !session.subscriptions.contains_key(filter) && session.subscriptions.len() >= max_subs {
+                info!(client = %client_id, %filter, max_subs, "SUBSCRIBE refused: subscription limit reached");
+                return Err(fail(reason::QUOTA_EXCEEDED));
+            }
+        }
+        Ok(inner)
+    }
+
+    /// An UNSUBSCRIBE: a `$share/{group}/{filter}` leaves only that shared subscription.
     pub(crate) fn on_unsubscribe(&mut self, conn: ConnId, u: Unsubscribe) {
         let c = &self.conns[&conn];
         let (client_id, version, outbox) = (c.client_id.clone(), c.version, c.outbox.clone());
@@ -99,7 +133,10 @@ impl Core {
         let mut codes = Vec::new();
         for f in &u.filters {
             if session.subscriptions.remove(f).is_some() {
-                self.tree.remove(f, &client_id);
+                match crate::shared::classify(f) {
+                    ShareKind::Plain => self.tree.remove(f, &client_id),
+                    _ => self.shared.leave(f, &client_id),
+                }
                 codes.push(reason::SUCCESS);
             } else {
                 codes.push(reason::NO_SUBSCRIPTION_EXISTED);

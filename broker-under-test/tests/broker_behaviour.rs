@@ -440,7 +440,7 @@ async fn v5_connack_properties_reflect_config() {
     assert_eq!(p.assigned_client_identifier(), None, "the client gave an id");
     assert!(matches!(p.server_keep_alive(), None | Some(60)), "keep-alive accepted as asked");
     assert!(matches!(p.session_expiry_interval(), None | Some(0)), "session expiry accepted as asked");
-    assert!(p.0.contains(&Property::SharedSubscriptionAvailable(0)));
+    assert!(p.0.contains(&Property::SharedSubscriptionAvailable(1)), "shared subscriptions are supported");
 
     let cfg = Config {
         max_qos: 1,
@@ -712,7 +712,8 @@ async fn wildcard_subscriptions_match() {
 /// by a filter naming the `$` level.
 #[tokio::test]
 async fn dollar_topics_not_matched_by_leading_wildcards() {
-    let b = broker().await;
+    // The publisher here plays the server's part on `$SYS`: clients may only with the option on.
+    let b = broker_with(Config { allow_dollar_topic_publish: true, ..Config::default() }).await;
     let mut wild = TestClient::connected(b.local_addr(), connect(V311, "wild")).await;
     wild.subscribe("#", QoS::AtMostOnce).await;
     wild.subscribe("+/info", QoS::AtMostOnce).await;

@@ -156,10 +156,15 @@ impl Actuator {
 
     /// Subscribes and returns the SUBACK codes.
     pub async fn subscribe_with(&self, filter: &str, options: SubOptions) -> anyhow::Result<Vec<u8>> {
+        self.subscribe_with_properties(filter, options, Properties::new()).await
+    }
+
+    /// Subscribes with SUBSCRIBE properties (a Subscription Identifier) and returns the SUBACK codes.
+    pub async fn subscribe_with_properties(&self, filter: &str, options: SubOptions, properties: Properties) -> anyhow::Result<Vec<u8>> {
         let packet_id = self.pid();
         let (tx, rx) = oneshot::channel();
         self.shared.lock().unwrap().waiting.insert(packet_id, tx);
-        let s = Subscribe { packet_id, properties: Properties::new(), filters: vec![(filter.to_owned(), options)] };
+        let s = Subscribe { packet_id, properties, filters: vec![(filter.to_owned(), options)] };
         self.writer.lock().await.write_packet(&Packet::Subscribe(s)).await?;
         match tokio::time::timeout(REPLY_TIMEOUT, rx).await {
             Ok(Ok(Packet::SubAck(a))) => Ok(a.codes),

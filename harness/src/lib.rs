@@ -7,6 +7,7 @@
 //!   [`client_settings`] (keep-alive, logins, timeouts from the profile).
 //! - [`fault`] and [`proxy`]: exact faults with planned and actual instants.
 //! - [`verdict`]: expectations judged into verdicts with rule ids; absence proven by a probe.
+//! - [`group`]: the same for shared-subscription groups (one copy per group, proven by a probe).
 //! - [`latency`]: HdrHistogram series and interval logs.
 #![warn(missing_docs)]
 
@@ -15,6 +16,7 @@ pub mod bdd;
 pub mod checks;
 pub mod client_settings;
 pub mod fault;
+pub mod group;
 pub mod init;
 pub mod pki;
 pub mod latency;

@@ -32,6 +32,9 @@ pub struct Profile {
     /// Emulates (or is) an Azure Event Grid namespace: certificate authentication, topic-space
     /// authorization and Event Grid's limits. `@eventgrid` scenarios need it.
     pub eventgrid: bool,
+    /// Shared subscriptions (`$share/{group}/{filter}`, MQTT 5.0 4.8.2) supported.
+    /// `@shared-subscriptions` scenarios need it.
+    pub shared_subscriptions: bool,
     /// User names and passwords the harness's clients send (brokers that refuse anonymous clients,
     /// e.g. ejabberd's mod_mqtt). Set up access, not a capability: `--username/--password` override
     /// the default.
@@ -87,6 +90,7 @@ impl Default for Profile {
             timer_granularity_ms: 0,
             tls: false,
             eventgrid: false,
+            shared_subscriptions: true,
             credentials: Credentials::default(),
             concurrency: None,
         }
@@ -142,6 +146,8 @@ mod tests {
         let p = Profile::from_yaml("name: m\nmax_qos: 1\ntimer_granularity_ms: 1000\n").unwrap();
         assert_eq!((p.max_qos, p.late_tolerance()), (1, Duration::from_secs(1)));
         assert!(p.speaks("5.0"));
+        assert!(p.shared_subscriptions, "on unless a profile says otherwise");
+        assert!(!Profile::from_yaml("shared_subscriptions: false\n").unwrap().shared_subscriptions);
         let e = Profile::from_yaml("expected_failures: [x]\n").unwrap_err().to_string();
         assert!(e.contains("expected_failures"), "{e}");
         let e = Profile::from_yaml("protocols: [\"4\"]\n").unwrap_err().to_string();

@@ -7,7 +7,8 @@ use anyhow::{bail, Context};
 use bytes::Bytes;
 use lwt_codec::raw::RawPacket;
 use lwt_codec::{
-    ConnAck, Connect, Disconnect, Packet, Properties, Property, ProtocolVersion, PubResp, Publish, QoS, Will,
+    ConnAck, Connect, Disconnect, Packet, Properties, Property, ProtocolVersion, PubResp, Publish, QoS, SubOptions, Subscribe,
+    Will,
 };
 use lwt_codec::connection::{Connection, ReadError};
 use std::net::SocketAddr;
@@ -215,6 +216,25 @@ impl Sensor {
                 self.expect(|p| matches!(p, Packet::PubRec(r) if r.packet_id == id), "PUBREC").await?;
                 self.send(&Packet::PubRel(PubResp::new(id))).await?;
                 self.expect(|p| matches!(p, Packet::PubComp(r) if r.packet_id == id), "PUBCOMP").await
+            }
+        }
+    }
+
+    /// Subscribes (a sensor that is also a subscriber, e.g. a shared-subscription member) and
+    /// returns the SUBACK codes.
+    pub async fn subscribe(&mut self, filter: &str, options: SubOptions) -> anyhow::Result<Vec<u8>> {
+        self.next_pid = self.next_pid.wrapping_add(1).max(1);
+        let packet_id = self.next_pid;
+        let s = Subscribe { packet_id, properties: Properties::new(), filters: vec![(filter.to_owned(), options)] };
+        self.send(&Packet::Subscribe(s)).await?;
+        let deadline = Instant::now() + REPLY_TIMEOUT;
+        loop {
+            match tokio::time::timeout_at(deadline, self.conn.read_packet()).await {
+                Err(_) => bail!("no SUBACK within {REPLY_TIMEOUT:?}"),
+                Ok(Ok(Some(Packet::SubAck(a)))) if a.packet_id == packet_id => return Ok(a.codes),
+                Ok(Ok(Some(_))) => continue,
+                Ok(Ok(None)) => bail!("connection closed while waiting for SUBACK"),
+                Ok(Err(e)) => bail!("error while waiting for SUBACK: {e}"),
             }
         }
     }

@@ -1,5 +1,5 @@
 //! Gherkin: one [`LwtWorld`], steps grouped by noun ([`clients`], [`wills`], [`faults`],
-//! [`expectations`], [`eventgrid`]), each a thin call into the engine, and [`run`], which runs
+//! [`expectations`], [`eventgrid`], [`shared`]), each a thin call into the engine, and [`run`], which runs
 //! feature files against a target and collects verdicts for the reports.
 //!
 //! Every scenario gets its own namespace: client ids and topics written in the feature
@@ -16,6 +16,7 @@ pub mod faults;
 pub mod junit;
 pub mod report;
 mod runner;
+pub mod shared;
 pub mod summary;
 pub mod wills;
 
@@ -124,6 +125,8 @@ pub struct LwtWorld {
     pub publish_outcomes: BTreeMap<String, eventgrid::PublishOutcome>,
     /// The SUBACK codes (or the close) of each raw client's last SUBSCRIBE attempts, in order.
     pub subscribe_outcomes: BTreeMap<String, eventgrid::SubscribeOutcome>,
+    /// Shared-subscription groups as the feature names them: group → member names.
+    pub groups: BTreeMap<String, Vec<String>>,
     /// Set when a verdict (a MUST failure or an error) stopped the scenario, so the after hook knows
     /// the step failure is already judged; any other step failure is a panic, judged as an error.
     pub stopped_by_verdict: bool,
@@ -170,6 +173,7 @@ impl LwtWorld {
             raw: BTreeMap::new(),
             publish_outcomes: BTreeMap::new(),
             subscribe_outcomes: BTreeMap::new(),
+            groups: BTreeMap::new(),
             stopped_by_verdict: false,
         }
     }
@@ -311,6 +315,7 @@ pub fn missing_capability(tags: &[String], profile: &Profile, can_restart: bool,
             "qos1" if profile.max_qos < 1 => Some("QoS 1"),
             "qos2" if profile.max_qos < 2 => Some("QoS 2"),
             "retain" if !profile.retain_available => Some("retained messages"),
+            "shared-subscriptions" if !profile.shared_subscriptions => Some("shared subscriptions"),
             "will-delay" if !profile.speaks("5.0") => Some("Will Delay (MQTT 5.0)"),
             "tls" if !profile.tls && !own_eventgrid => Some("TLS"),
             "eventgrid" if !profile.eventgrid && !embedded => Some("an Event Grid namespace (real, or the reference broker's emulation)"),
