@@ -52,6 +52,10 @@ struct Args {
     /// CONNACK 0x85 (3.1.1: 0x02). Same as `strict_client_ids: true` in --config.
     #[arg(long)]
     strict_client_ids: bool,
+    /// Keep sessions, wills and retained messages in a crash-safe database in DIR (created if
+    /// missing): they survive a crash or restart. Same as `data_dir: DIR` in --config.
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
 }
 
 /// Runs the broker as a process with command-line `args` (the first is the program name).
@@ -129,6 +133,9 @@ fn setup(args: &Args) -> anyhow::Result<(Config, Listeners)> {
         cfg.apply_namespace(ns);
     }
     cfg.strict_client_ids |= args.strict_client_ids;
+    if let Some(dir) = &args.data_dir {
+        cfg.data_dir = Some(dir.clone());
+    }
     let mut tcp = args.bind.clone();
     if tcp.is_empty() && args.bind_tls.is_empty() && args.bind_ws.is_empty() && args.bind_wss.is_empty() {
         tcp.push("127.0.0.1:1883".parse().expect("valid address"));

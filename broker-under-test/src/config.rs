@@ -80,6 +80,10 @@ pub struct Config {
     /// 0, and 3.1.1, MQTT-3.3.5-2); it reaches no subscriber and is not retained (4.7.2: the
     /// server SHOULD keep clients from exchanging messages on `$` topics).
     pub allow_dollar_topic_publish: bool,
+    /// Keep sessions, armed and pending wills and retained messages in a crash-safe database in
+    /// this directory (`--data-dir`), so that they survive a crash or restart; `None` = in memory
+    /// only (the default, and what tests and the embedded broker use).
+    pub data_dir: Option<std::path::PathBuf>,
     /// The Event Grid namespace (clients, groups, topic spaces, bindings) that authenticates and
     /// authorizes clients; `None` = open broker (anonymous, everything allowed). Set with
     /// `--namespace`, never from the YAML config.
@@ -121,6 +125,7 @@ impl Default for Config {
             shared_subscriptions: true,
             strict_client_ids: false,
             allow_dollar_topic_publish: false,
+            data_dir: None,
             namespace: NamespaceRef::default(),
             will_hook: crate::will::HookRef::default(),
         }

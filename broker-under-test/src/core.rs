@@ -19,10 +19,13 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
-use tracing::{debug, info};
+use tracing::{debug, error, info};
 
 /// Identifies one network connection for the lifetime of the broker.
 pub type ConnId = u64;
+
+/// Most events handled before one commit over a durable store: one fsync covers them all.
+pub const MAX_BATCH: usize = 4096;
 
 
 /// Negotiated parameters the connection task needs after CONNECT.
@@ -146,13 +149,20 @@ impl Core {
     }
 
     /// Processes events until [`Event::Shutdown`] or until every sender is gone; fires timers.
+    /// Over a durable store, events are handled in batches, each committed before its packets
+    /// leave ([`Core::durably`]).
     pub async fn run(mut self, mut rx: mpsc::Receiver<Event>) {
+        let durable = self.store.durable();
         loop {
             let deadline = self.timers.next_due();
             let event = tokio::select! {
                 ev = rx.recv() => ev,
                 _ = sleep_until_opt(deadline) => {
-                    self.on_timers(Instant::now());
+                    if durable {
+                        self.durably(|core| core.on_timers(Instant::now()));
+                    } else {
+                        self.on_timers(Instant::now());
+                    }
                     continue;
                 }
             };
@@ -163,12 +173,55 @@ impl Core {
                     let _ = done.send(());
                     break;
                 }
+                Some(ev) if durable => {
+                    if let Some(done) = self.handle_batch(ev, &mut rx) {
+                        self.shutdown();
+                        let _ = done.send(());
+                        break;
+                    }
+                }
                 Some(ev) => {
                     self.write_through = rx.is_empty();
                     self.handle(ev);
                 }
             }
         }
+    }
+
+    /// Handles `first` and whatever else is already waiting (up to [`MAX_BATCH`] events) as one
+    /// batch: one commit, then the batch's packets. Gives back a shutdown request met on the way.
+    fn handle_batch(&mut self, first: Event, rx: &mut mpsc::Receiver<Event>) -> Option<oneshot::Sender<()>> {
+        let mut shutdown = None;
+        self.durably(|core| {
+            let mut next = Some(first);
+            let mut n = 0;
+            while let Some(ev) = next.take() {
+                if let Event::Shutdown(done) = ev {
+                    shutdown = Some(done);
+                    break;
+                }
+                core.handle(ev);
+                n += 1;
+                if n < MAX_BATCH {
+                    next = rx.try_recv().ok();
+                }
+            }
+        });
+        shutdown
+    }
+
+    /// Runs `work` with every packet it sends held back, commits the store, then sends them. A
+    /// failed commit stops the broker: what was promised (CONNACK, PUBACK) cannot be kept.
+    pub(crate) fn durably(&mut self, work: impl FnOnce(&mut Core)) {
+        crate::outbox::staging::begin();
+        self.write_through = false;
+        work(self);
+        if let Err(e) = self.store.commit() {
+            crate::outbox::staging::release(false);
+            error!("cannot commit to the data directory, stopping: {e:#}");
+            std::process::exit(74);
+        }
+        crate::outbox::staging::release(true);
     }
 
     fn handle(&mut self, ev: Event) {
@@ -315,10 +368,20 @@ impl Core {
     }
 
     /// Publishes every will still due (see [`Wills::on_shutdown`]), then ends every connection
-    /// with DISCONNECT 0x8B.
+    /// with DISCONNECT 0x8B. Over a durable store nothing is hastened: each connection ends as at a
+    /// server shutdown (the table decides its will), and delayed wills stay pending on disk, due
+    /// at their time after the restart.
     fn shutdown(&mut self) {
         info!(connections = self.conns.len(), "shutting down");
         let conns: Vec<ConnId> = self.conns.keys().copied().collect();
+        if self.store.durable() {
+            self.durably(|core| {
+                for conn in conns {
+                    core.end_connection(conn, Ending::Shutdown);
+                }
+            });
+            return;
+        }
         let live: Vec<String> = self.conns.values().map(|c| c.client_id.clone()).collect();
         for will in self.wills().on_shutdown(&live) {
             self.route_will(Some(will));

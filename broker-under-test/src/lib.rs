@@ -18,11 +18,13 @@ pub mod config;
 /// Packets over a byte stream (from the codec crate).
 pub use lwt_codec::connection;
 pub mod core;
+pub mod durable;
 pub mod eventgrid;
 pub mod listener;
 pub mod outbox;
 pub mod policy;
 pub mod publish;
+mod restart;
 pub mod router;
 pub mod session;
 pub mod shared;
@@ -156,7 +158,12 @@ pub async fn start_with(cfg: Config, listeners: Listeners) -> anyhow::Result<Bro
     anyhow::ensure!(ws_path.starts_with('/'), "the WebSocket path must start with '/' (got {ws_path:?})");
     let cfg = Arc::new(cfg);
     let (core_tx, core_rx) = mpsc::channel(16 * 1024);
-    let core = core::Core::new(cfg.clone(), Box::new(store::MemoryStore::new()));
+    let store: Box<dyn store::Store> = match &cfg.data_dir {
+        Some(dir) => Box::new(durable::DurableStore::open(dir)?),
+        None => Box::new(store::MemoryStore::new()),
+    };
+    let mut core = core::Core::new(cfg.clone(), store);
+    core.recover()?;
     let core_task = tokio::spawn(core.run(core_rx));
     let (stop, stop_rx) = watch::channel(false);
     let ids = Arc::new(AtomicU64::new(1));

@@ -107,6 +107,7 @@ impl Outbox {
     }
     /// Queues encoded bytes.
     pub fn bytes(&self, bytes: Bytes) {
+        let Some(bytes) = staging::hold(self, Outbound::Bytes(bytes)) else { return };
         self.shared.queued.fetch_add(1, Ordering::Relaxed);
         self.shared.push(Outbound::Bytes(bytes));
     }
@@ -114,6 +115,7 @@ impl Outbox {
     /// socket at once (a non-blocking write; whatever the socket does not take is queued);
     /// otherwise they are queued for the writer, which batches them.
     pub fn send(&self, bytes: Bytes, through: bool) {
+        let Some(bytes) = staging::hold(self, Outbound::Bytes(bytes)) else { return };
         let Some(sock) = self.shared.direct.as_ref().filter(|_| through).and_then(|w| w.upgrade()) else {
             return self.bytes(bytes);
         };
@@ -139,11 +141,61 @@ impl Outbox {
     }
     /// Asks the writer to close the connection.
     pub fn close(&self) {
+        if staging::hold(self, Outbound::Close).is_none() {
+            return;
+        }
         self.shared.push(Outbound::Close);
     }
     /// Items queued and not yet written.
     pub fn backlog(&self) -> usize {
         self.shared.queued.load(Ordering::Relaxed)
+    }
+}
+
+/// Holding back what the core sends until the batch that produced it is durable (only with a
+/// durable store: see [`crate::durable`]). Between [`begin`](staging::begin) and
+/// [`release`](staging::release) on the core's thread, every packet and close for any connection is
+/// kept in order instead of queued or written; `release` then sends them all, in that order.
+/// Thread-local because the core handles a batch synchronously on one thread, with no await in
+/// between; connection tasks on other threads are never held.
+pub mod staging {
+    use super::{Outbound, Outbox};
+    use bytes::Bytes;
+    use std::cell::RefCell;
+
+    thread_local! {
+        static HELD: RefCell<Option<Vec<(Outbox, Outbound)>>> = const { RefCell::new(None) };
+    }
+
+    /// Starts holding on this thread.
+    pub fn begin() {
+        HELD.with(|h| *h.borrow_mut() = Some(Vec::new()));
+    }
+
+    /// Holds `item` for `outbox` if holding is on; otherwise gives back the bytes to send now
+    /// (`Some(empty)` for a close).
+    pub(super) fn hold(outbox: &Outbox, item: Outbound) -> Option<Bytes> {
+        HELD.with(|h| match h.borrow_mut().as_mut() {
+            Some(held) => {
+                held.push((outbox.clone(), item));
+                None
+            }
+            None => Some(match item {
+                Outbound::Bytes(b) => b,
+                Outbound::Close => Bytes::new(),
+            }),
+        })
+    }
+
+    /// Stops holding and sends everything held, in order (`through`: see [`Outbox::send`]).
+    pub fn release(through: bool) {
+        let held = HELD.with(|h| h.borrow_mut().take()).unwrap_or_default();
+        for (outbox, item) in held {
+            match item {
+                Outbound::Bytes(b) => outbox.send(b, through),
+                Outbound::Close => outbox.close(),
+            }
+        }
     }
 }
 

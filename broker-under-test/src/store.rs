@@ -201,6 +201,21 @@ pub trait Store: Send {
     fn take_all_pending_wills(&mut self) -> Vec<PendingWill>;
     /// Number of pending wills.
     fn pending_will_count(&self) -> usize;
+
+    /// Makes every change since the last commit durable; returns once it is on disk (the
+    /// in-memory store has nothing to do).
+    fn commit(&mut self) -> anyhow::Result<()> {
+        Ok(())
+    }
+    /// Whether committed changes survive a crash (then the core commits each batch of events
+    /// before any packet it produced leaves).
+    fn durable(&self) -> bool {
+        false
+    }
+    /// What the previous run left for the restart to decide; given once, after opening.
+    fn take_recovery(&mut self) -> Option<crate::durable::Recovery> {
+        None
+    }
 }
 
 /// The in-memory [`Store`].
@@ -216,6 +231,18 @@ impl MemoryStore {
     /// An empty store.
     pub fn new() -> Self {
         Self::default()
+    }
+    /// The session of `client_id`, read-only.
+    pub fn session_ref(&self, client_id: &str) -> Option<&Session> {
+        self.sessions.get(client_id).map(|s| &**s)
+    }
+    /// The retained message of `topic`, expired or not.
+    pub fn retained(&self, topic: &str) -> Option<&Arc<Message>> {
+        self.retained.get(topic)
+    }
+    /// The pending will of `client_id`.
+    pub fn pending_will(&self, client_id: &str) -> Option<&PendingWill> {
+        self.wills.get(client_id)
     }
 }
 

@@ -10,7 +10,7 @@
 //! | ending | will delay | session expiry | decision |
 //! |---|---|---|---|
 //! | client DISCONNECT 0x00 (any 3.1.1 DISCONNECT) | any | any | discard |
-//! | anything else (FIN, RST, keep-alive, bad packet, 0x04 or other code, takeover, shutdown) | 0 | any | publish now |
+//! | anything else (FIN, RST, keep-alive, bad packet, 0x04 or other code, takeover, shutdown, crash before a restart) | 0 | any | publish now |
 //! | anything else | any | 0 | publish now: the session ends with the connection |
 //! | anything else | w > 0 | s > 0 | publish after min(w, s), unless the session is resumed first |
 //!
@@ -60,6 +60,10 @@ pub enum Ending {
     TakenOver,
     /// The broker is shutting down.
     Shutdown,
+    /// The broker stopped without a clean shutdown (crash, SIGKILL, power loss) while the connection
+    /// was live; decided when the durable store is reopened ([`crate::restart`]). An abrupt end:
+    /// 3.1.2.5 lets the server defer the will until it restarts.
+    Crashed,
 }
 
 impl Ending {
@@ -85,6 +89,7 @@ impl fmt::Display for Ending {
             Ending::Network(CloseReason::BadPacket { code, detail }) => write!(f, "closed by the broker ({code:#04x}): {detail}"),
             Ending::TakenOver => write!(f, "session taken over by a new connection"),
             Ending::Shutdown => write!(f, "broker shutting down"),
+            Ending::Crashed => write!(f, "broker restarted after a crash that ended the connection"),
         }
     }
 }

@@ -6,6 +6,7 @@ use bytes::Bytes;
 
 /// The protocol a connection speaks, fixed by its CONNECT.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum ProtocolVersion {
     /// MQTT 3.1.1 (protocol level 4).
     V311,
@@ -29,6 +30,7 @@ impl ProtocolVersion {
 
 /// Quality of service.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum QoS {
     /// At most once.
     #[default]
@@ -53,6 +55,7 @@ impl QoS {
 
 /// A Will carried in CONNECT.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Will {
     /// Will Topic (a Topic Name).
     pub topic: String,
@@ -168,6 +171,7 @@ impl PubResp {
 
 /// Subscription options (5.0 section 3.8.3.1; only `qos` in 3.1.1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct SubOptions {
     /// Maximum QoS.
     pub qos: QoS,

@@ -5,6 +5,7 @@ use bytes::Bytes;
 
 /// One property with its value. The identifier byte is [`Property::id`].
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum Property {
     /// 0x01 Payload Format Indicator (0 = bytes, 1 = UTF-8).
     PayloadFormatIndicator(u8),
@@ -230,6 +231,7 @@ impl PropertyContext {
 
 /// An ordered property list, exactly as on the wire.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Properties(pub Vec<Property>);
 
 macro_rules! getter {

@@ -23,7 +23,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 /// Who a connected client is, as authorization sees it (fixed at CONNECT).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Principal {
     /// The client resource's name (`clients[].name`).
     pub client_name: String,
@@ -36,7 +36,7 @@ pub struct Principal {
 }
 
 /// One client attribute value (ARM allows string, integer, bool and string array).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum AttrValue {
     /// A string.
     Str(String),
