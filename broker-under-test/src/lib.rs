@@ -142,6 +142,16 @@ pub async fn start(cfg: Config, binds: &[SocketAddr]) -> anyhow::Result<BrokerHa
 /// Starts a broker with `cfg` on TCP and TLS listeners. With a namespace in `cfg`, TLS listeners
 /// ask every client for a certificate and the namespace judges it at CONNECT.
 pub async fn start_with(cfg: Config, listeners: Listeners) -> anyhow::Result<BrokerHandle> {
+    let store: Box<dyn store::Store> = match &cfg.data_dir {
+        Some(dir) => Box::new(durable::DurableStore::open(dir)?),
+        None => Box::new(store::MemoryStore::new()),
+    };
+    start_over(cfg, listeners, store).await
+}
+
+/// Starts a broker like [`start_with`] over a given store (`cfg.data_dir` is then not used):
+/// for embedding with a store of one's own, and for tests that wrap the durable store.
+pub async fn start_over(cfg: Config, listeners: Listeners, store: Box<dyn store::Store>) -> anyhow::Result<BrokerHandle> {
     cfg.validate()?;
     let binds = &listeners.tcp;
     let any_tls = !listeners.tls.is_empty() || !listeners.wss.is_empty();
@@ -158,10 +168,6 @@ pub async fn start_with(cfg: Config, listeners: Listeners) -> anyhow::Result<Bro
     anyhow::ensure!(ws_path.starts_with('/'), "the WebSocket path must start with '/' (got {ws_path:?})");
     let cfg = Arc::new(cfg);
     let (core_tx, core_rx) = mpsc::channel(16 * 1024);
-    let store: Box<dyn store::Store> = match &cfg.data_dir {
-        Some(dir) => Box::new(durable::DurableStore::open(dir)?),
-        None => Box::new(store::MemoryStore::new()),
-    };
     let mut core = core::Core::new(cfg.clone(), store);
     core.recover()?;
     let core_task = tokio::spawn(core.run(core_rx));
