@@ -98,13 +98,24 @@ async fn connack_puback_and_will_wait_for_their_commit() {
     let mut o = TestClient::connected(addr, connect(ProtocolVersion::V5, "obs")).await;
     assert!(t.elapsed() >= DISK, "CONNACK after {:?}: before its commit", t.elapsed());
     assert!(commits.load(Ordering::SeqCst) > before, "CONNACK came with no commit done");
-    o.subscribe("clients/+/status", QoS::AtLeastOnce).await;
+    o.subscribe("data", QoS::AtLeastOnce).await;
 
     let mut p = TestClient::connected(addr, connect(ProtocolVersion::V5, "pub")).await;
     let t = Instant::now();
     let c0 = commits.load(Ordering::SeqCst);
+    // The observer reads on its own task, so its receipt time is when the delivery arrived. (The
+    // publisher's PUBACK alone would not show an early send: tokio runs the task the core woke
+    // last only after the core yields, so it cannot overtake the commit; the observer's can.)
+    let reader = tokio::spawn(async move {
+        let m = o.expect_publish_within(Duration::from_secs(3)).await;
+        (m, Instant::now(), o)
+    });
     p.publish(publish("data", "x", QoS::AtLeastOnce, false)).await;
     assert!(t.elapsed() >= DISK && commits.load(Ordering::SeqCst) > c0, "PUBACK after {:?}: before its commit", t.elapsed());
+    let (m, at, mut o) = reader.await.unwrap();
+    assert_eq!(m.topic, "data");
+    assert!(at - t >= DISK, "delivery after {:?}: before its commit", at - t);
+    o.subscribe("clients/+/status", QoS::AtLeastOnce).await;
 
     let s = TestClient::connected(addr, connect_with_will(ProtocolVersion::V5, "s", will("clients/s/status", "gone", QoS::AtLeastOnce, false))).await;
     let c0 = commits.load(Ordering::SeqCst);
