@@ -35,6 +35,10 @@ pub struct Profile {
     /// Shared subscriptions (`$share/{group}/{filter}`, MQTT 5.0 4.8.2) supported.
     /// `@shared-subscriptions` scenarios need it.
     pub shared_subscriptions: bool,
+    /// Sessions, armed and pending wills and acknowledged messages survive a crash of the broker
+    /// (SIGKILL) and its restart with the same command (the reference broker with `--data-dir`,
+    /// brokers with persistence on). `@durable` scenarios need it; off unless a profile says so.
+    pub survives_crash: bool,
     /// User names and passwords the harness's clients send (brokers that refuse anonymous clients,
     /// e.g. ejabberd's mod_mqtt). Set up access, not a capability: `--username/--password` override
     /// the default.
@@ -91,6 +95,7 @@ impl Default for Profile {
             tls: false,
             eventgrid: false,
             shared_subscriptions: true,
+            survives_crash: false,
             credentials: Credentials::default(),
             concurrency: None,
         }

@@ -438,6 +438,20 @@ fn live_text(live: &Result<Instant, String>) -> String {
 /// the window, then publishes a probe through the broker and requires it to come back. A will seen
 /// before the probe fails the check; a probe that never comes back makes it an error.
 pub async fn expect_no_will(observer: &Actuator, topic: &str, from: Instant, window: Duration, rule: &str, level: Level) -> Verdict {
+    expect_none_of(observer, topic, from, window, rule, level, |_| true).await
+}
+
+/// [`expect_no_will`] counting only the observations `counts` accepts (e.g. new publications of
+/// one payload, not DUP redeliveries of an earlier one).
+pub async fn expect_none_of(
+    observer: &Actuator,
+    topic: &str,
+    from: Instant,
+    window: Duration,
+    rule: &str,
+    level: Level,
+    counts: impl Fn(&Observation) -> bool,
+) -> Verdict {
     tokio::time::sleep_until(from + window).await;
     let mut v = Verdict {
         rule: rule.into(),
@@ -454,7 +468,7 @@ pub async fn expect_no_will(observer: &Actuator, topic: &str, from: Instant, win
     let wills: Vec<Observation> = observer
         .observations()
         .into_iter()
-        .filter(|o| o.at >= from && lwt_codec::topic::matches(topic, &o.topic))
+        .filter(|o| o.at >= from && lwt_codec::topic::matches(topic, &o.topic) && counts(o))
         .collect();
     if !wills.is_empty() {
         let t = wills[0].at.duration_since(from);

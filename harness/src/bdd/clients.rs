@@ -305,7 +305,7 @@ async fn actuator_also(w: &mut LwtWorld, name: String, filter: String, qos: i32)
 
 /// The spec of a persistent actuator (Clean Start 0, Session Expiry 60 s on 5.0), the same every time
 /// it connects, so it resumes its session.
-fn persistent_actuator_spec(w: &LwtWorld, name: &str) -> ActuatorSpec {
+pub(super) fn persistent_actuator_spec(w: &LwtWorld, name: &str) -> ActuatorSpec {
     let mut spec = ActuatorSpec::new(w.client_id(name), w.default_version);
     spec.clean_start = false;
     spec.session_expiry = Some(60);

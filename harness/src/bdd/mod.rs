@@ -10,6 +10,7 @@
 //! embedded target each scenario gets its own broker.
 
 pub mod clients;
+pub mod durable;
 pub mod eventgrid;
 pub mod expectations;
 pub mod faults;
@@ -320,6 +321,7 @@ pub fn missing_capability(tags: &[String], profile: &Profile, can_restart: bool,
             "tls" if !profile.tls && !own_eventgrid => Some("TLS"),
             "eventgrid" if !profile.eventgrid && !embedded => Some("an Event Grid namespace (real, or the reference broker's emulation)"),
             "restart" if !can_restart => Some("a target the harness can restart"),
+            "durable" if !profile.survives_crash => Some("sessions and wills that survive a crash (profile: survives_crash)"),
             "reference-only" if !embedded => Some("the embedded reference broker (the scenario configures its own)"),
             _ => None,
         };
