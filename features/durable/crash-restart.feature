@@ -40,8 +40,8 @@ Feature: Wills across a broker crash (brokers that keep sessions: profile surviv
     Then "actuator1" receives "offline" on "clients/sensor1/status" within 5 seconds
     And "actuator1" receives "offline" on "clients/sensor1/status" only once in 3 seconds
 
-  @MQTT-3.1.3-9 @may
-  Scenario: A delayed will pending at the crash is published after the restart at its due time (a MAY)
+  @MQTT-3.1.2-8 @may
+  Scenario: A delayed will pending at the crash is published after the restart (a MAY)
     Given sensor "sensor1" with will "offline" on "clients/sensor1/status" at QoS 1
     And "sensor1" has session expiry 60 seconds
     And the will of "sensor1" has delay 4 seconds
@@ -49,4 +49,4 @@ Feature: Wills across a broker crash (brokers that keep sessions: profile surviv
     When "sensor1" closes its connection
     And the broker crashes and restarts
     And actuator "actuator1" reconnects to its session
-    Then "actuator1" receives "offline" on "clients/sensor1/status" between 3 and 6 seconds after the fault
+    Then "actuator1" receives "offline" on "clients/sensor1/status" within 10 seconds

@@ -39,6 +39,10 @@ pub struct Profile {
     /// (SIGKILL) and its restart with the same command (the reference broker with `--data-dir`,
     /// brokers with persistence on). `@durable` scenarios need it; off unless a profile says so.
     pub survives_crash: bool,
+    /// How often a broker that saves its state on a timer writes it (mosquitto's
+    /// `autosave_interval`, rounded up to what its whole-second clock needs), in ms: the crash fault
+    /// waits this long before SIGKILL. 0 = the broker saves before it acknowledges.
+    pub save_interval_ms: u64,
     /// User names and passwords the harness's clients send (brokers that refuse anonymous clients,
     /// e.g. ejabberd's mod_mqtt). Set up access, not a capability: `--username/--password` override
     /// the default.
@@ -96,6 +100,7 @@ impl Default for Profile {
             eventgrid: false,
             shared_subscriptions: true,
             survives_crash: false,
+            save_interval_ms: 0,
             credentials: Credentials::default(),
             concurrency: None,
         }

@@ -181,6 +181,12 @@ async fn cut(w: &mut LwtWorld, name: String, how: String) {
 }
 
 async fn restart(w: &mut LwtWorld, how: StopKind) {
+    // A broker that saves its state on a timer (mosquitto's autosave) is given that long first, so
+    // the crash tests what it saved rather than the timer.
+    let save = w.profile().save_interval_ms;
+    if how == StopKind::Kill && save > 0 {
+        tokio::time::sleep(Duration::from_millis(save)).await;
+    }
     let env = w.run_env().clone();
     let mut guard = env.target.lock().await;
     let Some(target) = guard.as_mut() else {
