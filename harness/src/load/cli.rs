@@ -112,7 +112,7 @@ pub fn named_target(name: &str) -> anyhow::Result<TargetSpec> {
     }
 }
 
-fn target_spec(req: &LoadRequest, s: &Scenario) -> anyhow::Result<TargetSpec> {
+pub(super) fn target_spec(req: &LoadRequest, s: &Scenario) -> anyhow::Result<TargetSpec> {
     if req.broker.is_some() || req.launch.is_some() {
         return match (&req.broker, &req.launch) {
             (None, Some(l)) => named_target(l),
@@ -186,6 +186,9 @@ fn write_json(path: &Path, value: &impl serde::Serialize) -> anyhow::Result<()> 
 /// `lwt-harness load`.
 pub async fn load(req: LoadRequest) -> anyhow::Result<u8> {
     let s = Scenario::load(&req.scenario)?;
+    if s.fault.kind == super::scenario::FaultKind::Crash {
+        return super::crash::cli(&req, &s).await;
+    }
     let opts = options(&req)?;
     if let Some(port) = req.metrics_port {
         super::metrics::serve(port, &s.name, opts.shard)?;

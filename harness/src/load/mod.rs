@@ -6,6 +6,7 @@
 
 pub mod barrier;
 pub mod cli;
+pub mod crash;
 pub mod fleet;
 mod matcher;
 pub mod merge;

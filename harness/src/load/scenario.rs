@@ -237,6 +237,8 @@ pub enum FaultKind {
     Takeover,
     /// The harness proxy stops forwarding (half-open link).
     Blackhole,
+    /// SIGKILL to the launched broker, then the same command again ([`super::crash`]).
+    Crash,
 }
 
 impl FaultKind {
@@ -249,6 +251,7 @@ impl FaultKind {
             FaultKind::Disconnect04 => "disconnect-0x04",
             FaultKind::Takeover => "takeover",
             FaultKind::Blackhole => "blackhole",
+            FaultKind::Crash => "crash",
         }
     }
     /// Whether the broker only finds out by keep-alive expiry.
@@ -301,6 +304,31 @@ pub struct FaultSpec {
     /// cancelled, so none may appear (5.0 with `will.delay`).
     #[serde(default)]
     pub reconnect: Option<ReconnectSpec>,
+    /// Who does what before a broker crash (`kind: crash`).
+    #[serde(default)]
+    pub crash: CrashSpec,
+}
+
+/// Before a `kind: crash` fault: shares of the fleet (in id order) whose wills are deleted by
+/// DISCONNECT 0x00 and published by FIN before the crash; the last `delayed_share` connect with a
+/// Will Delay of `delay_s` (5.0). `at_ms` is then the pause between those and the SIGKILL.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct CrashSpec {
+    /// Share ended with DISCONNECT 0x00 (wills deleted).
+    pub deleted_share: f64,
+    /// Share closed with FIN (wills published before the crash).
+    pub fired_share: f64,
+    /// Share with a delayed will (live at the crash).
+    pub delayed_share: f64,
+    /// Their Will Delay Interval in seconds.
+    pub delay_s: u32,
+}
+
+impl Default for CrashSpec {
+    fn default() -> Self {
+        CrashSpec { deleted_share: 0.1, fired_share: 0.1, delayed_share: 0.2, delay_s: 2 }
+    }
 }
 
 fn default_waves() -> u32 {
