@@ -186,8 +186,10 @@ fn write_json(path: &Path, value: &impl serde::Serialize) -> anyhow::Result<()> 
 /// `lwt-harness load`.
 pub async fn load(req: LoadRequest) -> anyhow::Result<u8> {
     let s = Scenario::load(&req.scenario)?;
-    if s.fault.kind == super::scenario::FaultKind::Crash {
-        return super::crash::cli(&req, &s).await;
+    match s.fault.kind {
+        super::scenario::FaultKind::Crash => return super::crash::cli(&req, &s).await,
+        super::scenario::FaultKind::Churn => return super::soak::cli(&req, &s).await,
+        _ => {}
     }
     let opts = options(&req)?;
     if let Some(port) = req.metrics_port {

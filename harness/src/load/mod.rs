@@ -16,6 +16,7 @@ pub mod report;
 pub mod resources;
 pub mod run;
 pub mod scenario;
+pub mod soak;
 mod strike;
 pub mod summary;
 pub mod throughput;

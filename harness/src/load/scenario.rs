@@ -239,6 +239,8 @@ pub enum FaultKind {
     Blackhole,
     /// SIGKILL to the launched broker, then the same command again ([`super::crash`]).
     Crash,
+    /// Clients close, disconnect, are taken over and come back, for a long time ([`super::soak`]).
+    Churn,
 }
 
 impl FaultKind {
@@ -252,6 +254,7 @@ impl FaultKind {
             FaultKind::Takeover => "takeover",
             FaultKind::Blackhole => "blackhole",
             FaultKind::Crash => "crash",
+            FaultKind::Churn => "churn",
         }
     }
     /// Whether the broker only finds out by keep-alive expiry.
@@ -307,6 +310,9 @@ pub struct FaultSpec {
     /// Who does what before a broker crash (`kind: crash`).
     #[serde(default)]
     pub crash: CrashSpec,
+    /// How the fleet churns in a soak (`kind: churn`).
+    #[serde(default)]
+    pub soak: super::soak::SoakSpec,
 }
 
 /// Before a `kind: crash` fault: shares of the fleet (in id order) whose wills are deleted by

@@ -156,7 +156,7 @@ pub(super) async fn apply(
             // The old connections stay open on our side; the broker closes them.
             st.held.extend(members.iter_mut().filter_map(Option::take));
         }
-        FaultKind::Crash => anyhow::bail!("a crash fault runs as a crash storm (load::crash), not inside a fleet run"),
+        FaultKind::Crash | FaultKind::Churn => anyhow::bail!("{:?} runs on its own (load::crash, load::soak), not inside a fleet run", fp.kind),
     }
     Ok(st)
 }
@@ -246,7 +246,7 @@ async fn strike(mut m: Member, kind: FaultKind, version: ProtocolVersion) -> Ins
             let _ = m.stream.write_all(&bytes).await;
         }
         // Silence, blackhole and takeover keep the socket: `apply` never strikes them.
-        FaultKind::Silence | FaultKind::Blackhole | FaultKind::Takeover | FaultKind::Crash => unreachable!("{kind:?} does not close members one by one"),
+        FaultKind::Silence | FaultKind::Blackhole | FaultKind::Takeover | FaultKind::Crash | FaultKind::Churn => unreachable!("{kind:?} does not close members one by one"),
     }
     drop(m);
     at
