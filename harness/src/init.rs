@@ -210,7 +210,8 @@ impl Identities {
 /// The embedded reference broker serving an identities folder: TLS on 127.0.0.1 with
 /// `server.pem` / `server.key`, Event Grid limits ([`lwt_broker::Config::eventgrid`]) and
 /// `namespace.yaml`; clients trust `ca.pem`.
-pub fn embedded_target(dir: &Path) -> anyhow::Result<crate::target::TargetSpec> {
+/// `ws`: over MQTT over WebSockets over TLS (`wss://`) instead of MQTT over TLS.
+pub fn embedded_target(dir: &Path, ws: bool) -> anyhow::Result<crate::target::TargetSpec> {
     let ids = Identities::new(dir);
     let file = ids.namespace_file();
     anyhow::ensure!(file.is_file(), "{} has no namespace.yaml (write one with `lwt-harness init eventgrid-lwt --out {}`)", dir.display(), dir.display());
@@ -218,7 +219,7 @@ pub fn embedded_target(dir: &Path) -> anyhow::Result<crate::target::TargetSpec> 
     let mut config = lwt_broker::Config::eventgrid();
     config.apply_namespace(ns);
     let tls = lwt_broker::TlsOptions { cert_chain: dir.join("server.pem"), key: dir.join("server.key"), client_ca: None };
-    Ok(crate::target::TargetSpec::EmbeddedTls { config, tls, client: ids.tls_client("localhost") })
+    Ok(crate::target::TargetSpec::EmbeddedTls { config, tls, client: ids.tls_client("localhost"), ws })
 }
 
 #[cfg(test)]

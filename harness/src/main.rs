@@ -124,6 +124,10 @@ enum Command {
         /// from a folder `lwt-harness init eventgrid-lwt` wrote; clients use its identities.
         #[arg(long, value_name = "DIR", conflicts_with_all = ["broker", "launch", "compare", "identities"])]
         eventgrid: Option<PathBuf>,
+        /// With --eventgrid: serve MQTT over WebSockets over TLS (wss://127.0.0.1:PORT/mqtt, client
+        /// certificates as over mqtts) instead of MQTT over TLS.
+        #[arg(long, requires = "eventgrid")]
+        wss: bool,
     },
     /// Write a ready-to-run set-up: `eventgrid-lwt` = the Event Grid Last Will walkthrough (CA,
     /// server and client certificates, namespace file with their thumbprints, README with the
@@ -282,8 +286,8 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             println!("reports: {}", report_dir.display());
             Ok(ExitCode::from(worst))
         }
-        Command::Check { features, target, tags, report_dir, concurrency, rerun_failures, identities, eventgrid, .. } => {
-            let spec = check_spec(&target, identities.as_deref(), eventgrid.as_deref())?;
+        Command::Check { features, target, tags, report_dir, concurrency, rerun_failures, identities, eventgrid, wss, .. } => {
+            let spec = check_spec(&target, identities.as_deref(), eventgrid.as_deref(), wss)?;
             let profile = match &target.profile {
                 Some(p) => Profile::load(p)?,
                 None if eventgrid.is_some() => eventgrid_profile()?,
@@ -498,10 +502,10 @@ fn init_eventgrid_lwt(out: &std::path::Path, days: i64) -> anyhow::Result<ExitCo
 
 /// The target of `check`: `--eventgrid DIR` (embedded, TLS, namespace), an mqtts:// broker with
 /// `--identities DIR` (trusting `DIR/ca.pem` unless `--ca`), or the usual target flags.
-fn check_spec(target: &TargetArgs, identities: Option<&std::path::Path>, eventgrid: Option<&std::path::Path>) -> anyhow::Result<TargetSpec> {
+fn check_spec(target: &TargetArgs, identities: Option<&std::path::Path>, eventgrid: Option<&std::path::Path>, wss: bool) -> anyhow::Result<TargetSpec> {
     use lwt_harness::init::Identities;
     if let Some(dir) = eventgrid {
-        return lwt_harness::init::embedded_target(dir);
+        return lwt_harness::init::embedded_target(dir, wss);
     }
     match (identities, &target.broker) {
         (Some(dir), Some(url)) if target.ca.is_none() => {

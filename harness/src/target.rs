@@ -114,6 +114,8 @@ pub enum TargetSpec {
         /// How clients reach it: trusted CA and server name (per-client certificates are chosen by
         /// the scenario).
         client: TlsClient,
+        /// Serve MQTT over WebSockets over TLS (`wss://…/mqtt`) instead of MQTT over TLS.
+        ws: bool,
     },
 }
 
@@ -190,20 +192,22 @@ impl Target {
                     identities: None,
                 })
             }
-            TargetSpec::EmbeddedTls { config, tls, client } => {
-                let handle = start_embedded_tls(config, tls, "127.0.0.1:0".parse()?).await?;
-                let addr = handle.tls_addrs()[0];
-                let name = if config.namespace.get().is_some() {
-                    "lwt-broker (embedded, TLS, Event Grid namespace)"
-                } else {
-                    "lwt-broker (embedded, TLS)"
+            TargetSpec::EmbeddedTls { config, tls, client, ws } => {
+                let any = "127.0.0.1:0".parse()?;
+                let handle = if *ws { start_embedded_wss(config, tls, any).await? } else { start_embedded_tls(config, tls, any).await? };
+                let addr = if *ws { handle.wss_addrs()[0] } else { handle.tls_addrs()[0] };
+                let name = match (config.namespace.get().is_some(), *ws) {
+                    (true, false) => "lwt-broker (embedded, TLS, Event Grid namespace)",
+                    (true, true) => "lwt-broker (embedded, WebSocket over TLS, Event Grid namespace)",
+                    (false, false) => "lwt-broker (embedded, TLS)",
+                    (false, true) => "lwt-broker (embedded, WebSocket over TLS)",
                 };
                 Ok(Target {
                     addr,
                     name: name.into(),
                     state: State::Embedded { handle: Some(handle), config: config.clone(), tls: Some(tls.clone()) },
                     tls: Some(Arc::new(client.clone())),
-                    ws: None,
+                    ws: ws.then(|| lwt_broker::ws::DEFAULT_PATH.into()),
                     identities: None,
                 })
             }
@@ -298,7 +302,8 @@ impl Target {
                 let over_ws = self.ws.is_some();
                 let h = loop {
                     let started = match (tls.as_ref(), over_ws) {
-                        (Some(tls), _) => start_embedded_tls(config, tls, addr).await,
+                        (Some(tls), true) => start_embedded_wss(config, tls, addr).await,
+                        (Some(tls), false) => start_embedded_tls(config, tls, addr).await,
                         (None, true) => lwt_broker::start_with(config.clone(), lwt_broker::Listeners { ws: vec![addr], ..Default::default() }).await,
                         (None, false) => lwt_broker::start(config.clone(), &[addr]).await,
                     };
@@ -378,6 +383,11 @@ impl Target {
 /// Starts the reference broker with one TLS listener on `addr` and no plain TCP listener.
 async fn start_embedded_tls(config: &lwt_broker::Config, tls: &lwt_broker::TlsOptions, addr: SocketAddr) -> anyhow::Result<BrokerHandle> {
     let listeners = lwt_broker::Listeners { tls: vec![addr], tls_options: Some(tls.clone()), ..Default::default() };
+    lwt_broker::start_with(config.clone(), listeners).await
+}
+
+async fn start_embedded_wss(config: &lwt_broker::Config, tls: &lwt_broker::TlsOptions, addr: SocketAddr) -> anyhow::Result<BrokerHandle> {
+    let listeners = lwt_broker::Listeners { wss: vec![addr], tls_options: Some(tls.clone()), ..Default::default() };
     lwt_broker::start_with(config.clone(), listeners).await
 }
 

@@ -62,6 +62,24 @@ fn the_walkthrough_runs_with_two_commands() {
     assert!(stdout.contains("Event Grid namespace") && stdout.contains("profile: eventgrid"), "{stdout}");
 }
 
+#[test]
+fn the_walkthrough_runs_over_websockets_over_tls_with_client_certificates() {
+    let dir = tempfile::tempdir().unwrap();
+    init(dir.path());
+    let out = Command::new(BIN)
+        .current_dir(ROOT)
+        .args(["check", "features/seed/eventgrid-lwt.feature", "--wss", "--eventgrid"])
+        .arg(dir.path())
+        .arg("--report-dir")
+        .arg(dir.path().join("report"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("3 scenarios: 3 passed, 0 failed (0 MUST), 0 skipped"), "{stdout}");
+    assert!(stdout.contains("WebSocket over TLS, Event Grid namespace"), "{stdout}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_external_namespace_is_checked_through_an_identities_folder() {
     let dir = tempfile::tempdir().unwrap();

@@ -110,7 +110,7 @@ impl ScenarioPki {
     pub fn namespace_target(&self, yaml: &str) -> anyhow::Result<TargetSpec> {
         let text = self.expand(yaml)?;
         std::fs::write(self.dir.path().join("namespace.yaml"), text)?;
-        crate::init::embedded_target(self.dir.path())
+        crate::init::embedded_target(self.dir.path(), false)
     }
 }
 
@@ -305,7 +305,7 @@ async fn walkthrough(w: &mut LwtWorld) {
         return;
     }
     let pki = ScenarioPki::walkthrough().expect("walkthrough files");
-    let spec = crate::init::embedded_target(pki.path()).unwrap_or_else(|e| panic!("{e:#}"));
+    let spec = crate::init::embedded_target(pki.path(), false).unwrap_or_else(|e| panic!("{e:#}"));
     w.pki = Some(pki);
     own_target(w, spec).await;
 }

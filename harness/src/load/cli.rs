@@ -86,6 +86,7 @@ pub fn named_target(name: &str) -> anyhow::Result<TargetSpec> {
                     client_ca: Some(dir.join("ca-chain.pem")),
                 },
                 client,
+                ws: false,
             })
         }
         "lwt-broker-unlimited" => {
