@@ -255,10 +255,16 @@ pub async fn cli(req: &super::cli::LoadRequest, s: &Scenario) -> anyhow::Result<
         print!("{}", table(&r));
         tallies.push(r);
     }
-    if let Some(j) = &req.json {
-        std::fs::write(j, serde_json::to_string_pretty(&tallies)?)?;
-    }
     let failed = tallies.iter().any(CrashTally::failed);
     let errored = tallies.iter().any(|t| t.error.is_some());
+    finish(req, &tallies, failed, errored)
+}
+
+/// Writes `--json` and gives the exit status of a run of its own (crash storm, soak): 1 when a
+/// broker broke a rule, 3 when a run could not be judged and none failed, else 0.
+pub(super) fn finish<T: Serialize>(req: &super::cli::LoadRequest, tallies: &[T], failed: bool, errored: bool) -> anyhow::Result<u8> {
+    if let Some(j) = &req.json {
+        std::fs::write(j, serde_json::to_string_pretty(tallies)?)?;
+    }
     Ok(if failed { 1 } else if errored { 3 } else { 0 })
 }

@@ -289,9 +289,6 @@ pub async fn cli(req: &super::cli::LoadRequest, s: &Scenario) -> anyhow::Result<
         print!("{}", table(&r));
         tallies.push(r);
     }
-    if let Some(j) = &req.json {
-        std::fs::write(j, serde_json::to_string_pretty(&tallies)?)?;
-    }
     let failed = tallies.iter().any(|t| t.failed(&s.fault.soak));
-    Ok(if failed { 1 } else if tallies.iter().any(|t| t.error.is_some()) { 3 } else { 0 })
+    super::crash::finish(req, &tallies, failed, tallies.iter().any(|t| t.error.is_some()))
 }
