@@ -445,7 +445,7 @@ fn print_results(summary: &lwt_harness::bdd::Summary, records: &[lwt_harness::bd
     println!();
     print!("{}", console::family_table(records));
     println!("\n{summary}");
-    println!("reports: {} (report.html, report.md, junit.xml, latency.hlog; logs: broker.log)", dir.display());
+    println!("reports: {} (report.html, report.md, junit.xml, latency.hlog; logs: *.log)", dir.display());
 }
 
 /// Sends tracing output to a file in `check`'s report folder (`broker.log`: the embedded broker's

@@ -58,7 +58,10 @@ async fn run_in(
         many => {
             staging = tempfile::tempdir()?;
             for (i, p) in many.iter().enumerate() {
-                copy_features(p, &staging.path().join(format!("{i:02}")))?;
+                // Keep the path's folders (`features/v5/...`) so records know their feature family.
+                let folder = if p.is_file() { p.parent().unwrap_or(Path::new("")) } else { p.as_path() };
+                let kept: PathBuf = folder.components().filter(|c| matches!(c, std::path::Component::Normal(_))).collect();
+                copy_features(p, &staging.path().join(format!("{i:02}")).join(kept))?;
             }
             staging.path().to_path_buf()
         }
