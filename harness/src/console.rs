@@ -129,6 +129,18 @@ pub fn family_table(records: &[ScenarioRecord]) -> String {
     out
 }
 
+/// The results of `check`: one line per scenario that did not pass, the table by feature family,
+/// the totals and where the reports and logs are.
+pub fn print_results(summary: &crate::bdd::Summary, records: &[ScenarioRecord], dir: &std::path::Path) {
+    for line in outcome_lines(records) {
+        println!("{line}");
+    }
+    println!();
+    print!("{}", family_table(records));
+    println!("\n{summary}");
+    println!("reports: {} (report.html, report.md, junit.xml, latency.hlog; logs: *.log)", dir.display());
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

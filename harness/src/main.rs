@@ -314,7 +314,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             let console = lwt_harness::console::Console::start(verbose);
             let (summary, records) = lwt_harness::bdd::run(t, profile, opts).await?;
             console.finish();
-            print_results(&summary, &records, &report_dir);
+            lwt_harness::console::print_results(&summary, &records, &report_dir);
             anyhow::ensure!(summary.parse_errors == 0, "{} feature file(s) could not be parsed", summary.parse_errors);
             Ok(ExitCode::from(summary.exit_code()))
         }
@@ -433,19 +433,6 @@ fn compare_cell(rows: &[&lwt_harness::bdd::report::ScenarioRecord]) -> String {
         cell.push_str(&format!(" / {other} flaky or not done"));
     }
     cell
-}
-
-/// The results of `check`: one line per scenario that did not pass, the table by feature family,
-/// the totals and where the reports and logs are.
-fn print_results(summary: &lwt_harness::bdd::Summary, records: &[lwt_harness::bdd::report::ScenarioRecord], dir: &std::path::Path) {
-    use lwt_harness::console;
-    for line in console::outcome_lines(records) {
-        println!("{line}");
-    }
-    println!();
-    print!("{}", console::family_table(records));
-    println!("\n{summary}");
-    println!("reports: {} (report.html, report.md, junit.xml, latency.hlog; logs: *.log)", dir.display());
 }
 
 /// Sends tracing output to a file in `check`'s report folder (`broker.log`: the embedded broker's
