@@ -14,6 +14,7 @@
 pub mod actuator;
 pub mod bdd;
 pub mod checks;
+pub mod console;
 pub mod client_settings;
 pub mod fault;
 pub mod group;
@@ -23,6 +24,7 @@ pub mod latency;
 pub mod load;
 pub mod profile;
 pub mod proxy;
+pub mod report;
 pub mod rumqttc_observer;
 pub mod sensor;
 pub mod target;

@@ -101,9 +101,12 @@ enum Command {
         /// Tag expression, e.g. "@v5 and not @slow".
         #[arg(long)]
         tags: Option<String>,
-        /// Report folder (default: reports/<timestamp>/).
+        /// Report folder (default: reports/check-<UTC time>/, e.g. reports/check-2026-12-05T02-31-07Z).
         #[arg(long)]
         report_dir: Option<PathBuf>,
+        /// Print cucumber's step-by-step output instead of a progress bar.
+        #[arg(long, short)]
+        verbose: bool,
         /// Scenarios run at once (default: the profile's `concurrency`, else 16).
         #[arg(long)]
         concurrency: Option<usize>,
@@ -210,12 +213,13 @@ fn main() -> ExitCode {
     if let Some(Command::Broker { args }) = cli.command {
         return lwt_broker::cli::main_from(std::iter::once(std::ffi::OsString::from("lwt-broker")).chain(args));
     }
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
-        .with_writer(std::io::stderr)
-        .init();
+    let mut command = cli.command;
+    if let Err(e) = init_logging(&mut command) {
+        eprintln!("lwt-harness: {e:#}");
+        return ExitCode::from(2);
+    }
     let rt = tokio::runtime::Runtime::new().expect("tokio runtime");
-    let command = cli.command.unwrap_or(Command::Checks {
+    let command = command.unwrap_or(Command::Checks {
         target: TargetArgs {
             broker: None,
             launch: None,
@@ -251,14 +255,15 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
         }
         Command::Check { features, target, tags, report_dir, concurrency, rerun_failures, compare, .. } if !compare.is_empty() => {
             let features = if features.is_empty() { vec![PathBuf::from("features")] } else { features };
-            let report_dir = report_dir.unwrap_or_else(|| PathBuf::from("reports").join(format!("compare-{}", now_secs())));
+            let report_dir = report_dir.unwrap_or_else(|| PathBuf::from("reports").join(lwt_harness::report::timestamped("compare")));
             let mut columns = Vec::new();
             let mut table: std::collections::BTreeMap<String, Vec<String>> = std::collections::BTreeMap::new();
             let mut worst = 0u8;
             for (i, name) in compare.iter().enumerate() {
                 let (spec, profile) = compare_target(name, target.profile.as_deref())?;
                 let profile = target.with_login(profile);
-                let t = Target::start(&spec).await?;
+                std::fs::create_dir_all(report_dir.join(format!("{i}")))?;
+                let t = Target::start(&spec).await?.keep_log_at(report_dir.join(format!("{i}")).join("broker.log"));
                 lwt_harness::client_settings::preflight(&t, &profile).await?;
                 println!("== {} ({})", t.name(), t.addr());
                 columns.push(t.name().to_string());
@@ -286,7 +291,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             println!("reports: {}", report_dir.display());
             Ok(ExitCode::from(worst))
         }
-        Command::Check { features, target, tags, report_dir, concurrency, rerun_failures, identities, eventgrid, wss, .. } => {
+        Command::Check { features, target, tags, report_dir, verbose, concurrency, rerun_failures, identities, eventgrid, wss, .. } => {
             let spec = check_spec(&target, identities.as_deref(), eventgrid.as_deref(), wss)?;
             let profile = match &target.profile {
                 Some(p) => Profile::load(p)?,
@@ -299,8 +304,8 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             for f in &features {
                 anyhow::ensure!(f.exists(), "feature path {} does not exist", f.display());
             }
-            let report_dir = report_dir.unwrap_or_else(|| PathBuf::from("reports").join(format!("check-{}", now_secs())));
-            let t = Target::start(&spec).await?;
+            let report_dir = report_dir.unwrap_or_else(|| PathBuf::from("reports").join(lwt_harness::report::timestamped("check")));
+            let t = Target::start(&spec).await?.keep_log_at(report_dir.join("broker.log"));
             let t = match identities.as_ref().or(eventgrid.as_ref()) {
                 Some(dir) => t.with_identities(lwt_harness::init::Identities::new(dir)),
                 None => t,
@@ -310,10 +315,10 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             let concurrency = concurrency.or(profile.concurrency).unwrap_or(16);
             anyhow::ensure!(concurrency > 0, "--concurrency must be at least 1");
             let opts = lwt_harness::bdd::RunOptions { paths: features, tags, report_dir: Some(report_dir.clone()), concurrency, rerun_failures };
+            let console = lwt_harness::console::Console::start(verbose);
             let (summary, records) = lwt_harness::bdd::run(t, profile, opts).await?;
-            print_outcomes(&records);
-            println!("{summary}");
-            println!("reports: {}", report_dir.display());
+            console.finish();
+            lwt_harness::console::print_results(&summary, &records, &report_dir);
             anyhow::ensure!(summary.parse_errors == 0, "{} feature file(s) could not be parsed", summary.parse_errors);
             Ok(ExitCode::from(summary.exit_code()))
         }
@@ -434,29 +439,23 @@ fn compare_cell(rows: &[&lwt_harness::bdd::report::ScenarioRecord]) -> String {
     cell
 }
 
-/// The console's list of what did not pass: failures with their rule and level, errors, flaky
-/// scenarios with their history, and reference choices the target made differently.
-fn print_outcomes(records: &[lwt_harness::bdd::report::ScenarioRecord]) {
-    use lwt_harness::bdd::report::ScenarioOutcome as O;
-    for r in records {
-        let word = match (&r.outcome, r.reference_choice) {
-            (O::Passed | O::Skipped(_), _) => continue,
-            (_, true) => "REFERENCE CHOICE DIFFERS",
-            (O::Failed(_), _) if r.must_failed() => "FAIL (MUST)",
-            (O::Failed(_), _) => "FAIL (SHOULD)",
-            (O::Errored(_) | O::Undefined, _) => "ERROR",
-            (O::Flaky(_), _) => "FLAKY",
-            (O::NotDone(_), _) => "NOT DONE (MAY)",
-        };
-        println!("{word}: {} / {} (line {}): {}", r.feature, r.scenario, r.line, r.detail());
-        if r.history.len() > 1 {
-            println!("    history: {}", r.history.join(" → "));
-        }
+/// Sends tracing output to a file in `check`'s report folder (`broker.log`: the embedded broker's
+/// and the harness's logs, kept apart from the results; with `--broker`/`--launch`/`--compare`,
+/// `harness.log`, since a launched broker's own output is `broker.log`), choosing the report folder
+/// now if none was given. Other commands log warnings to stderr. `RUST_LOG` sets the filter.
+fn init_logging(command: &mut Option<Command>) -> anyhow::Result<()> {
+    let filter = |default: &str| tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| default.into());
+    if let Some(Command::Check { report_dir, compare, target, .. }) = command {
+        let prefix = if compare.is_empty() { "check" } else { "compare" };
+        let dir = report_dir.get_or_insert_with(|| PathBuf::from("reports").join(lwt_harness::report::timestamped(prefix)));
+        std::fs::create_dir_all(&*dir).map_err(|e| anyhow::anyhow!("cannot create report folder {}: {e}", dir.display()))?;
+        let embedded = compare.is_empty() && target.broker.is_none() && target.launch.is_none();
+        let file = std::fs::File::create(dir.join(if embedded { "broker.log" } else { "harness.log" }))?;
+        tracing_subscriber::fmt().with_env_filter(filter("info")).with_ansi(false).with_writer(std::sync::Mutex::new(file)).init();
+        return Ok(());
     }
-}
-
-fn now_secs() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+    tracing_subscriber::fmt().with_env_filter(filter("warn")).with_writer(std::io::stderr).init();
+    Ok(())
 }
 
 /// A `--compare` entry as a target and the profile to judge it with.

@@ -13,7 +13,7 @@ use crate::transport::{Endpoint, Identity, TlsClient};
 use std::sync::Arc;
 use tokio::process::{Child, Command};
 use tokio::time::Instant;
-use tracing::{debug, info};
+use tracing::{debug, info, warn};
 
 /// A broker address given as a URL: `mqtt://`, `mqtts://`, or MQTT over WebSockets `ws://` /
 /// `wss://` with a path (default `/mqtt`).
@@ -162,9 +162,18 @@ pub struct Target {
     /// The WebSocket path, when clients speak MQTT over WebSockets.
     ws: Option<Arc<str>>,
     identities: Option<crate::init::Identities>,
+    /// Where a launched broker's output (`broker.log` of its launch folder) is copied when it stops.
+    log_copy: Option<PathBuf>,
 }
 
 impl Target {
+    /// Keeps a launched broker's stdout/stderr: copied to `path` (a report folder's `broker.log`)
+    /// when the target stops, since the launch folder is temporary. No effect on other targets.
+    pub fn keep_log_at(mut self, path: PathBuf) -> Self {
+        self.log_copy = Some(path);
+        self
+    }
+
     /// Starts (or resolves) the target and waits until it accepts TCP connections.
     pub async fn start(spec: &TargetSpec) -> anyhow::Result<Target> {
         match spec {
@@ -178,6 +187,7 @@ impl Target {
                     tls: None,
                     ws: None,
                     identities: None,
+                    log_copy: None,
                 })
             }
             TargetSpec::EmbeddedWs(config) => {
@@ -190,6 +200,7 @@ impl Target {
                     tls: None,
                     ws: Some(lwt_broker::ws::DEFAULT_PATH.into()),
                     identities: None,
+                    log_copy: None,
                 })
             }
             TargetSpec::EmbeddedTls { config, tls, client, ws } => {
@@ -209,6 +220,7 @@ impl Target {
                     tls: Some(Arc::new(client.clone())),
                     ws: ws.then(|| lwt_broker::ws::DEFAULT_PATH.into()),
                     identities: None,
+                    log_copy: None,
                 })
             }
             TargetSpec::External(url, tls) => {
@@ -225,7 +237,7 @@ impl Target {
                     .with_context(|| format!("broker {url} does not accept connections"))?;
                 let tls = if url.tls { tls.clone().map(Arc::new) } else { None };
                 let ws = url.ws.as_deref().map(Arc::from);
-                Ok(Target { addr, name: url.to_string(), state: State::External, tls, ws, identities: None })
+                Ok(Target { addr, name: url.to_string(), state: State::External, tls, ws, identities: None, log_copy: None })
             }
             TargetSpec::Launch(cmd) => {
                 let port = free_port()?;
@@ -240,6 +252,7 @@ impl Target {
                     tls: tls.map(Arc::new),
                     ws: None,
                     identities: None,
+                    log_copy: None,
                 };
                 t.wait_ready().await?;
                 Ok(t)
@@ -340,9 +353,14 @@ impl Target {
                 }
             }
             State::External => {}
-            State::Launched { child, .. } => {
+            State::Launched { child, _dir, label, .. } => {
                 if let Some(c) = child.take() {
                     stop_child(c, StopKind::Graceful).await;
+                }
+                if let Some(to) = &self.log_copy {
+                    if let Err(e) = std::fs::copy(_dir.path().join("broker.log"), to) {
+                        warn!("could not keep the output of `{label}` in {}: {e}", to.display());
+                    }
                 }
             }
         }

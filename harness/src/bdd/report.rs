@@ -1,12 +1,12 @@
-//! Reports of a feature run: one row per rule id with level, pass / fail / skip, measured timing and,
-//! for failures, what was expected and what was seen. Built from verdicts, never from log lines.
-//! (`junit.xml` and `cucumber.json` are written by cucumber's own writers next to these.)
+//! Scenario records of a feature run (outcome, rule ids, level, verdicts, family, close type) and
+//! the report folder they are written to: `report.md` / `report.html` ([`crate::report`]),
+//! `latency.hlog`, `junit.xml`, `verdicts.json`. Built from verdicts, never from log lines.
+//! (`cucumber.json` is written by cucumber's own writer next to these.)
 
 use crate::verdict::{Level, Status, Verdict};
 use cucumber::gherkin;
 use serde::Serialize;
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::path::Path;
 
 /// How a scenario ended, judged from its verdicts.
@@ -94,6 +94,27 @@ pub struct ScenarioRecord {
     /// Feature file and line: which scenario a rerun runs.
     #[serde(skip)]
     pub key: String,
+    /// Feature family (the folder under `features/`: `v5`, `v3.1.1`, `seed`, `eventgrid`, ...), for
+    /// the console's and the report's summaries.
+    pub family: String,
+    /// How the scenario closes the connection whose will it times (`FIN`, `RST`, `keep-alive`, ...;
+    /// see [`crate::report::closes`]), for the latency histograms by close type.
+    pub close: Option<String>,
+}
+
+/// The family of a feature file: the folder right under `features/`, else the file's own folder.
+pub fn family_of(path: Option<&Path>) -> String {
+    let Some(path) = path else { return "(unknown)".into() };
+    let parts: Vec<String> = path.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
+    if let Some(i) = parts.iter().rposition(|p| p == "features") {
+        if i + 2 < parts.len() {
+            return parts[i + 1].clone();
+        }
+    }
+    match parts.len() {
+        n if n >= 2 => parts[n - 2].clone(),
+        _ => "(top)".into(),
+    }
 }
 
 fn level_of(tags: &[String]) -> Level {
@@ -126,6 +147,8 @@ impl ScenarioRecord {
             verdicts: Vec::new(),
             history: Vec::new(),
             key: String::new(),
+            family: String::new(),
+            close: None,
         }
     }
     /// A scenario that ran.
@@ -139,6 +162,8 @@ impl ScenarioRecord {
             outcome,
             verdicts,
             key: scenario_key(f, s),
+            family: family_of(f.path.as_deref()),
+            close: crate::report::closes::close_type(f, s).map(str::to_owned),
             ..Self::blank(&f.name, &s.name, s.position.line)
         }
     }
@@ -163,7 +188,8 @@ impl ScenarioRecord {
             self.outcome = ScenarioOutcome::Flaky(format!("outcomes differ between runs: {}", self.history.join(", ")));
         }
     }
-    fn status_word(&self) -> String {
+    /// The result as the reports show it: `FAIL (MUST)`, `skip (TLS)`, `FLAKY (FAIL → pass)`.
+    pub fn status_word(&self) -> String {
         let must = if self.must_failed() { " (MUST)" } else { "" };
         match &self.outcome {
             ScenarioOutcome::Failed(_) if self.must_failed() => format!("FAIL{must}"),
@@ -174,7 +200,8 @@ impl ScenarioRecord {
             o => o.word().into(),
         }
     }
-    fn timing(&self) -> String {
+    /// Every measured time of its verdicts (`12.3 ms, 4.5 ms`).
+    pub fn timing(&self) -> String {
         self.verdicts
             .iter()
             .flat_map(|v| v.timings.iter())
@@ -220,122 +247,25 @@ pub fn by_rule(records: &[ScenarioRecord]) -> BTreeMap<String, Vec<&ScenarioReco
     m
 }
 
-/// The report's sections, each a title and the records in it: conformance (everything but
-/// reference choices), then failures, errors, flaky, MAY not done, and reference choices apart.
-fn sections(records: &[ScenarioRecord]) -> Vec<(&'static str, Vec<ScenarioRecord>)> {
-    let pick = |f: &dyn Fn(&ScenarioRecord) -> bool| records.iter().filter(|r| f(r)).cloned().collect::<Vec<_>>();
-    let conf = |r: &ScenarioRecord| !r.reference_choice;
-    vec![
-        ("Conformance", pick(&|r| conf(r))),
-        ("Failures (the broker broke the rule)", pick(&|r| conf(r) && matches!(r.outcome, ScenarioOutcome::Failed(_)))),
-        (
-            "Errors (the harness could not establish what it needed; not failures)",
-            pick(&|r| conf(r) && matches!(r.outcome, ScenarioOutcome::Errored(_) | ScenarioOutcome::Undefined)),
-        ),
-        ("Flaky (outcome changed between reruns)", pick(&|r| conf(r) && matches!(r.outcome, ScenarioOutcome::Flaky(_)))),
-        ("Not done (MAY)", pick(&|r| conf(r) && matches!(r.outcome, ScenarioOutcome::NotDone(_)))),
-        (
-            "Reference choices (the spec leaves room; not conformance, not counted for the exit code)",
-            pick(&|r| r.reference_choice),
-        ),
-    ]
-}
-
-/// The Markdown report.
-pub fn markdown(records: &[ScenarioRecord], summary: &super::Summary, target: &str) -> String {
-    let mut md = String::new();
-    let _ = writeln!(md, "# Last Will conformance report\n");
-    let _ = writeln!(md, "Target profile: `{target}`\n");
-    let _ = writeln!(md, "{summary}.\n");
-    for (title, rows) in sections(records) {
-        if rows.is_empty() {
-            continue;
-        }
-        let _ = writeln!(md, "## {title}\n");
-        let _ = writeln!(md, "| rule | level | result | scenario | measured | expected vs seen |");
-        let _ = writeln!(md, "|---|---|---|---|---|---|");
-        for (rule, rows) in by_rule(&rows) {
-            for r in rows {
-                let _ = writeln!(
-                    md,
-                    "| {rule} | {} | {} | {} | {} | {} |",
-                    r.level,
-                    escape_md(&r.status_word()),
-                    escape_md(&r.scenario),
-                    r.timing(),
-                    escape_md(&r.detail())
-                );
-            }
-        }
-        let _ = writeln!(md);
-    }
-    md
-}
-
-fn escape_md(s: &str) -> String {
-    s.replace('|', "\\|").replace('\n', " ")
-}
-
 /// Escapes text for HTML and XML.
 pub fn escape_html(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
-fn css_class(o: &ScenarioOutcome) -> &'static str {
-    match o {
-        ScenarioOutcome::Passed => "pass",
-        ScenarioOutcome::Skipped(_) | ScenarioOutcome::NotDone(_) => "skip",
-        ScenarioOutcome::Errored(_) | ScenarioOutcome::Undefined => "error",
-        ScenarioOutcome::Flaky(_) => "flaky",
-        ScenarioOutcome::Failed(_) => "fail",
-    }
-}
-
-/// The HTML report (same sections as the Markdown one).
-pub fn html(records: &[ScenarioRecord], summary: &super::Summary, target: &str) -> String {
-    let mut h = String::from(
-        "<!doctype html><html><head><meta charset=\"utf-8\"><title>Last Will conformance report</title>\
-         <style>body{font-family:sans-serif}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px}\
-         .pass{background:#e6ffe6}.fail{background:#ffe6e6}.error{background:#fff3cd}.flaky{background:#e6e6ff}\
-         .skip{background:#f2f2f2}</style></head><body>",
-    );
-    let _ = write!(
-        h,
-        "<h1>Last Will conformance report</h1><p>Target profile: <code>{}</code></p><p>{}.</p>",
-        escape_html(target),
-        escape_html(&summary.to_string())
-    );
-    for (title, rows) in sections(records) {
-        if rows.is_empty() {
-            continue;
-        }
-        let _ = write!(h, "<h2>{}</h2>", escape_html(title));
-        h.push_str("<table><tr><th>rule</th><th>level</th><th>result</th><th>scenario</th><th>measured</th><th>expected vs seen</th></tr>");
-        for (rule, rows) in by_rule(&rows) {
-            for r in rows {
-                let _ = write!(
-                    h,
-                    "<tr class=\"{}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                    css_class(&r.outcome),
-                    escape_html(&rule),
-                    r.level,
-                    escape_html(&r.status_word()),
-                    escape_html(&r.scenario),
-                    escape_html(&r.timing()),
-                    escape_html(&r.detail())
-                );
-            }
-        }
-        h.push_str("</table>");
-    }
-    h.push_str("</body></html>\n");
-    h
-}
-
-/// Writes `report.md`, `report.html`, `junit.xml` and `verdicts.json` into `dir`.
+/// Writes `report.md`, `report.html`, `latency.hlog` (and `latency.svg` when a will was timed),
+/// `junit.xml` and `verdicts.json` into `dir`.
 pub fn write(dir: &Path, records: &[ScenarioRecord], summary: &super::Summary, target: &str) -> anyhow::Result<()> {
-    std::fs::write(dir.join("report.md"), markdown(records, summary, target))?;
-    std::fs::write(dir.join("report.html"), html(records, summary, target))?;
+    use crate::report::{closes, conformance};
+    let latency = closes::histograms(records);
+    let head = conformance::Header { profile: target, summary };
+    std::fs::write(dir.join("report.md"), conformance::markdown(records, &head, &latency))?;
+    std::fs::write(dir.join("report.html"), conformance::html(records, &head, &latency))?;
+    let mut hlog = Vec::new();
+    closes::write_hlog(&latency, &mut hlog)?;
+    std::fs::write(dir.join("latency.hlog"), hlog)?;
+    if let Some(svg) = closes::spectrum_svg(&latency) {
+        std::fs::write(dir.join("latency.svg"), svg)?;
+    }
     std::fs::write(dir.join("junit.xml"), super::junit::xml(records, target))?;
     let json = serde_json::json!({
         "target": target,

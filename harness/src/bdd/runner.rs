@@ -58,7 +58,10 @@ async fn run_in(
         many => {
             staging = tempfile::tempdir()?;
             for (i, p) in many.iter().enumerate() {
-                copy_features(p, &staging.path().join(format!("{i:02}")))?;
+                // Keep the path's folders (`features/v5/...`) so records know their feature family.
+                let folder = if p.is_file() { p.parent().unwrap_or(Path::new("")) } else { p.as_path() };
+                let kept: PathBuf = folder.components().filter(|c| matches!(c, std::path::Component::Normal(_))).collect();
+                copy_features(p, &staging.path().join(format!("{i:02}")).join(kept))?;
             }
             staging.path().to_path_buf()
         }
@@ -88,6 +91,7 @@ async fn run_in(
                 skipped.lock().unwrap().push(ScenarioRecord::skipped(feat, sc, &tags, &why));
                 return false;
             }
+            crate::console::scenario_planned();
             true
         })
     };
@@ -99,8 +103,14 @@ async fn run_in(
         if again.is_empty() {
             break;
         }
-        println!("rerun {round} of {}: {} scenario(s), one at a time", opts.rerun_failures, again.len());
-        let only: Filter = Box::new(move |feat, _, sc| again.contains(&report::scenario_key(feat, sc)));
+        crate::console::println(&format!("rerun {round} of {}: {} scenario(s), one at a time", opts.rerun_failures, again.len()));
+        let only: Filter = Box::new(move |feat, _, sc| {
+            let wanted = again.contains(&report::scenario_key(feat, sc));
+            if wanted {
+                crate::console::scenario_planned();
+            }
+            wanted
+        });
         pass(&input, 1, run_env.identities.is_some(), only, Box::new(std::io::sink())).await;
         for rerun in std::mem::take(&mut *run_env.records.lock().unwrap()) {
             if let Some(r) = records.iter_mut().find(|r| r.key == rerun.key) {
@@ -154,11 +164,13 @@ async fn pass(
                 let tags = all_tags(feat, rule, sc);
                 let (verdicts, undefined) = judged(finished, world, &tags);
                 let outcome = ScenarioOutcome::of(&verdicts, undefined);
-                env().records.lock().unwrap().push(ScenarioRecord::ran(feat, sc, &tags, outcome, verdicts));
+                let record = ScenarioRecord::ran(feat, sc, &tags, outcome, verdicts);
+                crate::console::scenario_finished(&record);
+                env().records.lock().unwrap().push(record);
             })
         })
         .with_writer(
-            writer::Basic::raw(std::io::stdout(), writer::Coloring::Never, 0)
+            writer::Basic::raw(crate::console::step_output(), writer::Coloring::Never, 0)
                 .summarized()
                 .tee::<LwtWorld, _>(writer::Json::for_tee(json))
                 .normalized(),

@@ -84,8 +84,9 @@ pub fn table(s: &Summary) -> String {
     out
 }
 
-/// The summary as a markdown table.
-pub fn markdown(s: &Summary) -> String {
+/// The summary as a markdown table, with links to the plots that were drawn (`(file, alt text)`;
+/// a plot with no data is not drawn, so not linked).
+pub fn markdown(s: &Summary, plots: &[(&str, &str)]) -> String {
     let mut md = format!("# Load run: {}\n\n| metric | value |\n|---|---|\n", s.scenario);
     for (k, v) in rows(s) {
         let _ = writeln!(md, "| {k} | {} |", v.replace('|', "\\|"));
@@ -94,7 +95,11 @@ pub fn markdown(s: &Summary) -> String {
     for n in &s.notes {
         let _ = writeln!(md, "- note: {n}");
     }
-    md.push_str("\n![latency](latency.svg)\n\n![arrivals](arrivals.svg)\n\n![keep-alive error](keepalive.svg)\n\nHistogram logs: `latency.hlog` (µs).\n");
+    md.push('\n');
+    for (file, alt) in plots {
+        let _ = writeln!(md, "![{alt}]({file})\n");
+    }
+    md.push_str("Histogram logs: `latency.hlog` (µs).\n");
     md
 }
 
@@ -118,27 +123,30 @@ pub fn write(dir: &Path, s: &Summary) -> anyhow::Result<()> {
     let h = Hists::decode(&s.histograms)?;
     let put = |f: &str, text: &str| std::fs::write(dir.join(f), text).with_context(|| format!("cannot write {}", dir.join(f).display()));
     put("summary.json", &serde_json::to_string_pretty(s)?)?;
-    let md = markdown(s);
-    put("report.md", &md)?;
     // Plots with no data are left out (a FIN storm has no keep-alive error; a run with no will has
     // no latency).
     let mut plots = String::new();
+    let mut drawn: Vec<(&str, &str)> = Vec::new();
     let has = |hs: &[&hdrhistogram::Histogram<u64>]| hs.iter().any(|h| !h.is_empty());
     if has(&[&h.latency_planned, &h.latency_actual]) {
         let lat = plot::latency_spectrum(&[("from planned", &h.latency_planned), ("from actual", &h.latency_actual)]);
         put("latency.svg", &lat)?;
+        drawn.push(("latency.svg", "latency"));
         plots += &lat;
     }
     if has(&[&h.arrivals]) {
         let arr = plot::arrivals(&h.arrivals);
         put("arrivals.svg", &arr)?;
+        drawn.push(("arrivals.svg", "arrivals"));
         plots += &arr;
     }
     if has(&[&h.keepalive_late, &h.keepalive_early]) {
         let ka = plot::keepalive_error(&h.keepalive_late, &h.keepalive_early);
         put("keepalive.svg", &ka)?;
+        drawn.push(("keepalive.svg", "keep-alive error"));
         plots += &ka;
     }
+    put("report.md", &markdown(s, &drawn))?;
     let mut hlog = Vec::new();
     write_hlog(&h, &mut hlog)?;
     std::fs::write(dir.join("latency.hlog"), hlog)?;
@@ -244,5 +252,17 @@ fn num(v: f64) -> String {
         format!("{v:.0}")
     } else {
         format!("{v:.3}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn markdown_links_only_the_plots_that_were_drawn() {
+        let md = markdown(&Summary::default(), &[("latency.svg", "latency")]);
+        assert!(md.contains("![latency](latency.svg)"), "{md}");
+        assert!(!md.contains("keepalive.svg") && !md.contains("arrivals.svg"), "{md}");
     }
 }
