@@ -43,7 +43,7 @@ Feature: 5.0 will size and fan-out: large wills intact, the Maximum Packet Size,
     Then "sensor1" is refused with reason code 0x95 or disconnected without CONNACK
     And "actuator1" receives nothing on "clients/+/status" for 1 second
 
-  @MQTT-3.1.2-25 @must
+  @MQTT-3.1.2-25 @MQTT-3.1.2-24 @must
   Scenario: A will larger than a subscriber's Maximum Packet Size is not sent to it
     Given actuator "small" with maximum packet size 512 subscribed to "clients/+/status" at QoS 1
     And actuator "actuator1" subscribed to "clients/+/status" at QoS 1
