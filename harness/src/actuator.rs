@@ -54,6 +54,9 @@ pub struct ActuatorSpec {
     pub password: Option<Bytes>,
     /// Keep Alive in seconds; the observer pings to honour it (see [`crate::client_settings`]).
     pub keep_alive: u16,
+    /// Maximum Packet Size it announces in CONNECT (5.0): the broker must not send it anything
+    /// larger (MQTT-3.1.2-24/-25). Not enforced on receipt, so an oversized delivery is observed.
+    pub max_packet_size: Option<u32>,
 }
 
 impl ActuatorSpec {
@@ -67,6 +70,7 @@ impl ActuatorSpec {
             username: None,
             password: None,
             keep_alive: crate::client_settings::OBSERVER_KEEP_ALIVE,
+            max_packet_size: None,
         }
     }
 }
@@ -119,6 +123,9 @@ impl Actuator {
         c.password = spec.password.clone();
         if let (ProtocolVersion::V5, Some(s)) = (spec.version, spec.session_expiry) {
             c.properties.push(Property::SessionExpiryInterval(s));
+        }
+        if let (ProtocolVersion::V5, Some(m)) = (spec.version, spec.max_packet_size) {
+            c.properties.push(Property::MaximumPacketSize(m));
         }
         writer.write_packet(&Packet::Connect(c)).await?;
         let ack = match tokio::time::timeout(OBSERVER_CONNECT_TIMEOUT, reader.read_packet()).await {

@@ -1,6 +1,7 @@
 //! Two independent observer stacks see the same wills: our codec's [`Actuator`] and rumqttc's
 //! client ([`RumqttcObserver`]) subscribe side by side, a sensor with a will (5.0: with every will
-//! property) is cut off with RST, and both must record the same will — topic, payload, QoS, RETAIN
+//! property; a short payload and the largest one MQTT allows, 65,535 bytes) is cut off with RST, and
+//! both must record the same will — topic, payload, QoS, RETAIN
 //! and (5.0) properties. A codec bug shared by the reference broker and the harness would show here
 //! as a disagreement. Each run ends with a probe both stacks must see, so "nothing else arrived" is
 //! proven, not assumed.
@@ -24,16 +25,16 @@ fn key(o: &Observation) -> (String, Bytes, QoS, bool, Vec<String>) {
     (o.topic.clone(), o.payload.clone(), o.qos, o.retain, props)
 }
 
-async fn crosscheck(addr: SocketAddr, v: ProtocolVersion, tag: &str) {
-    let base = format!("xcheck/{tag}/{}/{:?}", std::process::id(), v);
+async fn crosscheck(addr: SocketAddr, v: ProtocolVersion, tag: &str, payload: Bytes) {
+    let base = format!("xcheck/{tag}/{}/{:?}/{}", std::process::id(), v, payload.len());
     let filter = format!("{base}/#");
-    let ours = Actuator::connect(addr, ActuatorSpec::new(format!("xc-ours-{tag}-{v:?}"), v)).await.unwrap();
+    let ours = Actuator::connect(addr, ActuatorSpec::new(format!("xc-ours-{tag}-{v:?}-{}", payload.len()), v)).await.unwrap();
     ours.subscribe(&filter, QoS::AtLeastOnce).await.unwrap();
-    let theirs = RumqttcObserver::connect(addr, RumqttcSpec::new(format!("xc-rq-{tag}-{v:?}"), v)).await.unwrap();
+    let theirs = RumqttcObserver::connect(addr, RumqttcSpec::new(format!("xc-rq-{tag}-{v:?}-{}", payload.len()), v)).await.unwrap();
     assert_eq!(theirs.subscribe(&filter, QoS::AtLeastOnce).await.unwrap(), vec![1]);
 
     let will_topic = format!("{base}/sensor/status");
-    let mut spec = SensorSpec::new(format!("xc-sensor-{tag}-{v:?}"), v).with_will(&will_topic, "offline", QoS::AtLeastOnce, false);
+    let mut spec = SensorSpec::new(format!("xc-sensor-{tag}-{v:?}-{}", payload.len()), v).with_will(&will_topic, payload.clone(), QoS::AtLeastOnce, false);
     if v == ProtocolVersion::V5 {
         for p in [
             Property::PayloadFormatIndicator(1),
@@ -72,11 +73,19 @@ async fn crosscheck(addr: SocketAddr, v: ProtocolVersion, tag: &str) {
     ours.disconnect().await;
 }
 
+/// A short will, and the largest will payload MQTT allows (Binary Data: 65,535 bytes), which both
+/// stacks must see byte for byte (ASCII: the 5.0 will is flagged UTF-8, and the reference broker checks).
+fn payloads() -> [Bytes; 2] {
+    [Bytes::from_static(b"offline"), Bytes::from((0..65_535u32).map(|i| b'a' + (i % 26) as u8).collect::<Vec<u8>>())]
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn both_stacks_see_the_same_will_on_the_reference_broker() {
     let t = Target::start(&TargetSpec::Embedded(Default::default())).await.unwrap();
     for v in [ProtocolVersion::V311, ProtocolVersion::V5] {
-        crosscheck(t.addr(), v, "embedded").await;
+        for payload in payloads() {
+            crosscheck(t.addr(), v, "embedded", payload).await;
+        }
     }
     t.stop().await;
 }
@@ -86,7 +95,9 @@ async fn both_stacks_see_the_same_will_on_mosquitto() {
     assert!(find_mosquitto().is_some(), "mosquitto is not installed (apt-get install mosquitto); .ci/run installs it");
     let t = Target::start(&TargetSpec::Launch("mosquitto".into())).await.unwrap();
     for v in [ProtocolVersion::V311, ProtocolVersion::V5] {
-        crosscheck(t.addr(), v, "mosquitto").await;
+        for payload in payloads() {
+            crosscheck(t.addr(), v, "mosquitto", payload).await;
+        }
     }
     t.stop().await;
 }

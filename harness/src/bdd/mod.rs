@@ -1,5 +1,5 @@
 //! Gherkin: one [`LwtWorld`], steps grouped by noun ([`clients`], [`wills`], [`faults`],
-//! [`expectations`], [`eventgrid`], [`shared`]), each a thin call into the engine, and [`run`], which runs
+//! [`expectations`], [`eventgrid`], [`shared`], [`coverage`]), each a thin call into the engine, and [`run`], which runs
 //! feature files against a target and collects verdicts for the reports.
 //!
 //! Every scenario gets its own namespace: client ids and topics written in the feature
@@ -10,6 +10,7 @@
 //! embedded target each scenario gets its own broker.
 
 pub mod clients;
+pub mod coverage;
 pub mod durable;
 pub mod eventgrid;
 pub mod expectations;
