@@ -22,12 +22,16 @@ fn every_shipped_scenario_parses() {
         }
     }
     names.sort();
-    for want in ["will-storm", "will-storm-rst", "will-storm-silence", "keepalive-precision", "takeover-storm", "reconnect-within-delay", "seed-fleet"] {
+    for want in ["will-storm", "will-storm-rst", "will-storm-silence", "keepalive-precision", "takeover-storm", "reconnect-within-delay", "seed-fleet", "will-storm-ws", "seed-fleet-ws"] {
         assert!(names.iter().any(|n| n == want), "{want} missing from {names:?}");
     }
     let storm = Scenario::load(&scenarios_dir().join("will-storm.yaml")).unwrap();
     assert_eq!(storm.fleet.count, 10_000);
     assert_eq!(storm.fault.kind, FaultKind::Fin);
+    let ws = Scenario::load(&scenarios_dir().join("will-storm-ws.yaml")).unwrap();
+    assert_eq!((ws.fleet.count, ws.fault.kind), (10_000, FaultKind::Fin));
+    let seed_ws = Scenario::load(&scenarios_dir().join("seed-fleet-ws.yaml")).unwrap();
+    assert_eq!(seed_ws.target.launch.as_deref(), Some("embedded-ws"));
     let ka = Scenario::load(&scenarios_dir().join("keepalive-precision.yaml")).unwrap();
     assert_eq!((ka.keep_alive_of(0), ka.keep_alive_of(9), ka.keep_alive_of(10)), (1, 10, 1));
 }

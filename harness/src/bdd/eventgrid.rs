@@ -568,7 +568,7 @@ async fn exactly_n(w: &mut LwtWorld, who: String, n: usize, filter: String) {
     let f = w.topic(&filter);
     let a = w.actuator(&who);
     tokio::time::sleep(verdict::DUPLICATE_GRACE).await;
-    let payload = format!("probe-exactly-{}", Instant::now().elapsed().as_nanos());
+    let payload = verdict::probe_nonce();
     let pt = verdict::probe_topic(a);
     let sent = a.publish(Publish::new(pt.clone(), payload.clone().into_bytes())).await.is_ok();
     let probe = if sent { a.wait_for(|o| o.topic == pt && o.payload == payload.as_bytes(), Instant::now() + REPLY_TIMEOUT).await } else { None };

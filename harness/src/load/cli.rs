@@ -67,11 +67,14 @@ fn built_lwt_broker() -> anyhow::Result<PathBuf> {
 /// A target by name: `embedded`, `embedded-tls` (in-process, TLS with client certificates),
 /// `lwt-broker` (the reference broker as its own process),
 /// `lwt-broker-unlimited` (the same, with no practical per-session queue cap), `mosquitto`,
-/// `mosquitto-unlimited` (no queue caps), `mosquitto-tls`, `mqtt://host:port`, or a launch command
-/// with `{port}`.
+/// `mosquitto-unlimited` (no queue caps), `mosquitto-tls`, `embedded-ws` (in-process, MQTT over
+/// WebSockets), `mqtt://host:port`, `ws://host:port/path` (a running broker's websockets listener,
+/// e.g. `fixtures/brokers/mosquitto-ws.sh` or `lwt-broker --bind-ws`), or a launch command with
+/// `{port}`.
 pub fn named_target(name: &str) -> anyhow::Result<TargetSpec> {
     match name {
         "embedded" => Ok(TargetSpec::Embedded(lwt_broker::Config::default())),
+        "embedded-ws" => Ok(TargetSpec::EmbeddedWs(lwt_broker::Config::default())),
         "lwt-broker" => Ok(TargetSpec::Launch(format!("{} --bind 127.0.0.1:{{port}}", built_lwt_broker()?.display()))),
         "embedded-tls" => {
             // The reference broker in-process behind TLS, requiring client certificates (like
@@ -108,7 +111,7 @@ pub fn named_target(name: &str) -> anyhow::Result<TargetSpec> {
                 bin.display()
             )))
         }
-        url if url.starts_with("mqtt://") || url.starts_with("mqtts://") => TargetSpec::from_flags(Some(url), None),
+        url if ["mqtt://", "mqtts://", "ws://", "wss://"].iter().any(|p| url.starts_with(p)) => TargetSpec::from_flags(Some(url), None),
         cmd => Ok(TargetSpec::Launch(cmd.to_string())),
     }
 }

@@ -49,6 +49,13 @@ pub fn will(topic: String, payload: String, qos: u8, retain: bool, delay: u32, v
     Will { topic, payload: Bytes::from(payload), qos: QoS::from_u8(qos).unwrap_or(QoS::AtMostOnce), retain, properties }
 }
 
+/// Writes `bytes` and flushes: over WebSockets a write only queues a frame, which leaves on flush
+/// (over TCP and TLS the flush costs nothing), so every load client sends through here.
+pub(crate) async fn send<W: tokio::io::AsyncWrite + Unpin>(w: &mut W, bytes: &[u8]) -> std::io::Result<()> {
+    w.write_all(bytes).await?;
+    w.flush().await
+}
+
 /// Opens a stream to `endpoint`, from `source` when given (plain TCP only).
 pub async fn dial(endpoint: &Endpoint, source: Option<IpAddr>) -> anyhow::Result<ClientStream> {
     if endpoint.tls.is_some() || source.is_none() {
@@ -121,8 +128,7 @@ pub async fn connect_member(
     };
     let bytes = Packet::Connect(c.to_connect()).to_bytes(c.version);
     let last_sent = Instant::now();
-    stream.write_all(&bytes).await?;
-    stream.flush().await?;
+    send(&mut stream, &bytes).await?;
     let mut buf = BytesMut::with_capacity(64);
     let ack = tokio::time::timeout(REPLY_TIMEOUT, read_one(&mut stream, &mut buf, c.version))
         .await
@@ -148,8 +154,7 @@ pub async fn disconnect_normally(mut m: Member, version: ProtocolVersion) {
     if version.is_v5() {
         d.properties.push(Property::SessionExpiryInterval(0));
     }
-    let _ = m.stream.write_all(&Packet::Disconnect(d).to_bytes(version)).await;
-    let _ = m.stream.flush().await;
+    let _ = send(&mut m.stream, &Packet::Disconnect(d).to_bytes(version)).await;
     let _ = m.stream.shutdown().await;
 }
 
@@ -192,7 +197,7 @@ impl Observer {
         let mut stream = endpoint.dial(None).await.with_context(|| format!("observer {client_id} cannot connect"))?;
         let mut c = Connect::new(version, client_id.clone());
         c.keep_alive = 0;
-        stream.write_all(&Packet::Connect(c).to_bytes(version)).await?;
+        send(&mut stream, &Packet::Connect(c).to_bytes(version)).await?;
         let mut buf = BytesMut::with_capacity(4096);
         match tokio::time::timeout(REPLY_TIMEOUT, read_one(&mut stream, &mut buf, version)).await {
             Ok(Ok(Packet::ConnAck(a))) if a.code == 0 => {}
@@ -205,7 +210,7 @@ impl Observer {
         let mut all: Vec<(String, SubOptions)> = filters.iter().map(|f| (f.clone(), SubOptions::qos(q))).collect();
         all.push((probe_topic.clone(), SubOptions::qos(QoS::AtMostOnce)));
         let sub = Subscribe { packet_id: 1, properties: Properties::new(), filters: all };
-        stream.write_all(&Packet::Subscribe(sub).to_bytes(version)).await?;
+        send(&mut stream, &Packet::Subscribe(sub).to_bytes(version)).await?;
         match tokio::time::timeout(REPLY_TIMEOUT, read_one(&mut stream, &mut buf, version)).await {
             Ok(Ok(Packet::SubAck(a))) => {
                 if let Some(bad) = a.codes.iter().find(|c| **c >= 0x80) {
@@ -354,7 +359,7 @@ async fn observe(
             log.lock().unwrap().append(&mut batch);
         }
         if !acks.is_empty() {
-            if let Err(e) = stream.write_all(&acks).await {
+            if let Err(e) = send(&mut stream, &acks).await {
                 *broken.lock().unwrap() = Some(format!("ack write failed: {e}"));
                 return;
             }
@@ -375,7 +380,7 @@ async fn observe(
             cmd = rx.recv() => match cmd {
                 Some(p) => {
                     let last = matches!(p, Packet::Disconnect(_));
-                    if stream.write_all(&p.to_bytes(version)).await.is_err() && !last {
+                    if send(&mut stream, &p.to_bytes(version)).await.is_err() && !last {
                         *broken.lock().unwrap() = Some("observer write failed".into());
                         return;
                     }

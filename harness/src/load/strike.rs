@@ -243,7 +243,7 @@ async fn strike(mut m: Member, kind: FaultKind, version: ProtocolVersion) -> Ins
         FaultKind::Disconnect04 => {
             let bytes = Packet::Disconnect(Disconnect::new(0x04)).to_bytes(version);
             at = Instant::now();
-            let _ = m.stream.write_all(&bytes).await;
+            let _ = super::fleet::send(&mut m.stream, &bytes).await;
         }
         // Silence, blackhole and takeover keep the socket: `apply` never strikes them.
         FaultKind::Silence | FaultKind::Blackhole | FaultKind::Takeover | FaultKind::Crash | FaultKind::Churn => unreachable!("{kind:?} does not close members one by one"),

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncReadExt;
 use tokio::time::Instant;
 
 async fn read_one(stream: &mut ClientStream, buf: &mut BytesMut, version: ProtocolVersion) -> anyhow::Result<Packet> {
@@ -34,7 +34,7 @@ async fn client(endpoint: &Endpoint, id: &str, version: ProtocolVersion) -> anyh
     let mut s = endpoint.dial(None).await?;
     let mut c = Connect::new(version, id.to_string());
     c.keep_alive = 0;
-    s.write_all(&Packet::Connect(c).to_bytes(version)).await?;
+    super::fleet::send(&mut s, &Packet::Connect(c).to_bytes(version)).await?;
     let mut buf = BytesMut::new();
     match tokio::time::timeout(REPLY_TIMEOUT, read_one(&mut s, &mut buf, version)).await {
         Ok(Ok(Packet::ConnAck(a))) if a.code == 0 => Ok((s, buf)),
@@ -60,7 +60,7 @@ impl Drop for Counter {
 async fn counter(endpoint: &Endpoint, id: &str, filter: &str, qos: QoS, version: ProtocolVersion) -> anyhow::Result<Counter> {
     let (mut s, mut buf) = client(endpoint, id, version).await?;
     let sub = Subscribe { packet_id: 1, properties: Properties::new(), filters: vec![(filter.to_string(), SubOptions::qos(qos))] };
-    s.write_all(&Packet::Subscribe(sub).to_bytes(version)).await?;
+    super::fleet::send(&mut s, &Packet::Subscribe(sub).to_bytes(version)).await?;
     match tokio::time::timeout(REPLY_TIMEOUT, read_one(&mut s, &mut buf, version)).await {
         Ok(Ok(Packet::SubAck(_))) => {}
         other => bail!("{id}: no SUBACK ({other:?})"),
@@ -87,7 +87,7 @@ async fn counter(endpoint: &Endpoint, id: &str, filter: &str, qos: QoS, version:
                 *l2.lock().unwrap() = Some(Instant::now());
             }
             if !acks.is_empty() {
-                if s.write_all(&acks).await.is_err() {
+                if super::fleet::send(&mut s, &acks).await.is_err() {
                     return;
                 }
                 acks.clear();
@@ -127,7 +127,7 @@ async fn publish_burst(
             }
             Packet::Publish(p).encode(version, &mut out);
         }
-        s.write_all(&out).await?;
+        super::fleet::send(&mut s, &out).await?;
         sent += k;
         if qos == QoS::AtLeastOnce {
             let mut acked = 0;
@@ -141,7 +141,7 @@ async fn publish_burst(
             }
         }
     }
-    let _ = s.write_all(&Packet::Disconnect(lwt_codec::Disconnect::new(0)).to_bytes(version)).await;
+    let _ = super::fleet::send(&mut s, &Packet::Disconnect(lwt_codec::Disconnect::new(0)).to_bytes(version)).await;
     Ok(sent)
 }
 
@@ -196,7 +196,8 @@ pub async fn measure(
 ) -> anyhow::Result<Throughput> {
     let version = ProtocolVersion::V311;
     let q = QoS::from_u8(qos).unwrap_or(QoS::AtMostOnce);
-    let tag = format!("{}-{}", std::process::id(), Instant::now().elapsed().as_nanos() % 1_000_000);
+    // Unique per run (process, sequence, clock): two runs against one broker never share topics or ids.
+    let tag = crate::verdict::probe_nonce().trim_start_matches("probe-").to_string();
     let base = format!("lwt-bench/{tag}/{}", if fan_in { "in" } else { "out" });
     let (pubs, subs) = if fan_in { (clients, 1) } else { (1, clients) };
     let mut counters = Vec::new();
@@ -321,7 +322,7 @@ pub async fn background(endpoint: &Endpoint, b: BackgroundSpec, version: Protoco
                     pid = pid.wrapping_add(1).max(1);
                     p.packet_id = Some(pid);
                 }
-                if wr.write_all(&Packet::Publish(p).to_bytes(version)).await.is_err() {
+                if super::fleet::send(&mut wr, &Packet::Publish(p).to_bytes(version)).await.is_err() {
                     return;
                 }
                 sent.fetch_add(1, Ordering::Relaxed);
