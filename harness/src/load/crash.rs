@@ -130,7 +130,7 @@ pub async fn run(target: &mut Target, s: &Scenario) -> anyhow::Result<CrashTally
                 if version.is_v5() {
                     d.properties.push(lwt_codec::Property::SessionExpiryInterval(0));
                 }
-                m.stream.write_all(&lwt_codec::Packet::Disconnect(d).to_bytes(version)).await?;
+                super::fleet::send(&mut m.stream, &lwt_codec::Packet::Disconnect(d).to_bytes(version)).await?;
                 m.stream.shutdown().await?;
             }
             Role::Fired => {
