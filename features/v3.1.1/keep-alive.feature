@@ -31,10 +31,11 @@ Feature: 3.1.1 keep-alive: a silent client is disconnected after 1.5 x keep-aliv
   @MQTT-3.1.2-24 @must
   Scenario: Control: a sensor pinging within its keep-alive keeps its connection and its will
     The timing of the will after the silence is judged by the scenarios above, not here: this control
-    judges only that pings keep the connection and that the will is still armed.
+    judges only that pings keep the connection and that the will is still armed, so it waits for the
+    will well past any keep-alive deadline (a late broker fails the timing scenarios, not this one).
     Given "sensor1" has keep-alive 1 second
     And "sensor1" is connected
     When "sensor1" pings every 0.5 seconds for 3 seconds
     Then "actuator1" receives nothing on "clients/+/status" for 2.5 seconds
     When "sensor1" goes silent
-    Then "actuator1" receives "offline" on "clients/sensor1/status" within 3 seconds
+    Then "actuator1" receives "offline" on "clients/sensor1/status" within 10 seconds

@@ -6,10 +6,11 @@
 use hdrhistogram::Histogram;
 use std::fmt::Write as _;
 
-const W: f64 = 720.0;
+const W: f64 = 840.0;
 const H: f64 = 360.0;
 const L: f64 = 70.0;
-const R: f64 = 20.0;
+/// The right margin holds the legend, clear of the lines.
+const R: f64 = 150.0;
 const T: f64 = 40.0;
 const B: f64 = 50.0;
 const COLORS: [&str; 6] = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b"];
@@ -18,22 +19,47 @@ fn esc(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
 }
 
-/// A line chart. `xlog` puts x on a log10 axis (values must be > 0); `xticks` overrides tick labels.
+/// Which axes are on a log10 scale. A log y axis shows latencies that span decades (0.1 ms FIN
+/// wills next to 2 s delayed ones) without flattening the small ones onto zero.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Scale {
+    /// x on log10 (values must be > 0).
+    pub xlog: bool,
+    /// y on log10 (values ≤ 0 are drawn at the axis floor).
+    pub ylog: bool,
+}
+
+/// The y axis: its range (in axis units) and where the grid lines and labels go.
+fn y_axis(series: &[(String, Vec<(f64, f64)>)], ylog: bool) -> (f64, f64, Vec<f64>) {
+    let ys = || series.iter().flat_map(|(_, p)| p.iter().map(|&(_, y)| y));
+    if ylog {
+        let lo = ys().filter(|y| *y > 0.0).fold(f64::MAX, f64::min);
+        let hi = ys().fold(0.0f64, f64::max);
+        let (lo, hi) = if lo > hi { (0.0, 1.0) } else { (lo.log10().floor(), hi.log10().ceil().max(lo.log10().floor() + 1.0)) };
+        let ticks = (lo as i32..=hi as i32).map(|d| 10f64.powi(d)).collect();
+        (lo, hi, ticks)
+    } else {
+        let hi = ys().fold(0.0f64, f64::max);
+        let hi = if hi <= 0.0 { 1.0 } else { hi * 1.05 };
+        (0.0, hi, (0..=4).map(|k| hi * k as f64 / 4.0).collect())
+    }
+}
+
+/// A line chart; `xticks` overrides the x tick labels.
 pub fn line_chart(
     title: &str,
     xlabel: &str,
     ylabel: &str,
     series: &[(String, Vec<(f64, f64)>)],
-    xlog: bool,
+    scale: Scale,
     xticks: Option<&[(f64, &str)]>,
 ) -> String {
+    let xlog = scale.xlog;
     let tx = |x: f64| if xlog { x.max(1e-9).log10() } else { x };
-    let pts = series.iter().flat_map(|(_, p)| p.iter());
-    let (mut x0, mut x1, mut y1) = (f64::MAX, f64::MIN, 0.0f64);
-    for &(x, y) in pts {
+    let (mut x0, mut x1) = (f64::MAX, f64::MIN);
+    for &(x, _) in series.iter().flat_map(|(_, p)| p.iter()) {
         x0 = x0.min(tx(x));
         x1 = x1.max(tx(x));
-        y1 = y1.max(y);
     }
     if x0 > x1 {
         (x0, x1) = (0.0, 1.0);
@@ -41,12 +67,10 @@ pub fn line_chart(
     if (x1 - x0).abs() < 1e-12 {
         x1 = x0 + 1.0;
     }
-    if y1 <= 0.0 {
-        y1 = 1.0;
-    }
-    y1 *= 1.05;
+    let (y0, y1, yticks) = y_axis(series, scale.ylog);
+    let ty = |y: f64| if scale.ylog { if y > 0.0 { y.log10().max(y0) } else { y0 } } else { y };
     let px = |x: f64| L + (tx(x) - x0) / (x1 - x0) * (W - L - R);
-    let py = |y: f64| H - B - y / y1 * (H - T - B);
+    let py = |y: f64| H - B - (ty(y) - y0) / (y1 - y0) * (H - T - B);
     let mut s = String::new();
     let _ = write!(
         s,
@@ -70,8 +94,7 @@ pub fn line_chart(
         (T + H - B) / 2.0,
         esc(ylabel)
     );
-    for k in 0..=4 {
-        let y = y1 * k as f64 / 4.0;
+    for y in yticks {
         let _ = writeln!(
             s,
             r##"<line x1="{L}" y1="{py:.1}" x2="{}" y2="{py:.1}" stroke="#ddd"/><text x="{}" y="{:.1}" text-anchor="end">{}</text>"##,
@@ -88,7 +111,9 @@ pub fn line_chart(
                 if tx(*x) < x0 - 1e-9 || tx(*x) > x1 + 1e-9 {
                     continue;
                 }
-                let _ = writeln!(s, r#"<text x="{:.1}" y="{}" text-anchor="middle">{}</text>"#, px(*x), H - B + 16.0, esc(label));
+                // The last label ends at its tick, inside the plot's width.
+                let anchor = if tx(*x) > x1 - 1e-9 { "end" } else { "middle" };
+                let _ = writeln!(s, r#"<text x="{:.1}" y="{}" text-anchor="{anchor}">{}</text>"#, px(*x), H - B + 16.0, esc(label));
             }
         }
         None => {
@@ -108,9 +133,9 @@ pub fn line_chart(
         let _ = writeln!(
             s,
             r#"<rect x="{}" y="{}" width="12" height="4" fill="{color}"/><text x="{}" y="{}">{}</text>"#,
-            L + 10.0,
+            W - R + 12.0,
             T + 4.0 + 16.0 * i as f64,
-            L + 28.0,
+            W - R + 30.0,
             T + 10.0 + 16.0 * i as f64,
             esc(name)
         );
@@ -148,7 +173,7 @@ pub fn spectrum(h: &Histogram<u64>) -> Vec<(f64, f64)> {
 pub fn latency_spectrum(series: &[(&str, &Histogram<u64>)]) -> String {
     let s: Vec<(String, Vec<(f64, f64)>)> = series.iter().map(|(n, h)| (n.to_string(), spectrum(h))).collect();
     let ticks = [(1.0, "0%"), (10.0, "90%"), (100.0, "99%"), (1000.0, "99.9%"), (10000.0, "99.99%"), (100000.0, "99.999%")];
-    line_chart("Will latency by percentile", "percentile", "latency (ms)", &s, true, Some(&ticks))
+    line_chart("Will latency by percentile", "percentile", "latency (ms, log scale)", &s, Scale { xlog: true, ylog: true }, Some(&ticks))
 }
 
 /// Cumulative wills received over time after the first planned fault (from the arrivals histogram).
@@ -159,7 +184,7 @@ pub fn arrivals(h: &Histogram<u64>) -> String {
         total += v.count_at_value();
         pts.push((h.highest_equivalent(v.value_iterated_to()) as f64 / 1000.0, total as f64));
     }
-    line_chart("Wills received after the fault", "time since the planned fault (ms)", "wills received (cumulative)", &[("wills".into(), pts)], false, None)
+    line_chart("Wills received after the fault", "time since the planned fault (ms)", "wills received (cumulative)", &[("wills".into(), pts)], Scale::default(), None)
 }
 
 /// Keep-alive error distribution: counts per bucket, negative (violations) left of zero.
@@ -171,7 +196,7 @@ pub fn keepalive_error(late: &Histogram<u64>, early: &Histogram<u64>) -> String 
     for v in late.iter_log(1000, 1.5) {
         pts.push((v.value_iterated_to() as f64 / 1000.0, v.count_since_last_iteration() as f64));
     }
-    line_chart("Keep-alive error (will − 1.5 × keep-alive deadline)", "error (ms; negative = violation)", "wills", &[("wills".into(), pts)], false, None)
+    line_chart("Keep-alive error (will − 1.5 × keep-alive deadline)", "error (ms; negative = violation)", "wills", &[("wills".into(), pts)], Scale::default(), None)
 }
 
 #[cfg(test)]
@@ -190,5 +215,18 @@ mod tests {
         }
         let empty = super::super::summary::new_hist();
         assert!(latency_spectrum(&[("x", &empty)]).contains("</svg>"));
+    }
+
+    #[test]
+    fn a_log_y_axis_has_a_line_per_decade_and_keeps_small_values_apart() {
+        let series = vec![("fast".to_string(), vec![(1.0, 0.1), (10.0, 0.2)]), ("slow".to_string(), vec![(1.0, 2000.0), (10.0, 3000.0)])];
+        let (lo, hi, ticks) = y_axis(&series, true);
+        assert_eq!((lo, hi), (-1.0, 4.0));
+        assert_eq!(ticks.len(), 6, "{ticks:?}");
+        let svg = line_chart("t", "x", "y", &series, Scale { xlog: true, ylog: true }, None);
+        // 0.1 and 0.2 ms sit a log step apart, not both on the zero line.
+        let fast = svg.lines().find(|l| l.contains("<polyline") && l.contains("#1f77b4")).unwrap();
+        let ys: Vec<f64> = fast.split("points=\"").nth(1).unwrap().split('"').next().unwrap().split(' ').map(|p| p.split(',').nth(1).unwrap().parse().unwrap()).collect();
+        assert!(ys[0] - ys[1] > 10.0, "{ys:?}");
     }
 }

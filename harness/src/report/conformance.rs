@@ -29,8 +29,11 @@ fn sections(records: &[ScenarioRecord]) -> Vec<Section> {
     let pick = |f: &dyn Fn(&ScenarioRecord) -> bool| records.iter().filter(|r| f(r)).cloned().collect::<Vec<_>>();
     let conf = |r: &ScenarioRecord| !r.reference_choice;
     let sec = |title, rows, detailed, collapsed| Section { title, rows, detailed, collapsed };
+    // MUST failures first: they decide the exit code; SHOULD failures follow in feature order.
+    let mut failures = pick(&|r| conf(r) && matches!(r.outcome, ScenarioOutcome::Failed(_)));
+    failures.sort_by_key(|r| !r.must_failed());
     vec![
-        sec("Failures (the broker broke the rule)", pick(&|r| conf(r) && matches!(r.outcome, ScenarioOutcome::Failed(_))), true, false),
+        sec("Failures (the broker broke the rule; MUST first)", failures, true, false),
         sec(
             "Errors (the harness could not establish what it needed; not failures)",
             pick(&|r| conf(r) && matches!(r.outcome, ScenarioOutcome::Errored(_) | ScenarioOutcome::Undefined)),
@@ -173,7 +176,7 @@ fn html_counts(h: &mut String, first: &[&str], rows: Vec<(Vec<String>, Counts)>)
 /// collapsed; the latency plot inline).
 pub fn html(records: &[ScenarioRecord], head: &Header, latency: &[(&'static str, DurationHistogram)]) -> String {
     let mut h = format!("<!doctype html><html><head><meta charset=\"utf-8\"><title>Last Will conformance report</title><style>{STYLE}</style></head><body>");
-    let _ = write!(h, "<h1>Last Will conformance report</h1><p>Target profile: <code>{}</code></p><p>{}.</p>", esc(head.profile), esc(&head.summary.to_string()));
+    let _ = write!(h, "<h1>Last Will conformance report</h1><p>Target profile: <b>{}</b></p><p>{}.</p>", esc(head.profile), esc(&head.summary.to_string()));
     h.push_str("<h2>By feature family</h2>");
     html_counts(&mut h, &["family"], by_family(records).into_iter().map(|(f, c)| (vec![f], c)).collect());
     h.push_str("<details><summary>By rule</summary>");
