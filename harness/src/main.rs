@@ -1,5 +1,11 @@
 //! `lwt-harness`: judge a broker's Last Will behaviour.
 
+/// jemalloc, as in `lwt-broker`: `lwt-harness broker` runs the same broker, and load runs keep
+/// tens of thousands of short-lived connections.
+#[cfg(all(unix, not(target_env = "musl")))]
+#[global_allocator]
+static ALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 use clap::{Parser, Subcommand};
 use lwt_codec::ProtocolVersion;
 use lwt_harness::checks::{self, Ctx};
