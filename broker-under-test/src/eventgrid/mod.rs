@@ -9,6 +9,7 @@
 
 pub mod authn;
 pub mod authz;
+pub mod lifecycle;
 pub mod namespace;
 pub mod query;
 pub mod template;
