@@ -135,6 +135,26 @@ async fn a_keep_alive_expiry_is_connection_lost() {
 }
 
 #[tokio::test]
+async fn an_unauthorized_publish_is_a_client_authorization_error_and_a_bad_packet_a_client_error() {
+    let w = Walkthrough::new();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("events.jsonl");
+    let b = w.broker(&format!("lifecycleEvents:\n  file: {}\n", path.display())).await;
+    // 3.1.1 (v311PublishDenied: close): sensor1 may not publish on sensor2's topic.
+    let mut s1 = w.connected(&b, "sensor1", ProtocolVersion::V311).await;
+    s1.send(Packet::Publish(Publish::new("clients/sensor2/status", bytes::Bytes::from_static(b"forged")))).await;
+    s1.expect_closed().await;
+    // A second CONNECT is a protocol error.
+    let mut s2 = w.connected(&b, "sensor2", ProtocolVersion::V5).await;
+    s2.send(Packet::Connect(connect(ProtocolVersion::V5, "sensor2", Some("sensor2")))).await;
+    s2.expect_closed().await;
+    let events = wait_for_events(&path, 4).await;
+    assert_eq!(of(&events, "sensor1"), [ev("connected", 1, ""), ev("disconnected", 1, "ClientAuthorizationError")]);
+    assert_eq!(of(&events, "sensor2"), [ev("connected", 1, ""), ev("disconnected", 1, "ClientError")]);
+    b.shutdown().await;
+}
+
+#[tokio::test]
 async fn a_refused_connect_leaves_no_event() {
     let w = Walkthrough::new();
     let dir = tempfile::tempdir().unwrap();
