@@ -42,9 +42,9 @@ async fn events_file(w: &LwtWorld) -> Option<PathBuf> {
 fn last_event(file: &Path, session: &str) -> Option<Value> {
     let text = std::fs::read_to_string(file).ok()?;
     text.lines()
+        .rev()
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter(|e| e["data"]["clientSessionName"] == session)
-        .last()
+        .find(|e| e["data"]["clientSessionName"] == session)
 }
 
 /// How a verdict shows an event: `MQTTClientSessionDisconnected #2 ConnectionLost`.
