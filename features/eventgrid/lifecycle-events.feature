@@ -28,3 +28,10 @@ Feature: Event Grid client life-cycle events name why a session ended
     When "sensor1" disconnects normally
     Then the life-cycle event for "sensor1" says "ClientInitiatedDisconnect"
     And "actuator1" receives nothing on "clients/+/status" for 1 second
+
+  @v5 @must @EG-LCE-disconnection-reason
+  Scenario: A takeover ends the old connection as SessionTakenOver, whose will is published
+    Given "sensor1" is connected
+    When "sensor1" is taken over by a new connection with clean start 1
+    Then "actuator1" receives "offline" on "clients/sensor1/status" within 2 seconds
+    And the life-cycle events for "sensor1" are "Connected, SessionTakenOver, Connected"

@@ -101,6 +101,67 @@ async fn lifecycle_event_says(w: &mut LwtWorld, name: String, what: String) {
     w.judge(v);
 }
 
+/// Every event of client session `session` in `file`, in file order.
+fn session_events(file: &Path, session: &str) -> Vec<Value> {
+    let text = std::fs::read_to_string(file).unwrap_or_default();
+    text.lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|e| e["data"]["clientSessionName"] == session)
+        .collect()
+}
+
+/// An event as a list entry: `Connected` or its `disconnectionReason`.
+fn word(e: &Value) -> String {
+    match e["data"]["disconnectionReason"].as_str() {
+        Some(r) => r.to_owned(),
+        None if e["type"] == CONNECTED => "Connected".to_owned(),
+        None => e["type"].as_str().unwrap_or("?").to_owned(),
+    }
+}
+
+/// Whether the sequence numbers are Event Grid's: each connected event above the ones before it,
+/// each disconnected event equal to the connected event before it.
+fn sequence_ok(events: &[Value]) -> bool {
+    let mut last_connected: Option<u64> = None;
+    events.iter().all(|e| {
+        let n = e["data"]["sequenceNumber"].as_u64();
+        if e["type"] == CONNECTED {
+            let ok = n.is_some_and(|n| last_connected.is_none_or(|l| n > l));
+            last_connected = n;
+            ok
+        } else {
+            n.is_some() && n == last_connected
+        }
+    })
+}
+
+/// Every life-cycle event of `name`'s session, in order (`Connected, SessionTakenOver, Connected`),
+/// with Event Grid's sequence numbers (waiting up to the reply timeout for the list to be written).
+#[then(expr = "the life-cycle events for {string} are {string}")]
+async fn lifecycle_events_are(w: &mut LwtWorld, name: String, list: String) {
+    let want: Vec<String> = list.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect();
+    let expected = format!("life-cycle events of {name}: {}, each disconnect numbered as its connect", want.join(", "));
+    let Some(file) = events_file(w).await else {
+        let mut v = simple(w, expected, false, "no life-cycle events file".into());
+        v.status = Status::Skip("a target that writes Event Grid life-cycle events to a file (the embedded broker with a namespace)".into());
+        return w.judge(v);
+    };
+    let session = w.client_id(&name);
+    let deadline = Instant::now() + REPLY_TIMEOUT;
+    let events = loop {
+        let events = session_events(&file, &session);
+        if events.len() >= want.len() || Instant::now() >= deadline {
+            break events;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let got: Vec<String> = events.iter().map(word).collect();
+    let observed = events.iter().map(describe).collect::<Vec<_>>().join(", ");
+    let ok = got == want && sequence_ok(&events);
+    let v = simple(w, expected, ok, if observed.is_empty() { "no events".into() } else { observed });
+    w.judge(v);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -112,5 +173,15 @@ mod tests {
         ))
         .unwrap();
         assert_eq!(describe(&e), "MQTTClientSessionDisconnected #2 ConnectionLost");
+        assert_eq!(word(&e), "ConnectionLost");
+    }
+
+    #[test]
+    fn sequence_numbers_pair_and_increase() {
+        let ev = |ty: &str, n: u64| -> Value { serde_json::json!({"type": ty, "data": {"sequenceNumber": n}}) };
+        assert!(sequence_ok(&[ev(CONNECTED, 1), ev(DISCONNECTED, 1), ev(CONNECTED, 2)]));
+        assert!(!sequence_ok(&[ev(CONNECTED, 1), ev(DISCONNECTED, 2)]));
+        assert!(!sequence_ok(&[ev(CONNECTED, 2), ev(DISCONNECTED, 2), ev(CONNECTED, 2)]));
+        assert!(!sequence_ok(&[ev(DISCONNECTED, 1)]));
     }
 }
