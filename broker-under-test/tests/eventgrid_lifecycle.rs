@@ -198,3 +198,70 @@ fn lifecycle_events_keys_are_checked() {
     assert_eq!(ns.lifecycle_events().file.as_deref(), Some(Path::new("/etc/lwt/e.jsonl")));
     assert_eq!(ns.lifecycle_events().source.as_deref(), Some("/my/ns"));
 }
+
+/// (Content-Type, body) of every request a [`webhook_sink`] got.
+type Requests = std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>;
+
+/// A one-thread HTTP endpoint that answers 204 and keeps every request's body (and its
+/// Content-Type), for the webhook test.
+fn webhook_sink() -> (std::net::SocketAddr, Requests) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    let got = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let keep = got.clone();
+    std::thread::spawn(move || {
+        for s in l.incoming().flatten() {
+            let mut r = BufReader::new(s);
+            let (mut len, mut ty) = (0usize, String::new());
+            loop {
+                let mut line = String::new();
+                if r.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                let lower = line.to_ascii_lowercase();
+                if let Some(v) = lower.strip_prefix("content-length:") {
+                    len = v.trim().parse().unwrap_or(0);
+                }
+                if let Some(v) = lower.strip_prefix("content-type:") {
+                    ty = v.trim().to_owned();
+                }
+            }
+            let mut body = vec![0u8; len];
+            if r.read_exact(&mut body).is_ok() {
+                keep.lock().unwrap().push((ty, String::from_utf8_lossy(&body).into_owned()));
+            }
+            let _ = r.get_mut().write_all(b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n");
+        }
+    });
+    (addr, got)
+}
+
+#[tokio::test]
+async fn a_webhook_gets_each_event_as_a_structured_cloudevent() {
+    let (addr, got) = webhook_sink();
+    let w = Walkthrough::new();
+    let b = w.broker(&format!("lifecycleEvents:\n  webhook: http://{addr}/events\n")).await;
+    let s1 = w.connected(&b, "sensor1", ProtocolVersion::V5).await;
+    let tcp = s1.conn.into_inner().into_inner().0;
+    tcp.set_zero_linger().expect("SO_LINGER 0");
+    drop(tcp);
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while got.lock().unwrap().len() < 2 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let got = got.lock().unwrap().clone();
+    assert_eq!(got.len(), 2, "{got:?}");
+    let events: Vec<Value> = got.iter().map(|(_, body)| serde_json::from_str(body).unwrap()).collect();
+    assert!(got.iter().all(|(ty, _)| ty.starts_with("application/cloudevents+json")), "{got:?}");
+    assert_eq!(of(&events, "sensor1"), [ev("connected", 1, ""), ev("disconnected", 1, "ConnectionLost")]);
+    b.shutdown().await;
+
+    // Only http:// is supported: anything else stops the start.
+    let ns = Namespace::parse(&w.namespace_yaml("lifecycleEvents:\n  webhook: https://example.invalid/\n"), "seeds.yaml").unwrap();
+    let mut cfg = Config::eventgrid();
+    cfg.apply_namespace(ns);
+    let listeners = Listeners { tls: vec!["127.0.0.1:0".parse().unwrap()], tls_options: Some(w.pki.tls_options(false)), ..Listeners::default() };
+    let err = lwt_broker::start_with(cfg, listeners).await.err().expect("refused").to_string();
+    assert!(err.contains("webhook") && err.contains("http://"), "{err}");
+}

@@ -41,6 +41,9 @@ pub struct LifecycleSettings {
     /// CloudEvents `source`; default [`default_source`] of the namespace's name.
     #[serde(default)]
     pub source: Option<String>,
+    /// `http://HOST[:PORT][/PATH]` each event is also POSTed to ([`super::webhook`]).
+    #[serde(default)]
+    pub webhook: Option<String>,
 }
 
 /// The `source` of events from namespace `name` when the file sets none: the namespace's ARM
@@ -187,14 +190,31 @@ impl Lifecycle {
     /// Opens (creates, appends to) `path` and starts the writer for namespace `namespace` with
     /// CloudEvents `source`. A file that cannot be opened for writing is an error naming it.
     pub fn open(path: &Path, namespace: &str, source: &str) -> anyhow::Result<Lifecycle> {
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-            .map_err(|e| anyhow::anyhow!("cannot open the life-cycle events file {} for appending: {e}", path.display()))?;
+        Self::start(Some(path), None, namespace, source)
+    }
+
+    /// Starts the writer for the file at `path` and/or the webhook at `hook`.
+    fn start(path: Option<&Path>, hook: Option<&str>, namespace: &str, source: &str) -> anyhow::Result<Lifecycle> {
+        let out = match path {
+            Some(path) => {
+                let file = std::fs::OpenOptions::new().create(true).append(true).open(path).map_err(|e| {
+                    anyhow::anyhow!("cannot open the life-cycle events file {} for appending: {e}", path.display())
+                })?;
+                Some(std::io::BufWriter::new(file))
+            }
+            None => None,
+        };
+        let hook = match hook {
+            Some(url) => {
+                let endpoint = super::webhook::Endpoint::parse(url).map_err(|e| anyhow::anyhow!("lifecycleEvents.webhook: {e}"))?;
+                Some(super::webhook::start(endpoint).map_err(|e| anyhow::anyhow!("cannot start the life-cycle webhook: {e}"))?)
+            }
+            None => None,
+        };
         let (tx, rx) = mpsc::channel();
         let (done_tx, done) = mpsc::channel();
-        let writer = Writer { out: std::io::BufWriter::new(file), namespace: namespace.to_owned(), source: source.to_owned(), path: path.to_owned(), failed: false };
+        let path = path.map(Path::to_path_buf).unwrap_or_default();
+        let writer = Writer { out, hook, namespace: namespace.to_owned(), source: source.to_owned(), path, failed: false };
         std::thread::Builder::new()
             .name("lwt-lifecycle".into())
             .spawn(move || {
@@ -217,9 +237,12 @@ impl Lifecycle {
             return Ok(None);
         };
         let settings = ns.lifecycle_events();
-        let Some(path) = cfg.lifecycle_events.as_ref().or(settings.file.as_ref()) else { return Ok(None) };
+        let path = cfg.lifecycle_events.as_ref().or(settings.file.as_ref());
+        if path.is_none() && settings.webhook.is_none() {
+            return Ok(None);
+        }
         let source = settings.source.clone().unwrap_or_else(|| default_source(ns.name()));
-        Lifecycle::open(path, ns.name(), &source).map(Some)
+        Lifecycle::start(path.map(PathBuf::as_path), settings.webhook.as_deref(), ns.name(), &source).map(Some)
     }
 
     /// Connection `conn` of session `client_id` was accepted: the next sequence number of its
@@ -265,7 +288,9 @@ impl Drop for Lifecycle {
 
 /// The writer thread's state.
 struct Writer {
-    out: std::io::BufWriter<File>,
+    out: Option<std::io::BufWriter<File>>,
+    /// The webhook thread's channel, if the namespace names one.
+    hook: Option<mpsc::Sender<String>>,
     namespace: String,
     source: String,
     path: PathBuf,
@@ -281,13 +306,20 @@ impl Writer {
             let mut next = Some(first);
             while let Some(r) = next.take() {
                 if let Some(line) = self.line(&r) {
-                    let res = self.out.write_all(line.as_bytes());
-                    self.note(res);
+                    if let Some(out) = &mut self.out {
+                        let res = out.write_all(line.as_bytes());
+                        self.note(res);
+                    }
+                    if let Some(hook) = &self.hook {
+                        let _ = hook.send(line.trim_end().to_owned());
+                    }
                 }
                 next = rx.try_recv().ok();
             }
-            let res = self.out.flush();
-            self.note(res);
+            if let Some(out) = &mut self.out {
+                let res = out.flush();
+                self.note(res);
+            }
         }
     }
 

@@ -13,6 +13,7 @@ pub mod lifecycle;
 pub mod namespace;
 pub mod query;
 pub mod template;
+pub mod webhook;
 
 pub use authn::{AuthFailure, AuthRequest};
 pub use namespace::{
