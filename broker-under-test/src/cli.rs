@@ -48,6 +48,10 @@ struct Args {
     /// fixtures/namespaces/). Clients then authenticate by certificate over TLS.
     #[arg(long, value_name = "FILE")]
     namespace: Option<PathBuf>,
+    /// Append Event Grid client life-cycle events (CloudEvents JSON, one per line) to FILE; takes
+    /// the place of the namespace's `lifecycleEvents.file`.
+    #[arg(long, value_name = "FILE", requires = "namespace")]
+    lifecycle_events: Option<PathBuf>,
     /// Refuse client ids that are not 1 to 23 characters of 0-9a-zA-Z (MQTT-3.1.3-5's minimum):
     /// CONNACK 0x85 (3.1.1: 0x02). Same as `strict_client_ids: true` in --config.
     #[arg(long)]
@@ -133,6 +137,9 @@ fn setup(args: &Args) -> anyhow::Result<(Config, Listeners)> {
         cfg.apply_namespace(ns);
     }
     cfg.strict_client_ids |= args.strict_client_ids;
+    if let Some(file) = &args.lifecycle_events {
+        cfg.lifecycle_events = Some(file.clone());
+    }
     if let Some(dir) = &args.data_dir {
         cfg.data_dir = Some(dir.clone());
     }

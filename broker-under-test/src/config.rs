@@ -84,6 +84,9 @@ pub struct Config {
     /// this directory (`--data-dir`), so that they survive a crash or restart; `None` = in memory
     /// only (the default, and what tests and the embedded broker use).
     pub data_dir: Option<std::path::PathBuf>,
+    /// JSON Lines file for Event Grid client life-cycle events (`--lifecycle-events`); it takes
+    /// the place of the namespace's `lifecycleEvents.file`. Needs a namespace.
+    pub lifecycle_events: Option<std::path::PathBuf>,
     /// The Event Grid namespace (clients, groups, topic spaces, bindings) that authenticates and
     /// authorizes clients; `None` = open broker (anonymous, everything allowed). Set with
     /// `--namespace`, never from the YAML config.
@@ -126,6 +129,7 @@ impl Default for Config {
             strict_client_ids: false,
             allow_dollar_topic_publish: false,
             data_dir: None,
+            lifecycle_events: None,
             namespace: NamespaceRef::default(),
             will_hook: crate::will::HookRef::default(),
         }

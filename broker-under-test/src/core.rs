@@ -129,6 +129,8 @@ pub struct Core {
     /// No other event is waiting: deliveries are written through to idle subscribers at once
     /// rather than left for their writers to batch (see [`Outbox::send`]).
     pub(crate) write_through: bool,
+    /// Event Grid client life-cycle events, when the namespace or `--lifecycle-events` asks.
+    pub(crate) lifecycle: Option<crate::eventgrid::lifecycle::Lifecycle>,
 }
 
 impl Core {
@@ -145,6 +147,7 @@ impl Core {
             publishes_denied: 0,
             owned: HashMap::new(),
             write_through: false,
+            lifecycle: None,
         }
     }
 
@@ -285,6 +288,9 @@ impl Core {
         outbox.packet(&Packet::ConnAck(ack), c.protocol);
         debug!(conn, %peer, client = %client_id, version = ?c.protocol, clean_start = c.clean_start, keep_alive,
             session_expiry = expiry, session_present, "connected");
+        if let Some(l) = &mut self.lifecycle {
+            l.connected(conn, &client_id, principal.as_deref());
+        }
         self.conns.insert(
             conn,
             Conn {
@@ -307,6 +313,9 @@ impl Core {
     /// then the session ends or starts to expire. Later calls for the same connection do nothing.
     pub(crate) fn end_connection(&mut self, conn: ConnId, ending: Ending) {
         let Some(c) = self.conns.remove(&conn) else { return };
+        if let Some(l) = &mut self.lifecycle {
+            l.disconnected(conn, &ending);
+        }
         crate::session::say_goodbye(&c, &ending);
         let now = Instant::now();
         let Some((armed, expiry)) = self.detach_session(conn, &c.client_id) else { return };

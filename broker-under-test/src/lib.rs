@@ -169,6 +169,7 @@ pub async fn start_over(cfg: Config, listeners: Listeners, store: Box<dyn store:
     let cfg = Arc::new(cfg);
     let (core_tx, core_rx) = mpsc::channel(16 * 1024);
     let mut core = core::Core::new(cfg.clone(), store);
+    core.lifecycle = eventgrid::lifecycle::Lifecycle::from_config(&cfg)?;
     core.recover()?;
     let core_task = tokio::spawn(core.run(core_rx));
     let (stop, stop_rx) = watch::channel(false);

@@ -136,3 +136,30 @@ fn websocket_listener_prints_its_line_and_a_bad_path_is_refused() {
     let out = Command::new(BIN).args(["--bind-wss", "127.0.0.1:0"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2), "--bind-wss needs --cert and --key");
 }
+
+#[test]
+fn an_unwritable_lifecycle_events_file_exits_2_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = write_server_cert(dir.path());
+    let ns = dir.path().join("ns.yaml");
+    std::fs::write(&ns, "name: lwt-demo\n").unwrap();
+    let bad = dir.path().join("no-such-dir").join("events.jsonl");
+    let out = Command::new(BIN)
+        .args(["--bind-tls", "127.0.0.1:0", "--cert"])
+        .arg(&cert)
+        .arg("--key")
+        .arg(&key)
+        .arg("--namespace")
+        .arg(&ns)
+        .arg("--lifecycle-events")
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("life-cycle events file") && err.contains("no-such-dir"), "{err}");
+    // The flag needs a namespace.
+    let out = Command::new(BIN).args(["--bind", "127.0.0.1:0", "--lifecycle-events"]).arg(&bad).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--namespace"), "{}", String::from_utf8_lossy(&out.stderr));
+}

@@ -311,6 +311,14 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
                 anyhow::ensure!(f.exists(), "feature path {} does not exist", f.display());
             }
             let report_dir = report_dir.unwrap_or_else(|| PathBuf::from("reports").join(lwt_harness::report::timestamped("check")));
+            // --eventgrid: the broker's client life-cycle events go to the report folder.
+            let spec = match eventgrid {
+                Some(_) => {
+                    std::fs::create_dir_all(&report_dir)?;
+                    lwt_harness::bdd::eventgrid::with_lifecycle_events(spec, &report_dir)
+                }
+                None => spec,
+            };
             let t = Target::start(&spec).await?.keep_log_at(report_dir.join("broker.log"));
             let t = match identities.as_ref().or(eventgrid.as_ref()) {
                 Some(dir) => t.with_identities(lwt_harness::init::Identities::new(dir)),

@@ -9,9 +9,11 @@
 
 pub mod authn;
 pub mod authz;
+pub mod lifecycle;
 pub mod namespace;
 pub mod query;
 pub mod template;
+pub mod webhook;
 
 pub use authn::{AuthFailure, AuthRequest};
 pub use namespace::{

@@ -329,6 +329,8 @@ pub struct Namespace {
     pub(crate) groups: Vec<ClientGroup>,
     pub(crate) spaces: Vec<TopicSpace>,
     pub(crate) bindings: Vec<PermissionBinding>,
+    /// `lifecycleEvents:` (its file resolved against the namespace file's directory).
+    pub(crate) lifecycle: super::lifecycle::LifecycleSettings,
 }
 
 // ---- raw YAML shape (serde) ----
@@ -352,6 +354,8 @@ struct RawNamespace {
     topic_spaces: Vec<RawSpace>,
     #[serde(default)]
     permission_bindings: Vec<RawBinding>,
+    #[serde(default)]
+    lifecycle_events: Option<super::lifecycle::LifecycleSettings>,
 }
 
 #[derive(Deserialize)]
@@ -966,7 +970,10 @@ impl Namespace {
             });
         }
 
+        let mut lifecycle = raw.lifecycle_events.unwrap_or_default();
+        lifecycle.file = lifecycle.file.map(|f| base_dir.join(f));
         Ok(Namespace {
+            lifecycle,
             name: raw.name.value,
             settings,
             ca_names,
@@ -987,6 +994,11 @@ impl Namespace {
     /// The namespace's name.
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// `lifecycleEvents:`: where client life-cycle events go (file relative paths already resolved).
+    pub fn lifecycle_events(&self) -> &super::lifecycle::LifecycleSettings {
+        &self.lifecycle
     }
 
     /// The registered clients, in file order.

@@ -27,6 +27,8 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 mod attacks;
+mod lifecycle;
+pub use lifecycle::{with_lifecycle_events, LIFECYCLE_FILE};
 
 /// A scenario's own certificates in a temporary identities folder: `ca.pem` (the namespace's
 /// trusted CA), `untrusted-ca.pem` (a CA the namespace does not know), `server.pem`/`.key`, and
@@ -110,7 +112,7 @@ impl ScenarioPki {
     pub fn namespace_target(&self, yaml: &str) -> anyhow::Result<TargetSpec> {
         let text = self.expand(yaml)?;
         std::fs::write(self.dir.path().join("namespace.yaml"), text)?;
-        crate::init::embedded_target(self.dir.path(), false)
+        Ok(lifecycle::with_lifecycle_events(crate::init::embedded_target(self.dir.path(), false)?, self.dir.path()))
     }
 }
 
@@ -306,6 +308,7 @@ async fn walkthrough(w: &mut LwtWorld) {
     }
     let pki = ScenarioPki::walkthrough().expect("walkthrough files");
     let spec = crate::init::embedded_target(pki.path(), false).unwrap_or_else(|e| panic!("{e:#}"));
+    let spec = lifecycle::with_lifecycle_events(spec, pki.path());
     w.pki = Some(pki);
     own_target(w, spec).await;
 }

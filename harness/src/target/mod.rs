@@ -218,6 +218,13 @@ impl Target {
         &self.name
     }
 
+    /// The JSON Lines file the embedded broker appends Event Grid client life-cycle events to
+    /// (its `lifecycle_events`, else its namespace's `lifecycleEvents.file`), if it writes any.
+    pub fn lifecycle_events_file(&self) -> Option<PathBuf> {
+        let State::Embedded { config, .. } = &self.state else { return None };
+        config.lifecycle_events.clone().or_else(|| config.namespace.get()?.lifecycle_events().file.clone())
+    }
+
     /// Whether this is the embedded reference broker.
     pub fn is_embedded(&self) -> bool {
         matches!(self.state, State::Embedded { .. })
