@@ -202,36 +202,30 @@ fn lifecycle_events_keys_are_checked() {
 /// (Content-Type, body) of every request a [`webhook_sink`] got.
 type Requests = std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>;
 
-/// A one-thread HTTP endpoint that answers 204 and keeps every request's body (and its
-/// Content-Type), for the webhook test.
-fn webhook_sink() -> (std::net::SocketAddr, Requests) {
-    use std::io::{BufRead, BufReader, Read, Write};
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+/// An HTTP endpoint (hyper, HTTP/1.1) that answers 204 and keeps every request's body and its
+/// Content-Type, for the webhook test.
+async fn webhook_sink() -> (std::net::SocketAddr, Requests) {
+    use http_body_util::BodyExt;
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = l.local_addr().unwrap();
-    let got = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let got: Requests = Default::default();
     let keep = got.clone();
-    std::thread::spawn(move || {
-        for s in l.incoming().flatten() {
-            let mut r = BufReader::new(s);
-            let (mut len, mut ty) = (0usize, String::new());
-            loop {
-                let mut line = String::new();
-                if r.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-                    break;
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = l.accept().await {
+            let keep = keep.clone();
+            let service = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+                let keep = keep.clone();
+                async move {
+                    let ty = req.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+                    let body = req.into_body().collect().await?.to_bytes();
+                    keep.lock().unwrap().push((ty, String::from_utf8_lossy(&body).into_owned()));
+                    let mut answer = hyper::Response::new(http_body_util::Empty::<bytes::Bytes>::new());
+                    *answer.status_mut() = hyper::StatusCode::NO_CONTENT;
+                    Ok::<_, hyper::Error>(answer)
                 }
-                let lower = line.to_ascii_lowercase();
-                if let Some(v) = lower.strip_prefix("content-length:") {
-                    len = v.trim().parse().unwrap_or(0);
-                }
-                if let Some(v) = lower.strip_prefix("content-type:") {
-                    ty = v.trim().to_owned();
-                }
-            }
-            let mut body = vec![0u8; len];
-            if r.read_exact(&mut body).is_ok() {
-                keep.lock().unwrap().push((ty, String::from_utf8_lossy(&body).into_owned()));
-            }
-            let _ = r.get_mut().write_all(b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n");
+            });
+            let io = hyper_util::rt::TokioIo::new(stream);
+            tokio::spawn(hyper::server::conn::http1::Builder::new().serve_connection(io, service));
         }
     });
     (addr, got)
@@ -239,7 +233,7 @@ fn webhook_sink() -> (std::net::SocketAddr, Requests) {
 
 #[tokio::test]
 async fn a_webhook_gets_each_event_as_a_structured_cloudevent() {
-    let (addr, got) = webhook_sink();
+    let (addr, got) = webhook_sink().await;
     let w = Walkthrough::new();
     let b = w.broker(&format!("lifecycleEvents:\n  webhook: http://{addr}/events\n")).await;
     let s1 = w.connected(&b, "sensor1", ProtocolVersion::V5).await;

@@ -4,13 +4,11 @@
 //! holds up the file. Plain `http://` only, no retries, no Event Grid validation handshake: the
 //! emulator's push is for local consumers (see `fixtures/namespaces/README.md`).
 
-use std::io::{Read, Write};
-use std::net::{TcpStream, ToSocketAddrs};
 use std::sync::mpsc;
 use std::time::Duration;
 use tracing::warn;
 
-/// Connect, write and read timeout of one delivery.
+/// The whole of one delivery (resolve, connect, send, answer).
 const TIMEOUT: Duration = Duration::from_secs(2);
 
 /// An `http://host:port/path` endpoint.
@@ -62,29 +60,14 @@ pub fn start(endpoint: Endpoint) -> std::io::Result<mpsc::Sender<String>> {
     Ok(tx)
 }
 
-/// One POST; `Ok` on a 2xx answer.
+/// One POST (by `ureq`); `Ok` on a 2xx answer.
 fn post(endpoint: &Endpoint, body: &str) -> Result<(), String> {
-    let addr = endpoint
-        .authority
-        .to_socket_addrs()
-        .map_err(|e| format!("cannot resolve {}: {e}", endpoint.authority))?
-        .next()
-        .ok_or_else(|| format!("{} has no address", endpoint.authority))?;
-    let mut s = TcpStream::connect_timeout(&addr, TIMEOUT).map_err(|e| format!("connect: {e}"))?;
-    s.set_write_timeout(Some(TIMEOUT)).map_err(|e| e.to_string())?;
-    s.set_read_timeout(Some(TIMEOUT)).map_err(|e| e.to_string())?;
-    let head = format!(
-        "POST {} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/cloudevents+json; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        endpoint.path,
-        endpoint.authority,
-        body.len()
-    );
-    s.write_all(head.as_bytes()).and_then(|_| s.write_all(body.as_bytes())).map_err(|e| format!("write: {e}"))?;
-    let mut status = [0u8; 12];
-    s.read_exact(&mut status).map_err(|e| format!("no answer: {e}"))?;
-    match &status[..] {
-        [b'H', b'T', b'T', b'P', b'/', _, _, _, b' ', b'2', _, _] => Ok(()),
-        other => Err(format!("answered {:?}", String::from_utf8_lossy(other))),
+    let agent: ureq::Agent = ureq::Agent::config_builder().timeout_global(Some(TIMEOUT)).build().into();
+    let url = format!("http://{}{}", endpoint.authority, endpoint.path);
+    match agent.post(&url).header("Content-Type", "application/cloudevents+json; charset=utf-8").send(body) {
+        Ok(_) => Ok(()),
+        Err(ureq::Error::StatusCode(code)) => Err(format!("answered HTTP {code}")),
+        Err(e) => Err(e.to_string()),
     }
 }
 
