@@ -32,7 +32,7 @@ async fn main() {
     };
     let (ws_summary, ws_records) = bdd::run(ws, profile, ws_opts).await.expect("feature run over WebSockets");
     println!("features over WebSockets: {ws_summary}");
-    let ws_ok = ws_summary.passed >= 8
+    let ws_ok = ws_summary.passed >= 10
         && ws_records.iter().all(|r| matches!(r.outcome, bdd::report::ScenarioOutcome::Passed))
         && ws_summary.parse_errors == 0;
     for r in ws_records.iter().filter(|r| !matches!(r.outcome, bdd::report::ScenarioOutcome::Passed)) {
