@@ -1,11 +1,11 @@
 //! The namespace file: YAML mirroring the ARM resources of an Event Grid namespace, its
 //! validation (errors name file, line and field) and the resolved in-memory model.
 //!
-//! Data flow of [`Namespace::parse`]: [`file`] reads the YAML into its raw shape, then each
-//! section is checked and resolved in file order — [`settings`], [`ca_certificates`] (trust
-//! anchors), [`clients`] (registry and certificate schemes), [`groups`] (queries),
-//! [`topic_spaces`] (templates) and last [`bindings`], which refer to groups and spaces by name.
-//! Every check reports through [`error`]'s located errors; [`rules`] holds the naming and count
+//! Data flow of [`Namespace::parse`]: `file` reads the YAML into its raw shape, then each
+//! section is checked and resolved in file order — `settings`, `ca_certificates` (trust
+//! anchors), `clients` (registry and certificate schemes), `groups` (queries),
+//! `topic_spaces` (templates) and last `bindings`, which refer to groups and spaces by name.
+//! Every check reports through `error`'s located errors; `rules` holds the naming and count
 //! rules the sections share.
 
 mod bindings;

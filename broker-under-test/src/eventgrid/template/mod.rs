@@ -17,8 +17,8 @@
 //!   mode, iff some topic matches both.
 //! - Topics or filters starting with `$` (including `$share/…`) are never allowed.
 //!
-//! Data flow: [`parse`] turns the text into levels once, at load; per client, [`expand`]
-//! substitutes its values into filters; [`matching`] checks PUBLISH topics and SUBSCRIBE filters
+//! Data flow: `parse` turns the text into levels once, at load; per client, `expand`
+//! substitutes its values into filters; `matching` checks PUBLISH topics and SUBSCRIBE filters
 //! against them.
 
 mod expand;
