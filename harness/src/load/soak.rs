@@ -72,6 +72,9 @@ pub struct SoakTally {
     pub rss_mean_kib: f64,
     /// See `rss_mean_kib`.
     pub rss_max_deviation: f64,
+    /// RSS change across the judged window (last sample against the first), as a fraction: a
+    /// trend the ± band alone would not show (a slow leak stays inside it for a long time).
+    pub rss_window_growth: f64,
     /// Why the run could not be judged (an error, not a failure).
     pub error: Option<String>,
 }
@@ -275,6 +278,7 @@ fn judge(t: &mut SoakTally, obs: &Actuator, expect: &HashMap<String, Expect>, sp
         let mean = after.iter().sum::<f64>() / after.len() as f64;
         t.rss_mean_kib = mean;
         t.rss_max_deviation = after.iter().map(|k| (k - mean).abs() / mean).fold(0.0, f64::max);
+        t.rss_window_growth = (after[after.len() - 1] - after[0]) / after[0];
     }
 }
 
@@ -283,9 +287,10 @@ pub fn table(t: &SoakTally) -> String {
     let first = t.rss.first().map(|r| r.1).unwrap_or(0);
     let last = t.rss.last().map(|r| r.1).unwrap_or(0);
     let mut out = format!(
-        "| target | fleet | s | FIN / RST / DISCONNECT / takeover | publishes | wills expected / received | lost | duplicated | unexpected | takeover wills | RSS first → last (KiB) | RSS mean after warm-up | max deviation |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n| {} | {} | {} | {} / {} / {} / {} | {} | {} / {} | {} | {} | {} | {} | {} → {} | {:.0} | {:.1} % |\n",
+        "| target | fleet | s | FIN / RST / DISCONNECT / takeover | publishes | wills expected / received | lost | duplicated | unexpected | takeover wills | RSS first → last (KiB) | RSS mean after warm-up | max deviation | growth after warm-up |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n| {} | {} | {} | {} / {} / {} / {} | {} | {} / {} | {} | {} | {} | {} | {} → {} | {:.0} | {:.1} % | {:+.1} % |\n",
         t.target, t.fleet, t.duration_s, t.actions[0], t.actions[1], t.actions[2], t.actions[3], t.published, t.expected, t.received,
-        t.lost, t.duplicated, t.unexpected, t.takeover_wills, first, last, t.rss_mean_kib, t.rss_max_deviation * 100.0
+        t.lost, t.duplicated, t.unexpected, t.takeover_wills, first, last, t.rss_mean_kib, t.rss_max_deviation * 100.0,
+        t.rss_window_growth * 100.0
     );
     if let Some(e) = &t.error {
         out.push_str(&format!("\nERROR (not a verdict): {e}\n"));
