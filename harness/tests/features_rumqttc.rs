@@ -88,3 +88,30 @@ async fn what_rumqttc_cannot_do_is_an_error_naming_the_limit() {
         }
     }
 }
+
+/// Every feature with both stacks (slow; `cargo test --test features_rumqttc -- --ignored`): every
+/// scenario whose outcome differs must be a rumqttc error naming an observer limit (TLS for the
+/// Event Grid scenarios, a Maximum Packet Size it must exceed); any other difference is a harness
+/// error. Prints the differences, for judging where rumqttc observers fit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore]
+async fn every_feature_with_both_stacks() {
+    let all = vec![root().join("features")];
+    let ours = run(all.clone(), ObserverStack::Lwt).await;
+    let theirs: BTreeMap<String, ScenarioOutcome> =
+        run(all, ObserverStack::Rumqttc).await.into_iter().map(|r| (r.key.clone(), r.outcome)).collect();
+    let (mut limits, mut disagreements) = (Vec::new(), Vec::new());
+    for r in &ours {
+        let other = theirs.get(&r.key);
+        if other.map(word) == Some(word(&r.outcome)) {
+            continue;
+        }
+        let line = format!("{} / {} (line {}): ours {:?}, rumqttc {other:?}", r.feature, r.scenario, r.line, r.outcome);
+        match other {
+            Some(ScenarioOutcome::Errored(why)) if why.contains("observer limit") => limits.push(line),
+            _ => disagreements.push(line),
+        }
+    }
+    println!("{} of {} scenarios meet a rumqttc observer limit:\n{}", limits.len(), ours.len(), limits.join("\n"));
+    assert!(disagreements.is_empty(), "harness error: the observer stacks disagree:\n{}", disagreements.join("\n"));
+}
