@@ -441,3 +441,58 @@ fn suback_code_v5(c: v5b::SubscribeReasonCode) -> u8 {
         WildcardSubscriptionsNotSupported => 0xA2,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::actuator::Actuator;
+
+    /// What rumqttc cannot do is refused up front, naming the limit; logins carry over.
+    #[test]
+    fn an_observer_spec_maps_or_names_the_limit() {
+        let mut spec = ActuatorSpec::new("o", ProtocolVersion::V5);
+        spec.username = Some("u".into());
+        let r = RumqttcSpec::for_observer(&spec).unwrap();
+        assert_eq!((r.credentials, r.keep_alive, r.clean_start), (Some(("u".into(), String::new())), spec.keep_alive, true));
+        spec.password = Some(Bytes::from_static(b"\xff"));
+        assert!(RumqttcSpec::for_observer(&spec).unwrap_err().to_string().contains("observer limit"));
+        let mut spec = ActuatorSpec::new("o", ProtocolVersion::V5);
+        spec.max_packet_size = Some(1024);
+        assert!(RumqttcSpec::for_observer(&spec).unwrap_err().to_string().contains("Maximum Packet Size"));
+        spec.max_packet_size = None;
+        spec.keep_alive = 2;
+        assert!(RumqttcSpec::for_observer(&spec).unwrap_err().to_string().contains("keep-alive"));
+        spec.version = ProtocolVersion::V311;
+        assert!(RumqttcSpec::for_observer(&spec).is_ok());
+    }
+
+    /// A persistent rumqttc observer resumes its session (Session Present 1) and gets what was
+    /// queued while it was away, as our observers do in the `comes back` steps.
+    #[tokio::test]
+    async fn a_persistent_rumqttc_observer_resumes_its_session() {
+        let broker = lwt_broker::start_embedded().await.unwrap();
+        let addr = broker.local_addr();
+        for v in [ProtocolVersion::V311, ProtocolVersion::V5] {
+            let mut spec = ActuatorSpec::new(format!("rq-persistent-{v:?}"), v);
+            spec.clean_start = false;
+            spec.session_expiry = Some(60);
+            let topic = format!("rq/{v:?}/queued");
+            let a = Actuator::connect_rumqttc(addr, spec.clone()).await.unwrap();
+            a.subscribe(&topic, QoS::AtLeastOnce).await.unwrap();
+            a.disconnect().await;
+            let publisher = Actuator::connect(addr, ActuatorSpec::new(format!("rq-pub-{v:?}"), v)).await.unwrap();
+            let mut p = Publish::new(topic.clone(), Bytes::from_static(b"queued"));
+            p.qos = QoS::AtLeastOnce;
+            p.packet_id = Some(1);
+            publisher.publish(p).await.unwrap();
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            let back = Actuator::connect_rumqttc(addr, spec).await.unwrap();
+            assert!(back.session_present, "{v:?}: session resumed");
+            let got = back.wait_for(|o| o.topic == topic, Instant::now() + Duration::from_secs(5)).await;
+            assert_eq!(got.map(|o| o.payload), Some(Bytes::from_static(b"queued")), "{v:?}");
+            back.disconnect().await;
+            publisher.disconnect().await;
+        }
+        broker.shutdown().await;
+    }
+}
