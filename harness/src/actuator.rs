@@ -3,6 +3,7 @@
 //! invent or lose an observation, and a broken observer is reported as such, never as a verdict.
 
 use crate::client_settings::{ping_interval, OBSERVER_CONNECT_TIMEOUT, REPLY_TIMEOUT};
+use crate::rumqttc_observer::{RumqttcObserver, RumqttcSpec};
 use crate::transport::ClientStream;
 use anyhow::{bail, Context};
 use bytes::Bytes;
@@ -84,18 +85,40 @@ struct Shared {
     broken: Option<String>,
 }
 
+/// Which observer stack `check` watches wills with (`--observer`): our codec, or rumqttc's client,
+/// so a codec bug shared by the reference broker and the harness cannot hide.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum ObserverStack {
+    /// Our codec (`lwt_codec`), the default.
+    #[default]
+    Lwt,
+    /// The `rumqttc` crate's client: its own codec and state machine ([`RumqttcObserver`]).
+    Rumqttc,
+}
+
 /// A connected observer.
 pub struct Actuator {
     /// Its spec.
     pub spec: ActuatorSpec,
+    /// Session Present of its CONNACK.
+    pub session_present: bool,
+    link: Link,
+}
+
+/// The client an observer speaks through.
+enum Link {
+    Codec(CodecLink),
+    Rumqttc(RumqttcObserver),
+}
+
+/// Our codec's connection: a reader task that records and acknowledges, and a pinger.
+struct CodecLink {
     writer: Arc<tokio::sync::Mutex<Connection<WriteHalf<ClientStream>>>>,
     shared: Arc<Mutex<Shared>>,
     changed: watch::Receiver<u64>,
     next_pid: Mutex<u16>,
     reader: tokio::task::JoinHandle<()>,
     pinger: Option<tokio::task::JoinHandle<()>>,
-    /// Session Present of its CONNACK.
-    pub session_present: bool,
 }
 
 impl Actuator {
@@ -143,22 +166,23 @@ impl Actuator {
         let reader = tokio::spawn(read_loop(reader, writer.clone(), shared.clone(), tx));
         let keep_alive = ack.properties.server_keep_alive().unwrap_or(spec.keep_alive);
         let pinger = ping_interval(keep_alive).map(|every| tokio::spawn(ping_loop(writer.clone(), shared.clone(), every)));
-        Ok(Actuator {
-            spec,
-            writer,
-            shared,
-            changed,
-            next_pid: Mutex::new(0),
-            reader,
-            pinger,
-            session_present: ack.session_present,
-        })
+        let link = CodecLink { writer, shared, changed, next_pid: Mutex::new(0), reader, pinger };
+        Ok(Actuator { spec, session_present: ack.session_present, link: Link::Codec(link) })
     }
 
-    fn pid(&self) -> u16 {
-        let mut p = self.next_pid.lock().unwrap();
-        *p = p.wrapping_add(1).max(1);
-        *p
+    /// Connects the same observer on rumqttc's client instead of our codec (`--observer rumqttc`),
+    /// over plain TCP; what rumqttc cannot do is an error naming the limit.
+    pub async fn connect_rumqttc(addr: SocketAddr, spec: ActuatorSpec) -> anyhow::Result<Actuator> {
+        let observer = RumqttcObserver::connect(addr, RumqttcSpec::for_observer(&spec)?).await?;
+        Ok(Actuator { spec, session_present: observer.session_present, link: Link::Rumqttc(observer) })
+    }
+
+    /// Which stack this observer speaks through.
+    pub fn stack(&self) -> ObserverStack {
+        match self.link {
+            Link::Codec(_) => ObserverStack::Lwt,
+            Link::Rumqttc(_) => ObserverStack::Rumqttc,
+        }
     }
 
     /// Subscribes and returns the SUBACK codes.
@@ -168,11 +192,15 @@ impl Actuator {
 
     /// Subscribes with SUBSCRIBE properties (a Subscription Identifier) and returns the SUBACK codes.
     pub async fn subscribe_with_properties(&self, filter: &str, options: SubOptions, properties: Properties) -> anyhow::Result<Vec<u8>> {
-        let packet_id = self.pid();
+        let l = match &self.link {
+            Link::Codec(l) => l,
+            Link::Rumqttc(r) => return r.subscribe_with(filter, options, &properties).await,
+        };
+        let packet_id = l.pid();
         let (tx, rx) = oneshot::channel();
-        self.shared.lock().unwrap().waiting.insert(packet_id, tx);
+        l.shared.lock().unwrap().waiting.insert(packet_id, tx);
         let s = Subscribe { packet_id, properties, filters: vec![(filter.to_owned(), options)] };
-        self.writer.lock().await.write_packet(&Packet::Subscribe(s)).await?;
+        l.writer.lock().await.write_packet(&Packet::Subscribe(s)).await?;
         match tokio::time::timeout(REPLY_TIMEOUT, rx).await {
             Ok(Ok(Packet::SubAck(a))) => Ok(a.codes),
             Ok(Ok(other)) => bail!("expected SUBACK, got {}", other.name()),
@@ -189,17 +217,24 @@ impl Actuator {
         }
     }
 
-    /// Publishes at QoS 0 on the observer's own connection (used for probes).
+    /// Publishes on the observer's own connection (used for probes).
     pub async fn publish(&self, p: Publish) -> anyhow::Result<()> {
-        self.writer.lock().await.write_packet(&Packet::Publish(p)).await?;
+        match &self.link {
+            Link::Codec(l) => l.writer.lock().await.write_packet(&Packet::Publish(p)).await?,
+            Link::Rumqttc(r) => r.publish_packet(&p).await?,
+        }
         Ok(())
     }
 
     /// Sends PINGREQ and returns when PINGRESP arrives: proof the connection is live.
     pub async fn ping(&self) -> anyhow::Result<Instant> {
+        let l = match &self.link {
+            Link::Codec(l) => l,
+            Link::Rumqttc(_) => return Err(crate::rumqttc_observer::limit("send a PINGREQ on demand (prove liveness with a probe)")),
+        };
         let (tx, rx) = oneshot::channel();
-        self.shared.lock().unwrap().pings.push(tx);
-        self.writer.lock().await.write_packet(&Packet::PingReq).await?;
+        l.shared.lock().unwrap().pings.push(tx);
+        l.writer.lock().await.write_packet(&Packet::PingReq).await?;
         match tokio::time::timeout(REPLY_TIMEOUT, rx).await {
             Ok(Ok(at)) => Ok(at),
             _ => bail!("observer {}: no PINGRESP", self.spec.client_id),
@@ -208,24 +243,34 @@ impl Actuator {
 
     /// Every observation so far.
     pub fn observations(&self) -> Vec<Observation> {
-        self.shared.lock().unwrap().log.clone()
+        match &self.link {
+            Link::Codec(l) => l.shared.lock().unwrap().log.clone(),
+            Link::Rumqttc(r) => r.observations(),
+        }
     }
 
     /// Observations on `topic`.
     pub fn on_topic(&self, topic: &str) -> Vec<Observation> {
-        self.shared.lock().unwrap().log.iter().filter(|o| o.topic == topic).cloned().collect()
+        self.observations().into_iter().filter(|o| o.topic == topic).collect()
     }
 
     /// Why the observer stopped working, if it did.
     pub fn broken(&self) -> Option<String> {
-        self.shared.lock().unwrap().broken.clone()
+        match &self.link {
+            Link::Codec(l) => l.shared.lock().unwrap().broken.clone(),
+            Link::Rumqttc(r) => r.broken(),
+        }
     }
 
     /// Waits until an observation satisfies `pred` or `deadline` passes.
     pub async fn wait_for(&self, pred: impl Fn(&Observation) -> bool, deadline: Instant) -> Option<Observation> {
-        let mut changed = self.changed.clone();
+        let l = match &self.link {
+            Link::Codec(l) => l,
+            Link::Rumqttc(r) => return r.wait_for(pred, deadline).await,
+        };
+        let mut changed = l.changed.clone();
         loop {
-            if let Some(o) = self.shared.lock().unwrap().log.iter().find(|o| pred(o)).cloned() {
+            if let Some(o) = l.shared.lock().unwrap().log.iter().find(|o| pred(o)).cloned() {
                 return Some(o);
             }
             if self.broken().is_some() {
@@ -239,10 +284,23 @@ impl Actuator {
     }
 
     /// Sends DISCONNECT 0x00 and stops.
-    pub async fn disconnect(mut self) {
-        let _ = self.writer.lock().await.write_packet(&Packet::Disconnect(Disconnect::new(0))).await;
-        let _ = self.writer.lock().await.shutdown().await;
-        self.stop_tasks();
+    pub async fn disconnect(self) {
+        match self.link {
+            Link::Codec(mut l) => {
+                let _ = l.writer.lock().await.write_packet(&Packet::Disconnect(Disconnect::new(0))).await;
+                let _ = l.writer.lock().await.shutdown().await;
+                l.stop_tasks();
+            }
+            Link::Rumqttc(r) => r.disconnect().await,
+        }
+    }
+}
+
+impl CodecLink {
+    fn pid(&self) -> u16 {
+        let mut p = self.next_pid.lock().unwrap();
+        *p = p.wrapping_add(1).max(1);
+        *p
     }
 
     fn stop_tasks(&mut self) {
@@ -253,7 +311,7 @@ impl Actuator {
     }
 }
 
-impl Drop for Actuator {
+impl Drop for CodecLink {
     fn drop(&mut self) {
         self.stop_tasks();
     }

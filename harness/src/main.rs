@@ -137,6 +137,11 @@ enum Command {
         /// certificates as over mqtts) instead of MQTT over TLS.
         #[arg(long, requires = "eventgrid")]
         wss: bool,
+        /// The client stack observers watch wills with: `lwt` (our codec) or `rumqttc` (an
+        /// independent client; sensors, faults and odd packets stay on our codec). What rumqttc
+        /// cannot do (TLS, a Maximum Packet Size it must exceed) makes the scenario an error.
+        #[arg(long, value_enum, default_value_t = lwt_harness::actuator::ObserverStack::Lwt)]
+        observer: lwt_harness::actuator::ObserverStack,
     },
     /// Write a ready-to-run set-up: `eventgrid-lwt` = the Event Grid Last Will walkthrough (CA,
     /// server and client certificates, namespace file with their thumbprints, README with the
@@ -259,7 +264,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Bench { targets, clients, messages, payload, json } => {
             Ok(ExitCode::from(lwt_harness::load::cli::bench(&targets, clients, messages, payload, json.as_deref()).await?))
         }
-        Command::Check { features, target, tags, report_dir, concurrency, rerun_failures, compare, .. } if !compare.is_empty() => {
+        Command::Check { features, target, tags, report_dir, concurrency, rerun_failures, compare, observer, .. } if !compare.is_empty() => {
             let features = if features.is_empty() { vec![PathBuf::from("features")] } else { features };
             let report_dir = report_dir.unwrap_or_else(|| PathBuf::from("reports").join(lwt_harness::report::timestamped("compare")));
             let mut columns = Vec::new();
@@ -279,6 +284,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
                     report_dir: Some(report_dir.join(format!("{i}"))),
                     concurrency: concurrency.or(profile.concurrency).unwrap_or(16),
                     rerun_failures,
+                    observer,
                 };
                 let (summary, records) = lwt_harness::bdd::run(t, profile, opts).await?;
                 worst = worse_exit(worst, summary.exit_code());
@@ -297,7 +303,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             println!("reports: {}", report_dir.display());
             Ok(ExitCode::from(worst))
         }
-        Command::Check { features, target, tags, report_dir, verbose, concurrency, rerun_failures, identities, eventgrid, wss, .. } => {
+        Command::Check { features, target, tags, report_dir, verbose, concurrency, rerun_failures, identities, eventgrid, wss, observer, .. } => {
             let spec = check_spec(&target, identities.as_deref(), eventgrid.as_deref(), wss)?;
             let profile = match &target.profile {
                 Some(p) => Profile::load(p)?,
@@ -325,10 +331,10 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
                 None => t,
             };
             lwt_harness::client_settings::preflight(&t, &profile).await?;
-            println!("target: {} ({}), profile: {}", t.name(), t.addr(), profile.name);
+            println!("target: {} ({}), profile: {}, observers: {observer:?}", t.name(), t.addr(), profile.name);
             let concurrency = concurrency.or(profile.concurrency).unwrap_or(16);
             anyhow::ensure!(concurrency > 0, "--concurrency must be at least 1");
-            let opts = lwt_harness::bdd::RunOptions { paths: features, tags, report_dir: Some(report_dir.clone()), concurrency, rerun_failures };
+            let opts = lwt_harness::bdd::RunOptions { paths: features, tags, report_dir: Some(report_dir.clone()), concurrency, rerun_failures, observer };
             let console = lwt_harness::console::Console::start(verbose);
             let (summary, records) = lwt_harness::bdd::run(t, profile, opts).await?;
             console.finish();

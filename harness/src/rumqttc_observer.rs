@@ -8,10 +8,11 @@
 //! reconnects by itself when polled after an error; this observer never does: the first error marks
 //! it broken, so a verdict never rests on a silently re-established session.
 
-use crate::actuator::Observation;
+use crate::actuator::{ActuatorSpec, Observation};
+use crate::client_settings::{OBSERVER_CONNECT_TIMEOUT, REPLY_TIMEOUT};
 use anyhow::{bail, Context};
 use bytes::Bytes;
-use lwt_codec::{Properties, Property, ProtocolVersion, QoS};
+use lwt_codec::{Properties, Property, ProtocolVersion, Publish, QoS, SubOptions};
 use rumqttc::v5::mqttbytes::v5 as v5b;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -26,20 +27,69 @@ pub struct RumqttcSpec {
     pub client_id: String,
     /// Protocol version.
     pub version: ProtocolVersion,
-    /// Keep-alive in seconds; rumqttc pings on it. Its 5.0 client refuses less than 5 s, so 5.0 is
-    /// raised to 5.
+    /// Keep-alive in seconds; rumqttc pings on it. Its 5.0 client refuses less than 5 s (and 0), so
+    /// a 5.0 observer with less is refused before it connects, naming that limit.
     pub keep_alive: u16,
     /// User Name and Password, for brokers that require them.
     pub credentials: Option<(String, String)>,
     /// Largest packet it accepts (rumqttc's 3.1.1 default is 10 KiB: too small for large wills).
     pub max_packet_size: u32,
+    /// Clean Start (Clean Session on 3.1.1); 0 resumes a persistent session.
+    pub clean_start: bool,
+    /// Session Expiry Interval (5.0).
+    pub session_expiry: Option<u32>,
 }
 
 impl RumqttcSpec {
     /// A clean-start observer with a 30 s keep-alive and 1 MiB packets.
     pub fn new(client_id: impl Into<String>, version: ProtocolVersion) -> Self {
-        RumqttcSpec { client_id: client_id.into(), version, keep_alive: 30, credentials: None, max_packet_size: 1 << 20 }
+        RumqttcSpec {
+            client_id: client_id.into(),
+            version,
+            keep_alive: 30,
+            credentials: None,
+            max_packet_size: 1 << 20,
+            clean_start: true,
+            session_expiry: None,
+        }
     }
+
+    /// The rumqttc twin of one of our observers (`--observer rumqttc`): same id, version, session,
+    /// keep-alive and login. What rumqttc cannot do is an error naming the limit ([`limit`]).
+    pub fn for_observer(spec: &ActuatorSpec) -> anyhow::Result<RumqttcSpec> {
+        if let Some(m) = spec.max_packet_size {
+            // rumqttc drops the connection on an oversized delivery, so it cannot observe one.
+            return Err(limit(&format!("announce a Maximum Packet Size ({m}) and still observe a larger delivery")));
+        }
+        if spec.version == ProtocolVersion::V5 && spec.keep_alive < 5 {
+            return Err(limit(&format!("use a 5.0 keep-alive of {} s (its 5.0 client needs at least 5 s)", spec.keep_alive)));
+        }
+        let credentials = match (&spec.username, &spec.password) {
+            (None, None) => None,
+            (u, p) => {
+                let p = match p {
+                    Some(p) => String::from_utf8(p.to_vec()).map_err(|_| limit("send a password that is not UTF-8"))?,
+                    None => String::new(),
+                };
+                Some((u.clone().unwrap_or_default(), p))
+            }
+        };
+        Ok(RumqttcSpec {
+            client_id: spec.client_id.clone(),
+            version: spec.version,
+            keep_alive: spec.keep_alive,
+            credentials,
+            max_packet_size: 1 << 20,
+            clean_start: spec.clean_start,
+            session_expiry: spec.session_expiry,
+        })
+    }
+}
+
+/// The error for something a scenario needs that the rumqttc observer stack cannot do: the
+/// scenario's verdict becomes an error naming the limit, never a failure of the broker.
+pub fn limit(what: &str) -> anyhow::Error {
+    anyhow::anyhow!("observer limit: the rumqttc observer stack (--observer rumqttc) cannot {what}")
 }
 
 /// The two rumqttc clients (3.1.1 and 5.0 are separate APIs in rumqttc).
@@ -64,11 +114,14 @@ pub struct RumqttcObserver {
     changed: watch::Receiver<u64>,
     subacks: tokio::sync::Mutex<mpsc::UnboundedReceiver<Vec<u8>>>,
     task: tokio::task::JoinHandle<()>,
+    /// Session Present of its CONNACK.
+    pub session_present: bool,
 }
 
 /// What the event loop reports besides publishes.
 enum Ack {
-    Conn(u8),
+    /// CONNACK code and Session Present.
+    Conn(u8, bool),
     Sub(Vec<u8>),
 }
 
@@ -81,8 +134,12 @@ impl RumqttcObserver {
         let (client, task) = match spec.version {
             ProtocolVersion::V5 => {
                 let mut o = rumqttc::v5::MqttOptions::new(&spec.client_id, addr.ip().to_string(), addr.port());
-                o.set_keep_alive(Duration::from_secs(u64::from(spec.keep_alive.max(5))));
-                o.set_clean_start(true);
+                if spec.keep_alive < 5 {
+                    return Err(limit(&format!("use a 5.0 keep-alive of {} s (its 5.0 client needs at least 5 s)", spec.keep_alive)));
+                }
+                o.set_keep_alive(Duration::from_secs(u64::from(spec.keep_alive)));
+                o.set_clean_start(spec.clean_start);
+                o.set_session_expiry_interval(spec.session_expiry);
                 o.set_max_packet_size(Some(spec.max_packet_size));
                 if let Some((u, p)) = &spec.credentials {
                     o.set_credentials(u, p);
@@ -92,8 +149,11 @@ impl RumqttcObserver {
             }
             _ => {
                 let mut o = rumqttc::MqttOptions::new(&spec.client_id, addr.ip().to_string(), addr.port());
-                o.set_keep_alive(Duration::from_secs(u64::from(spec.keep_alive.max(1))));
-                o.set_clean_session(true);
+                o.set_keep_alive(Duration::from_secs(u64::from(spec.keep_alive)));
+                if spec.client_id.is_empty() && !spec.clean_start {
+                    return Err(limit("keep a session under an empty client id"));
+                }
+                o.set_clean_session(spec.clean_start);
                 o.set_max_packet_size(spec.max_packet_size as usize, spec.max_packet_size as usize);
                 if let Some((u, p)) = &spec.credentials {
                     o.set_credentials(u, p);
@@ -103,15 +163,15 @@ impl RumqttcObserver {
             }
         };
         let (sub_tx, sub_rx) = mpsc::unbounded_channel();
-        let first = tokio::time::timeout(Duration::from_secs(5), ack_rx.recv()).await;
+        let first = tokio::time::timeout(OBSERVER_CONNECT_TIMEOUT, ack_rx.recv()).await;
         let id = &spec.client_id;
-        match first {
-            Ok(Some(Ack::Conn(0))) => {}
-            Ok(Some(Ack::Conn(code))) => bail!("rumqttc observer {id} refused with code {code:#04x}"),
+        let session_present = match first {
+            Ok(Some(Ack::Conn(0, present))) => present,
+            Ok(Some(Ack::Conn(code, _))) => bail!("rumqttc observer {id} refused with code {code:#04x}"),
             Ok(Some(Ack::Sub(_))) => bail!("rumqttc observer {id}: SUBACK before CONNACK"),
             Ok(None) => bail!("rumqttc observer {id}: {}", shared.lock().unwrap().broken.clone().unwrap_or_default()),
-            Err(_) => bail!("rumqttc observer {id}: no CONNACK within 5 s"),
-        }
+            Err(_) => bail!("rumqttc observer {id}: no CONNACK within {OBSERVER_CONNECT_TIMEOUT:?}"),
+        };
         // From now on SUBACKs go to `subscribe`.
         tokio::spawn(async move {
             while let Some(a) = ack_rx.recv().await {
@@ -122,19 +182,41 @@ impl RumqttcObserver {
                 }
             }
         });
-        Ok(RumqttcObserver { spec, client, shared, changed, subacks: tokio::sync::Mutex::new(sub_rx), task })
+        Ok(RumqttcObserver { spec, client, shared, changed, subacks: tokio::sync::Mutex::new(sub_rx), task, session_present })
     }
 
     /// Subscribes to `filter` and returns the SUBACK codes (one at a time, so codes match filters).
     pub async fn subscribe(&self, filter: &str, qos: QoS) -> anyhow::Result<Vec<u8>> {
+        self.subscribe_with(filter, SubOptions::qos(qos), &Properties::new()).await
+    }
+
+    /// Subscribes with subscription options and SUBSCRIBE properties (5.0: No Local, Retain As
+    /// Published, Retain Handling, a Subscription Identifier, user properties), as our observers can;
+    /// anything else is a [`limit`] error.
+    pub async fn subscribe_with(&self, filter: &str, options: SubOptions, properties: &Properties) -> anyhow::Result<Vec<u8>> {
         let mut acks = self.subacks.lock().await;
         match &self.client {
-            Client::V4(c) => c.subscribe(filter, v4_qos(qos)).await?,
-            Client::V5(c) => c.subscribe(filter, v5_qos(qos)).await?,
+            // 3.1.1 has only the QoS, and our codec drops the rest there too.
+            Client::V4(c) => c.subscribe(filter, v4_qos(options.qos)).await?,
+            Client::V5(c) => {
+                let mut f = v5b::Filter::new(filter, v5_qos(options.qos));
+                f.nolocal = options.no_local;
+                f.preserve_retain = options.retain_as_published;
+                f.retain_forward_rule = match options.retain_handling {
+                    0 => v5b::RetainForwardRule::OnEverySubscribe,
+                    1 => v5b::RetainForwardRule::OnNewSubscribe,
+                    2 => v5b::RetainForwardRule::Never,
+                    n => return Err(limit(&format!("send Retain Handling {n}"))),
+                };
+                match subscribe_properties(properties)? {
+                    Some(p) => c.subscribe_many_with_properties([f], p).await?,
+                    None => c.subscribe_many([f]).await?,
+                }
+            }
         }
-        let codes = tokio::time::timeout(Duration::from_secs(5), acks.recv())
+        let codes = tokio::time::timeout(REPLY_TIMEOUT, acks.recv())
             .await
-            .with_context(|| format!("rumqttc observer {}: no SUBACK for {filter} within 5 s", self.spec.client_id))?
+            .with_context(|| format!("rumqttc observer {}: no SUBACK for {filter} within {REPLY_TIMEOUT:?}", self.spec.client_id))?
             .with_context(|| format!("rumqttc observer {}: {}", self.spec.client_id, self.broken().unwrap_or_default()))?;
         Ok(codes)
     }
@@ -144,6 +226,19 @@ impl RumqttcObserver {
         match &self.client {
             Client::V4(c) => c.publish_bytes(topic, v4_qos(qos), false, payload).await?,
             Client::V5(c) => c.publish_bytes(topic, v5_qos(qos), false, payload).await?,
+        }
+        Ok(())
+    }
+
+    /// Publishes one of our PUBLISH packets (topic, payload, QoS, RETAIN); PUBLISH properties are a
+    /// [`limit`] error (observers only publish probes, which carry none).
+    pub async fn publish_packet(&self, p: &Publish) -> anyhow::Result<()> {
+        if !p.properties.0.is_empty() {
+            return Err(limit("publish with PUBLISH properties"));
+        }
+        match &self.client {
+            Client::V4(c) => c.publish_bytes(p.topic.as_str(), v4_qos(p.qos), p.retain, p.payload.clone()).await?,
+            Client::V5(c) => c.publish_bytes(p.topic.as_str(), v5_qos(p.qos), p.retain, p.payload.clone()).await?,
         }
         Ok(())
     }
@@ -263,7 +358,7 @@ async fn run_v4(mut el: rumqttc::EventLoop, shared: Arc<Mutex<Shared>>, tx: watc
                 record(&shared, &tx, o);
             }
             Ok(Event::Incoming(Packet::ConnAck(a))) => {
-                let _ = acks.send(Ack::Conn(a.code as u8));
+                let _ = acks.send(Ack::Conn(a.code as u8, a.session_present));
             }
             Ok(Event::Incoming(Packet::SubAck(a))) => {
                 let codes = a
@@ -299,7 +394,7 @@ async fn run_v5(mut el: rumqttc::v5::EventLoop, shared: Arc<Mutex<Shared>>, tx: 
                 record(&shared, &tx, o);
             }
             Ok(Event::Incoming(Incoming::ConnAck(a))) => {
-                let _ = acks.send(Ack::Conn(a.code as u8));
+                let _ = acks.send(Ack::Conn(a.code as u8, a.session_present));
             }
             Ok(Event::Incoming(Incoming::SubAck(a))) => {
                 let codes = a.return_codes.iter().map(|c| suback_code_v5(*c)).collect();
@@ -312,6 +407,22 @@ async fn run_v5(mut el: rumqttc::v5::EventLoop, shared: Arc<Mutex<Shared>>, tx: 
             Err(e) => return stop(&shared, &tx, format!("rumqttc (5.0): {e}")),
         }
     }
+}
+
+/// Our SUBSCRIBE properties as rumqttc's: a Subscription Identifier and user properties.
+fn subscribe_properties(properties: &Properties) -> anyhow::Result<Option<v5b::SubscribeProperties>> {
+    if properties.0.is_empty() {
+        return Ok(None);
+    }
+    let mut out = v5b::SubscribeProperties { id: None, user_properties: Vec::new() };
+    for p in &properties.0 {
+        match p {
+            Property::SubscriptionIdentifier(id) => out.id = Some(*id as usize),
+            Property::UserProperty(k, v) => out.user_properties.push((k.clone(), v.clone())),
+            other => return Err(limit(&format!("send SUBSCRIBE property {other:?}"))),
+        }
+    }
+    Ok(Some(out))
 }
 
 fn suback_code_v5(c: v5b::SubscribeReasonCode) -> u8 {
@@ -328,5 +439,60 @@ fn suback_code_v5(c: v5b::SubscribeReasonCode) -> u8 {
         SharedSubscriptionsNotSupported => 0x9E,
         SubscriptionIdNotSupported => 0xA1,
         WildcardSubscriptionsNotSupported => 0xA2,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::actuator::Actuator;
+
+    /// What rumqttc cannot do is refused up front, naming the limit; logins carry over.
+    #[test]
+    fn an_observer_spec_maps_or_names_the_limit() {
+        let mut spec = ActuatorSpec::new("o", ProtocolVersion::V5);
+        spec.username = Some("u".into());
+        let r = RumqttcSpec::for_observer(&spec).unwrap();
+        assert_eq!((r.credentials, r.keep_alive, r.clean_start), (Some(("u".into(), String::new())), spec.keep_alive, true));
+        spec.password = Some(Bytes::from_static(b"\xff"));
+        assert!(RumqttcSpec::for_observer(&spec).unwrap_err().to_string().contains("observer limit"));
+        let mut spec = ActuatorSpec::new("o", ProtocolVersion::V5);
+        spec.max_packet_size = Some(1024);
+        assert!(RumqttcSpec::for_observer(&spec).unwrap_err().to_string().contains("Maximum Packet Size"));
+        spec.max_packet_size = None;
+        spec.keep_alive = 2;
+        assert!(RumqttcSpec::for_observer(&spec).unwrap_err().to_string().contains("keep-alive"));
+        spec.version = ProtocolVersion::V311;
+        assert!(RumqttcSpec::for_observer(&spec).is_ok());
+    }
+
+    /// A persistent rumqttc observer resumes its session (Session Present 1) and gets what was
+    /// queued while it was away, as our observers do in the `comes back` steps.
+    #[tokio::test]
+    async fn a_persistent_rumqttc_observer_resumes_its_session() {
+        let broker = lwt_broker::start_embedded().await.unwrap();
+        let addr = broker.local_addr();
+        for v in [ProtocolVersion::V311, ProtocolVersion::V5] {
+            let mut spec = ActuatorSpec::new(format!("rq-persistent-{v:?}"), v);
+            spec.clean_start = false;
+            spec.session_expiry = Some(60);
+            let topic = format!("rq/{v:?}/queued");
+            let a = Actuator::connect_rumqttc(addr, spec.clone()).await.unwrap();
+            a.subscribe(&topic, QoS::AtLeastOnce).await.unwrap();
+            a.disconnect().await;
+            let publisher = Actuator::connect(addr, ActuatorSpec::new(format!("rq-pub-{v:?}"), v)).await.unwrap();
+            let mut p = Publish::new(topic.clone(), Bytes::from_static(b"queued"));
+            p.qos = QoS::AtLeastOnce;
+            p.packet_id = Some(1);
+            publisher.publish(p).await.unwrap();
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            let back = Actuator::connect_rumqttc(addr, spec).await.unwrap();
+            assert!(back.session_present, "{v:?}: session resumed");
+            let got = back.wait_for(|o| o.topic == topic, Instant::now() + Duration::from_secs(5)).await;
+            assert_eq!(got.map(|o| o.payload), Some(Bytes::from_static(b"queued")), "{v:?}");
+            back.disconnect().await;
+            publisher.disconnect().await;
+        }
+        broker.shutdown().await;
     }
 }

@@ -180,3 +180,23 @@ async fn built_in_checks_against_a_refusing_broker_are_errors_and_exit_3() {
     assert_eq!(out.status.code(), Some(3), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
     assert!(text.contains("0 passed, 0 failed, 0 skipped, 4 errors"), "{text}");
 }
+
+/// `--observer rumqttc`: the plain walkthrough passes with rumqttc observers (exit 0); the TLS one
+/// ends as errors naming the observer limit, no failure (exit 3); an unknown stack is a usage error.
+#[test]
+fn check_with_rumqttc_observers_passes_or_names_the_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let check = |features: &str, stack: &str, report: &str| {
+        let mut c = Command::new(BIN);
+        c.current_dir(ROOT).args(["check", features, "--observer", stack, "--report-dir"]).arg(dir.path().join(report));
+        c.output().unwrap()
+    };
+    let out = check("features/seed/sensors-and-actuators.feature", "rumqttc", "plain");
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    let out = check("features/seed/eventgrid-lwt.feature", "rumqttc", "tls");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(3), "{text}");
+    let report = std::fs::read_to_string(dir.path().join("tls/report.md")).unwrap();
+    assert!(report.contains("observer limit"), "{report}");
+    assert_eq!(check("features/seed", "bogus", "bad").status.code(), Some(2));
+}

@@ -19,6 +19,7 @@ async fn main() {
         report_dir,
         concurrency: 32,
         rerun_failures: 0,
+        observer: Default::default(),
     };
     let (summary, records) = bdd::run(target, profile.clone(), opts).await.expect("feature run");
     // The same broker over MQTT over WebSockets: the WebSocket scenarios and the seed walkthrough.
@@ -29,6 +30,7 @@ async fn main() {
         report_dir: None,
         concurrency: 16,
         rerun_failures: 0,
+        observer: Default::default(),
     };
     let (ws_summary, ws_records) = bdd::run(ws, profile, ws_opts).await.expect("feature run over WebSockets");
     println!("features over WebSockets: {ws_summary}");

@@ -21,6 +21,7 @@ async fn main() {
         report_dir: std::env::var_os("LWT_FEATURE_REPORT_DIR").map(PathBuf::from),
         concurrency: 1,
         rerun_failures: 0,
+        observer: Default::default(),
     };
     let (summary, records) = bdd::run(target, profile, opts).await.expect("feature run");
     for r in records.iter().filter(|r| !matches!(r.outcome, bdd::report::ScenarioOutcome::Passed)) {

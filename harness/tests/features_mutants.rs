@@ -42,6 +42,7 @@ async fn every_mutant_fails_its_tagged_scenarios() {
             report_dir: None,
             concurrency: 16,
             rerun_failures: 0,
+            observer: Default::default(),
         };
         let (summary, records) = bdd::run(target, profile.clone(), opts).await.unwrap();
         report.push(format!("{m:?} ({}): {} scenario(s), {} failed", tag(m), records.len(), summary.failed));

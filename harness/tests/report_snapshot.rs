@@ -18,6 +18,7 @@ async fn seed_report_shape() {
         report_dir: Some(dir.path().to_path_buf()),
         concurrency: 8,
         rerun_failures: 0,
+        observer: Default::default(),
     };
     let (summary, _) = bdd::run(target, profile, opts).await.unwrap();
     assert_eq!(summary.failed, 0);

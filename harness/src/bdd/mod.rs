@@ -58,6 +58,8 @@ pub struct RunEnv {
     pub target: tokio::sync::Mutex<Option<Target>>,
     /// Scenario records for the reports.
     pub records: Mutex<Vec<ScenarioRecord>>,
+    /// The stack observers watch wills with (`--observer`); sensors always use our codec.
+    pub observer: crate::actuator::ObserverStack,
 }
 
 static ENV: RwLock<Option<Arc<RunEnv>>> = RwLock::new(None);
@@ -202,9 +204,16 @@ impl LwtWorld {
         from_scenario.or_else(|| if self.own_broker.is_none() { self.env.identities.as_ref()?.identity(name) } else { None })
     }
     /// Connects an observer: over the scenario's endpoint with its certificate, username = name in
-    /// `@eventgrid` scenarios.
+    /// `@eventgrid` scenarios; on rumqttc's client with `--observer rumqttc` (plain TCP only).
     pub async fn connect_actuator(&self, name: &str, mut spec: crate::actuator::ActuatorSpec) -> anyhow::Result<Actuator> {
         self.settings().fill_observer(name, &mut spec);
+        if self.env.observer == crate::actuator::ObserverStack::Rumqttc {
+            let ep = self.endpoint();
+            if ep.tls.is_some() || ep.ws.is_some() {
+                return Err(crate::rumqttc_observer::limit("connect over TLS or WebSockets (it speaks plain TCP here)"));
+            }
+            return Actuator::connect_rumqttc(ep.addr, spec).await;
+        }
         let stream = self.endpoint().dial(self.identity(name).as_ref()).await?;
         Actuator::connect_over(stream, spec).await
     }
@@ -352,6 +361,8 @@ pub struct RunOptions {
     /// A scenario that fails or errors runs again this many times, alone; a verdict that changes
     /// makes it FLAKY, with its history.
     pub rerun_failures: usize,
+    /// The stack observers watch wills with (`--observer lwt|rumqttc`).
+    pub observer: crate::actuator::ObserverStack,
 }
 
 /// Tags of a scenario with those of its feature and rule, without the `@`.

@@ -25,6 +25,7 @@ pub async fn run(target: Target, profile: Profile, opts: RunOptions) -> anyhow::
         profile: profile.clone(),
         target: tokio::sync::Mutex::new(Some(target)),
         records: Mutex::new(Vec::new()),
+        observer: opts.observer,
     });
     *ENV.write().unwrap() = Some(run_env.clone());
     let result = run_in(&run_env, profile, &opts, can_restart, embedded).await;
