@@ -455,7 +455,7 @@ mod tests {
         assert_eq!((ev.len(), skipped), (2, 2));
         assert!(ev[0].connected && !ev[1].connected);
         assert_eq!(ev[1].reason.as_deref(), Some("ConnectionLost"));
-        assert_eq!(ev[1].at.duration_since(ev[0].at).unwrap(), Duration::from_micros(877_545));
+        assert_eq!(ev[1].at.duration_since(ev[0].at).unwrap(), Duration::from_micros(876_545));
     }
 
     #[test]
