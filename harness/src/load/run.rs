@@ -360,10 +360,12 @@ struct Span {
 /// Records injection lag, arrivals and will latency (from the planned and the actual fault) into
 /// `hists`.
 fn record_latencies(hists: &mut Hists, hits: &[Option<Hit>], expected: &[bool], matcher: &Matcher, t0: Instant) -> Span {
-    let first_planned = hits.iter().flatten().map(|h| h.planned).min().unwrap_or(t0);
+    // In a mixed run the spans are the strikes' (a silent client's "fault" is its CONNECT).
+    let struck = |h: &&Hit| hits.iter().flatten().all(|h| h.kind.keepalive_detected()) || !h.kind.keepalive_detected();
+    let first_planned = hits.iter().flatten().filter(struck).map(|h| h.planned).min().unwrap_or(t0);
     let mut span = Span {
-        first_actual: hits.iter().flatten().map(|h| h.actual).min(),
-        last_actual: hits.iter().flatten().map(|h| h.actual).max(),
+        first_actual: hits.iter().flatten().filter(struck).map(|h| h.actual).min(),
+        last_actual: hits.iter().flatten().filter(struck).map(|h| h.actual).max(),
         last_will: None,
     };
     for (c, h) in hits.iter().enumerate() {
