@@ -601,6 +601,11 @@ struct LoadArgs {
     /// 0.0.0.0:PORT/metrics while the run lasts.
     #[arg(long, value_name = "PORT")]
     metrics_port: Option<u16>,
+    /// The broker's Event Grid client life-cycle events file (JSON Lines, e.g. the one given to
+    /// `lwt-broker --lifecycle-events FILE` in --launch): after the run, report will vs life-cycle
+    /// event latency per fault kind. The embedded reference broker's own file is found without it.
+    #[arg(long, value_name = "FILE")]
+    lifecycle_events: Option<PathBuf>,
 }
 
 impl LoadArgs {
@@ -620,6 +625,7 @@ impl LoadArgs {
             no_progress: self.no_progress,
             barrier: self.barrier,
             metrics_port: self.metrics_port,
+            lifecycle_events: self.lifecycle_events,
         }
     }
 }

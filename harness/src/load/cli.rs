@@ -42,6 +42,9 @@ pub struct LoadRequest {
     pub barrier: Option<String>,
     /// `--metrics-port PORT`: serve Prometheus metrics on 0.0.0.0:PORT during the run.
     pub metrics_port: Option<u16>,
+    /// `--lifecycle-events FILE`: the broker's Event Grid life-cycle events file, read after the run
+    /// (the embedded reference broker's own file is found without it).
+    pub lifecycle_events: Option<PathBuf>,
 }
 
 /// The reference broker binary next to this executable (target/<profile>/lwt-broker), if built.
@@ -116,16 +119,26 @@ pub fn named_target(name: &str) -> anyhow::Result<TargetSpec> {
     }
 }
 
+/// [`named_target`], plus `embedded-eventgrid` ([`super::eventgrid`]), whose namespace registers
+/// the scenario's fleet of `count` clients.
+pub fn scenario_target(name: &str, s: &Scenario, count: u32) -> anyhow::Result<TargetSpec> {
+    match name {
+        super::eventgrid::NAME => super::eventgrid::target(s, count),
+        _ => named_target(name),
+    }
+}
+
 pub(super) fn target_spec(req: &LoadRequest, s: &Scenario) -> anyhow::Result<TargetSpec> {
+    let count = req.clients.unwrap_or(s.fleet.count);
     if req.broker.is_some() || req.launch.is_some() {
         return match (&req.broker, &req.launch) {
-            (None, Some(l)) => named_target(l),
+            (None, Some(l)) => scenario_target(l, s, count),
             _ => TargetSpec::from_flags(req.broker.as_deref(), req.launch.as_deref()),
         };
     }
     match (&s.target.broker, &s.target.launch) {
         (Some(b), _) => TargetSpec::from_flags(Some(b), None),
-        (None, Some(l)) => named_target(l),
+        (None, Some(l)) => scenario_target(l, s, count),
         _ => Ok(TargetSpec::Embedded(lwt_broker::Config::default())),
     }
 }
@@ -173,6 +186,7 @@ fn options(req: &LoadRequest) -> anyhow::Result<RunOptions> {
         allow_remote: req.allow_remote,
         progress: !req.no_progress,
         barrier: req.barrier.clone(),
+        lifecycle_events: req.lifecycle_events.clone(),
     })
 }
 
@@ -195,7 +209,7 @@ pub async fn load(req: LoadRequest) -> anyhow::Result<u8> {
         super::scenario::FaultKind::Churn => return super::soak::cli(&req, &s).await,
         _ => {}
     }
-    let opts = options(&req)?;
+    let mut opts = options(&req)?;
     if let Some(port) = req.metrics_port {
         super::metrics::serve(port, &s.name, opts.shard)?;
     }
@@ -206,6 +220,7 @@ pub async fn load(req: LoadRequest) -> anyhow::Result<u8> {
     refuse_remote(&spec, req.allow_remote)?;
     let t = Target::start(&spec).await?;
     eprintln!("target: {} ({}), scenario: {}", t.name(), t.addr(), s.name);
+    opts.lifecycle_events = super::lifecycle::file_for(req.lifecycle_events.as_ref(), &t);
     let result = run_scenario(&t, &s, &opts).await;
     t.stop().await;
     let summary = result?;
@@ -246,10 +261,11 @@ async fn compare(req: &LoadRequest, s: &Scenario, opts: &RunOptions) -> anyhow::
     let mut tputs = Vec::new();
     let mut failed = false;
     for (i, name) in req.compare.iter().enumerate() {
-        let spec = own_process_if_too_big(named_target(name)?, s, opts)?;
+        let spec = own_process_if_too_big(scenario_target(name, s, opts.clients.unwrap_or(s.fleet.count))?, s, opts)?;
         refuse_remote(&spec, req.allow_remote)?;
         let t = Target::start(&spec).await?;
         eprintln!("== {} ({})", t.name(), t.addr());
+        let opts = &RunOptions { lifecycle_events: super::lifecycle::file_for(req.lifecycle_events.as_ref(), &t), ..opts.clone() };
         let r = run_scenario(&t, s, opts).await;
         let tp = if req.throughput && r.is_ok() { Some(throughput_set(&t, 10, 200_000, 64).await) } else { None };
         t.stop().await;

@@ -7,7 +7,9 @@
 pub mod barrier;
 pub mod cli;
 pub mod crash;
+pub mod eventgrid;
 pub mod fleet;
+pub mod lifecycle;
 mod matcher;
 pub mod merge;
 pub mod metrics;
@@ -37,6 +39,7 @@ pub async fn run_scenario(target: &Target, s: &Scenario, opts: &RunOptions) -> a
     let mut live = true;
     let mut rate: f64 = 0.0;
     let mut failures = 0;
+    let mut lifecycle = Vec::new();
     for rep in 0..s.repetitions {
         let (sum, h, t) = run::run_once(target, s, opts, rep).await?;
         tally.add(&t);
@@ -47,6 +50,7 @@ pub async fn run_scenario(target: &Target, s: &Scenario, opts: &RunOptions) -> a
         live &= sum.observers_live;
         rate += sum.connect_rate_per_s;
         failures += sum.connect_failures;
+        lifecycle.extend(sum.lifecycle.clone());
         last = Some(sum);
         if rep + 1 < s.repetitions {
             // Let the broker finish closing the last repetition's connections.
@@ -62,6 +66,7 @@ pub async fn run_scenario(target: &Target, s: &Scenario, opts: &RunOptions) -> a
     out.observers_live = live;
     out.connect_rate_per_s = rate / s.repetitions as f64;
     out.connect_failures = failures;
+    out.lifecycle = lifecycle::LifecycleReport::merge(&lifecycle)?;
     out.fill(&tally, &hists);
     Ok(out)
 }

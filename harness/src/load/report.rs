@@ -77,6 +77,9 @@ pub fn table(s: &Summary) -> String {
     for (k, v) in rows {
         let _ = writeln!(out, "{k:<w$}  {v}");
     }
+    if let Some(l) = &s.lifecycle {
+        out.push_str(&super::lifecycle::text(l));
+    }
     for n in &s.notes {
         let _ = writeln!(out, "note: {n}");
     }
@@ -96,6 +99,10 @@ pub fn markdown(s: &Summary, plots: &[(&str, &str)]) -> String {
         let _ = writeln!(md, "- note: {n}");
     }
     md.push('\n');
+    if let Some(l) = &s.lifecycle {
+        md.push_str(&super::lifecycle::markdown(l));
+        md.push('\n');
+    }
     for (file, alt) in plots {
         let _ = writeln!(md, "![{alt}]({file})\n");
     }
@@ -158,7 +165,11 @@ pub fn write(dir: &Path, s: &Summary) -> anyhow::Result<()> {
     for (k, v) in rows(s) {
         let _ = write!(html, "<tr><th align=left>{}</th><td>{}</td></tr>", html_esc(&k), html_esc(&v));
     }
-    let _ = write!(html, "</table><p>Latency is counted from {}.</p><ul>", html_esc(&s.latency_origin));
+    let _ = write!(html, "</table><p>Latency is counted from {}.</p>", html_esc(&s.latency_origin));
+    if let Some(l) = &s.lifecycle {
+        html.push_str(&super::lifecycle::html(l, html_esc));
+    }
+    html.push_str("<ul>");
     for n in &s.notes {
         let _ = write!(html, "<li>{}</li>", html_esc(n));
     }

@@ -40,11 +40,14 @@ pub struct RunOptions {
     pub progress: bool,
     /// Meet the other shards at this barrier and strike at one fleet-wide instant.
     pub barrier: Option<String>,
+    /// The broker's Event Grid life-cycle events file: read after the run to measure will vs
+    /// life-cycle event latency per fault kind ([`super::lifecycle`]).
+    pub lifecycle_events: Option<std::path::PathBuf>,
 }
 
 impl Default for RunOptions {
     fn default() -> Self {
-        RunOptions { clients: None, shard: (0, 1), source_addrs: None, allow_remote: false, progress: true, barrier: None }
+        RunOptions { clients: None, shard: (0, 1), source_addrs: None, allow_remote: false, progress: true, barrier: None, lifecycle_events: None }
     }
 }
 
@@ -357,10 +360,12 @@ struct Span {
 /// Records injection lag, arrivals and will latency (from the planned and the actual fault) into
 /// `hists`.
 fn record_latencies(hists: &mut Hists, hits: &[Option<Hit>], expected: &[bool], matcher: &Matcher, t0: Instant) -> Span {
-    let first_planned = hits.iter().flatten().map(|h| h.planned).min().unwrap_or(t0);
+    // In a mixed run the spans are the strikes' (a silent client's "fault" is its CONNECT).
+    let struck = |h: &&Hit| hits.iter().flatten().all(|h| h.kind.keepalive_detected()) || !h.kind.keepalive_detected();
+    let first_planned = hits.iter().flatten().filter(struck).map(|h| h.planned).min().unwrap_or(t0);
     let mut span = Span {
-        first_actual: hits.iter().flatten().map(|h| h.actual).min(),
-        last_actual: hits.iter().flatten().map(|h| h.actual).max(),
+        first_actual: hits.iter().flatten().filter(struck).map(|h| h.actual).min(),
+        last_actual: hits.iter().flatten().filter(struck).map(|h| h.actual).max(),
         last_will: None,
     };
     for (c, h) in hits.iter().enumerate() {
@@ -403,6 +408,7 @@ async fn end_normally(rest: Vec<Member>, version: ProtocolVersion) -> anyhow::Re
 /// reconnects, the wait for wills, the settle with its liveness proof, and the summary.
 pub async fn run_once(target: &Target, s: &Scenario, opts: &RunOptions, rep: u32) -> anyhow::Result<(Summary, Hists, Tally)> {
     let setup = Setup::new(target, s, opts).await?;
+    let run_began = std::time::SystemTime::now();
     let (version, pid) = (setup.version, target.pid());
     let sampler = pid.map(Sampler::start);
     // Observers first: they must be listening before any will can exist.
@@ -432,6 +438,7 @@ pub async fn run_once(target: &Target, s: &Scenario, opts: &RunOptions, rep: u32
     let mut matcher = Matcher::new(fp.expected.clone(), &observers);
     let cpu_at_fault = pid.and_then(cpu_ms);
     let mut st = strike::apply(&mut fp, &setup, &mut members, &mut notes).await?;
+    let clock = super::lifecycle::WallClock::now();
     let last_reconnect = strike::reconnect(&mut fp, &setup, &mut st, &mut notes).await?;
     matcher.set_expected(&fp.expected);
     metrics::wills_expected(matcher.pairs_expected);
@@ -454,6 +461,14 @@ pub async fn run_once(target: &Target, s: &Scenario, opts: &RunOptions, rep: u32
     if let Some(g) = &mut go {
         g.struck(span.first_actual, span.last_actual);
     }
+    let lifecycle = match &opts.lifecycle_events {
+        Some(path) => {
+            let (ids, first) = (&setup.plan.ids, &matcher.first);
+            let facts = super::lifecycle::RunFacts { ids, hits: &st.hits, expected: &fp.expected, first, delay: fp.delay_eff, since: run_began, clock };
+            Some(super::lifecycle::collect(path, &facts).await?)
+        }
+        None => None,
+    };
 
     let background = bg_task.map(|t| t.stop());
     for o in observers {
@@ -491,6 +506,7 @@ pub async fn run_once(target: &Target, s: &Scenario, opts: &RunOptions, rep: u32
         broker: resources,
         background,
         sync: go.map(|g| g.sync),
+        lifecycle,
         notes,
         ..Summary::default()
     };
@@ -499,7 +515,11 @@ pub async fn run_once(target: &Target, s: &Scenario, opts: &RunOptions, rep: u32
 }
 
 fn latency_origin(kind: FaultKind, delay: Duration) -> String {
-    let base = if kind.keepalive_detected() {
+    let base = if kind == FaultKind::Mixed {
+        "each client's fault: the keep-alive deadline (last packet sent + 1.5 × keep-alive) for silence, else the fault \
+         (planned: the planned instant; actual: just before the close/write system call)"
+            .to_string()
+    } else if kind.keepalive_detected() {
         "the keep-alive deadline (last packet sent + 1.5 × keep-alive)".to_string()
     } else if kind == FaultKind::Takeover {
         "the takeover CONNECT (planned: its planned instant; actual: just before the CONNECT write)".to_string()

@@ -25,12 +25,14 @@ pub(super) struct Hit {
     pub(super) due_actual: Instant,
     /// Deadline-type will (keep-alive or will delay): its error is measured.
     pub(super) deadline: bool,
+    /// The fault this client got (one of the mix in a `mixed` run).
+    pub(super) kind: FaultKind,
 }
 
 impl Hit {
     /// A hit whose will is due `delay` after the fault.
-    fn after(planned: Instant, actual: Instant, delay: Duration) -> Hit {
-        Hit { planned, actual, due_planned: planned + delay, due_actual: actual + delay, deadline: delay > Duration::ZERO }
+    fn after(planned: Instant, actual: Instant, delay: Duration, kind: FaultKind) -> Hit {
+        Hit { planned, actual, due_planned: planned + delay, due_actual: actual + delay, deadline: delay > Duration::ZERO, kind }
     }
     /// The later of the two due instants.
     pub(super) fn due(&self) -> Instant {
@@ -53,6 +55,8 @@ pub(super) struct FaultPlan {
     pub(super) reconnecting: Vec<bool>,
     /// Clients whose will must arrive.
     pub(super) expected: Vec<bool>,
+    /// Per local client, the fault it gets (`kind` itself unless the run is `mixed`).
+    pub(super) kinds: Vec<FaultKind>,
 }
 
 impl FaultPlan {
@@ -83,6 +87,10 @@ impl FaultPlan {
         let reconnect_cancels = s.fault.reconnect.as_ref().map(|r| Duration::from_millis(r.after_ms) < delay_eff).unwrap_or(false);
         let takeover_publishes = delay_eff.is_zero() || s.fault.takeover_clean_start;
         let kind = s.fault.kind;
+        let kinds: Vec<FaultKind> = match kind {
+            FaultKind::Mixed => (0..n).map(|c| s.fault.mix[(lo + c) % s.fault.mix.len()]).collect(),
+            _ => vec![kind; n],
+        };
         let mut expected = vec![false; n];
         for &c in &targets {
             expected[c] = match kind {
@@ -91,7 +99,7 @@ impl FaultPlan {
             };
         }
         let wave_interval = Duration::from_millis(s.fault.wave_interval_ms);
-        FaultPlan { kind, targets, waves, t0, wave_interval, delay_eff, reconnecting, expected }
+        FaultPlan { kind, targets, waves, t0, wave_interval, delay_eff, reconnecting, expected, kinds }
     }
 
     /// The first planned instant.
@@ -110,11 +118,8 @@ impl FaultPlan {
     /// Refuses a plan whose members' keep-alive would expire before their fault (members send no
     /// PINGREQ), which would turn a FIN/RST/takeover run into a keep-alive run.
     pub(super) fn check_keep_alive(&self, members: &[Option<Member>], ids: &[String]) -> anyhow::Result<()> {
-        if self.kind.keepalive_detected() {
-            return Ok(());
-        }
         let last_fault = self.targets.len().checked_sub(1).map(|p| self.planned_of(p)).unwrap_or(self.t0);
-        for &c in &self.targets {
+        for &c in self.targets.iter().filter(|&&c| !self.kinds[c].keepalive_detected()) {
             let Some(m) = members[c].as_ref() else { continue };
             if m.keep_alive > 0 && m.last_sent + Duration::from_millis(m.keep_alive as u64 * 1500) < last_fault + Duration::from_millis(100) {
                 bail!(
@@ -151,6 +156,10 @@ pub(super) async fn apply(
     match fp.kind {
         FaultKind::Silence | FaultKind::Blackhole => hold(fp, setup, members, &mut st).await?,
         FaultKind::Fin | FaultKind::Rst | FaultKind::Disconnect04 => close(fp, setup.version, members, &mut st).await?,
+        FaultKind::Mixed => {
+            hold(fp, setup, members, &mut st).await?;
+            close(fp, setup.version, members, &mut st).await?;
+        }
         FaultKind::Takeover => {
             takeover(fp, setup, &mut st, notes).await?;
             // The old connections stay open on our side; the broker closes them.
@@ -162,14 +171,14 @@ pub(super) async fn apply(
 }
 
 /// Silence and blackhole: the socket stays open and quiet (or the proxy swallows it); the will is due
-/// at the keep-alive deadline.
+/// at the keep-alive deadline. In a `mixed` run, only the members dealt silence.
 async fn hold(fp: &FaultPlan, setup: &Setup<'_>, members: &mut [Option<Member>], st: &mut Struck) -> anyhow::Result<()> {
-    let silence = fp.kind == FaultKind::Silence;
-    for (pos, &c) in fp.targets.iter().enumerate() {
+    for (pos, &c) in fp.targets.iter().enumerate().filter(|(_, &c)| fp.kinds[c].keepalive_detected()) {
         let m = members[c].take().expect("targets are connected members");
-        let planned = if silence { m.last_sent } else { fp.planned_of(pos) };
+        let kind = fp.kinds[c];
+        let planned = if kind == FaultKind::Silence { m.last_sent } else { fp.planned_of(pos) };
         let due = m.last_sent + Duration::from_millis(m.keep_alive as u64 * 1500) + fp.delay_eff;
-        st.hits[c] = Some(Hit { planned, actual: planned, due_planned: due, due_actual: due, deadline: true });
+        st.hits[c] = Some(Hit { planned, actual: planned, due_planned: due, due_actual: due, deadline: true, kind });
         st.held.push(m);
     }
     let Some(p) = &setup.proxy else { return Ok(()) };
@@ -188,21 +197,26 @@ async fn hold(fp: &FaultPlan, setup: &Setup<'_>, members: &mut [Option<Member>],
 }
 
 /// FIN, RST, DISCONNECT 0x04: wave by wave, spread over parallel lanes (one thread alone needs
-/// ~0.17 s for 10k closes).
+/// ~0.17 s for 10k closes). In a `mixed` run, each member its own kind of the three.
 async fn close(fp: &FaultPlan, version: ProtocolVersion, members: &mut [Option<Member>], st: &mut Struck) -> anyhow::Result<()> {
     let lanes = std::thread::available_parallelism().map(|p| p.get()).unwrap_or(2).max(1);
-    let kind = fp.kind;
     let mut lanes_set = tokio::task::JoinSet::new();
     for w in 0..fp.waves {
-        let in_wave: Vec<(usize, usize)> = fp.targets.iter().copied().enumerate().filter(|(pos, _)| fp.wave_of(*pos) == w).collect();
+        let in_wave: Vec<(usize, usize)> = fp
+            .targets
+            .iter()
+            .copied()
+            .enumerate()
+            .filter(|&(pos, c)| fp.wave_of(pos) == w && !fp.kinds[c].keepalive_detected())
+            .collect();
         let Some(&(first, _)) = in_wave.first() else { continue };
         let planned = fp.planned_of(first);
         for lane in 0..lanes {
-            let chunk: Vec<(usize, Member)> = in_wave
+            let chunk: Vec<(usize, FaultKind, Member)> = in_wave
                 .iter()
                 .skip(lane)
                 .step_by(lanes)
-                .map(|&(_, c)| (c, members[c].take().expect("targets are connected members")))
+                .map(|&(_, c)| (c, fp.kinds[c], members[c].take().expect("targets are connected members")))
                 .collect();
             if chunk.is_empty() {
                 continue;
@@ -210,16 +224,16 @@ async fn close(fp: &FaultPlan, version: ProtocolVersion, members: &mut [Option<M
             lanes_set.spawn(async move {
                 tokio::time::sleep_until(planned).await;
                 let mut out = Vec::with_capacity(chunk.len());
-                for (c, m) in chunk {
-                    out.push((c, planned, strike(m, kind, version).await));
+                for (c, kind, m) in chunk {
+                    out.push((c, planned, kind, strike(m, kind, version).await));
                 }
                 out
             });
         }
     }
     while let Some(r) = lanes_set.join_next().await {
-        for (c, planned, actual) in r? {
-            st.hits[c] = Some(Hit::after(planned, actual, fp.delay_eff));
+        for (c, planned, kind, actual) in r? {
+            st.hits[c] = Some(Hit::after(planned, actual, fp.delay_eff, kind));
         }
     }
     Ok(())
@@ -246,7 +260,7 @@ async fn strike(mut m: Member, kind: FaultKind, version: ProtocolVersion) -> Ins
             let _ = super::fleet::send(&mut m.stream, &bytes).await;
         }
         // Silence, blackhole and takeover keep the socket: `apply` never strikes them.
-        FaultKind::Silence | FaultKind::Blackhole | FaultKind::Takeover | FaultKind::Crash | FaultKind::Churn => unreachable!("{kind:?} does not close members one by one"),
+        FaultKind::Silence | FaultKind::Blackhole | FaultKind::Takeover | FaultKind::Crash | FaultKind::Churn | FaultKind::Mixed => unreachable!("{kind:?} does not close members one by one"),
     }
     drop(m);
     at
@@ -273,7 +287,7 @@ async fn takeover(fp: &mut FaultPlan, setup: &Setup<'_>, st: &mut Struck, notes:
         let (c, planned, r) = r?;
         match r {
             Ok(m) => {
-                st.hits[c] = Some(Hit::after(planned, m.last_sent, fp.delay_eff));
+                st.hits[c] = Some(Hit::after(planned, m.last_sent, fp.delay_eff, FaultKind::Takeover));
                 st.later.push(m);
             }
             Err(e) => {

@@ -350,6 +350,9 @@ pub struct Summary {
     /// The fleet-wide injection span and offset spread of synchronised shards (merged summaries).
     #[serde(default)]
     pub fleet_sync: Option<super::barrier::FleetSync>,
+    /// Will vs life-cycle event latency per fault kind, when the run read life-cycle events.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lifecycle: Option<super::lifecycle::LifecycleReport>,
     /// Remarks (limits hit, why a target was out of reach, ...).
     pub notes: Vec<String>,
     /// The raw histograms.
@@ -433,6 +436,7 @@ impl Summary {
                 out.background.get_or_insert_with(BackgroundStats::default).add(b);
             }
         }
+        out.lifecycle = super::lifecycle::LifecycleReport::merge(parts.iter().filter_map(|p| p.lifecycle.as_ref()))?;
         out.fleet_sync = super::barrier::fleet_sync(parts.iter().filter_map(|p| p.sync.as_ref()));
         if out.fleet_sync.as_ref().is_some_and(|f| (f.shards as usize) < parts.len()) {
             out.notes.push("some shards did not meet at the barrier: their faults are not synchronised".into());

@@ -24,6 +24,9 @@ pub enum FaultKind {
     Crash,
     /// Clients close, disconnect, are taken over and come back, for a long time ([`crate::load::soak`]).
     Churn,
+    /// Each client gets one kind of `fault.mix` in turn (global index modulo its length), so one
+    /// fleet compares kinds side by side under the same load.
+    Mixed,
 }
 
 impl FaultKind {
@@ -38,7 +41,12 @@ impl FaultKind {
             FaultKind::Blackhole => "blackhole",
             FaultKind::Crash => "crash",
             FaultKind::Churn => "churn",
+            FaultKind::Mixed => "mixed",
         }
+    }
+    /// Whether a `mixed` fault may use this kind (the kinds that end one member at a time).
+    pub fn mixable(self) -> bool {
+        matches!(self, FaultKind::Fin | FaultKind::Rst | FaultKind::Silence | FaultKind::Disconnect04)
     }
     /// Whether the broker only finds out by keep-alive expiry.
     pub fn keepalive_detected(self) -> bool {
@@ -65,6 +73,9 @@ pub enum Selection {
 pub struct FaultSpec {
     /// What happens.
     pub kind: FaultKind,
+    /// The kinds a `kind: mixed` fault deals out in turn (fin, rst, silence, disconnect-0x04).
+    #[serde(default)]
+    pub mix: Vec<FaultKind>,
     /// To whom.
     #[serde(default)]
     pub select: Selection,

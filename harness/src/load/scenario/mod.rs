@@ -193,11 +193,15 @@ impl Scenario {
         if fs.select == Selection::Waves && fs.waves == 0 {
             return Some((&["fault", "waves"], "must be at least 1".into()));
         }
-        if fs.kind == FaultKind::Disconnect04 && f.protocol != Protocol::V5 {
+        if let Some(p) = self.mix_problem() {
+            return Some(p);
+        }
+        let kinds = if fs.kind == FaultKind::Mixed { fs.mix.clone() } else { vec![fs.kind] };
+        if kinds.contains(&FaultKind::Disconnect04) && f.protocol != Protocol::V5 {
             return Some((&["fault", "kind"], "disconnect-0x04 needs protocol \"5.0\"".into()));
         }
-        if fs.kind.keepalive_detected() && f.keep_alive == 0 && f.keep_alives.is_empty() {
-            return Some((&["fleet", "keep_alive"], format!("fault {} is only detected by keep-alive: it must be non-zero", fs.kind.label())));
+        if let Some(k) = kinds.iter().find(|k| k.keepalive_detected()).filter(|_| f.keep_alive == 0 && f.keep_alives.is_empty()) {
+            return Some((&["fleet", "keep_alive"], format!("fault {} is only detected by keep-alive: it must be non-zero", k.label())));
         }
         if let Some(r) = &fs.reconnect {
             if !(0.0..=1.0).contains(&r.share) || r.share.is_nan() {
@@ -206,6 +210,22 @@ impl Scenario {
             if fs.kind == FaultKind::Takeover {
                 return Some((&["fault", "reconnect"], "a takeover already reconnects".into()));
             }
+        }
+        None
+    }
+
+    /// The first problem with `fault.mix`: only with `kind: mixed`, never empty, only kinds that end
+    /// one member at a time.
+    fn mix_problem(&self) -> Option<Problem> {
+        let fs = &self.fault;
+        if fs.kind != FaultKind::Mixed {
+            return (!fs.mix.is_empty()).then(|| (&["fault", "mix"][..], "only goes with kind: mixed".to_string()));
+        }
+        if fs.mix.is_empty() {
+            return Some((&["fault", "mix"], "kind: mixed needs a list of kinds, e.g. [fin, rst, silence, disconnect-0x04]".into()));
+        }
+        if let Some(k) = fs.mix.iter().find(|k| !k.mixable()) {
+            return Some((&["fault", "mix"], format!("{} cannot be mixed: only fin, rst, silence and disconnect-0x04", k.label())));
         }
         None
     }
