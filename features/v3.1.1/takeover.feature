@@ -14,7 +14,7 @@ Feature: 3.1.1 takeover: a second connection with the same client id closes the 
     When "sensor1" is taken over by a new connection with clean start 1
     Then the broker closes the connection of "sensor1"
 
-  @MQTT-3.1.4-2 @MQTT-3.1.2-8 @must
+  @MQTT-3.1.4-2 @MQTT-3.1.2-8 @must @quick
   Scenario Outline: The will of a taken-over clean session is published once (new Clean Session <new>)
     emqx #10551: the will of the replaced connection was not published.
     Given "sensor1" is connected
@@ -26,7 +26,7 @@ Feature: 3.1.1 takeover: a second connection with the same client id closes the 
       | 1   |
       | 0   |
 
-  @MQTT-3.1.4-2 @MQTT-3.1.2-8 @must
+  @MQTT-3.1.4-2 @MQTT-3.1.2-8 @must @quick
   Scenario Outline: The will of a taken-over persistent session is published once (new Clean Session <new>)
     Reference 2.8: mosquitto clears this will when neither side is clean; the takeover close is not a
     DISCONNECT, so MQTT-3.1.2-8 requires it.

@@ -8,7 +8,7 @@ Feature: 3.1.1 will discard: DISCONNECT deletes the will, a published will is go
     Given sensor "sensor1" with will "offline" on "clients/sensor1/status" at QoS 1
     And actuator "actuator1" subscribed to "clients/+/status" at QoS 1
 
-  @MQTT-3.14.4-3 @must @mutant-will-after-normal-disconnect
+  @MQTT-3.14.4-3 @must @mutant-will-after-normal-disconnect @quick
   Scenario: DISCONNECT then close: no will, even long after the keep-alive window
     Given "sensor1" has keep-alive 1 second
     And "sensor1" is connected

@@ -17,7 +17,7 @@ Feature: 3.1.1 will QoS and retain: the will is published with its own QoS and r
     And "actuator1" receives it with retain flag 0
     And a new actuator "actuator2" subscribing to "clients/sensor1/status" receives no retained message
 
-  @MQTT-3.1.2-17 @must @retain @mutant-will-retain-ignored
+  @MQTT-3.1.2-17 @must @retain @mutant-will-retain-ignored @quick
   Scenario: Will Retain 1: a later subscriber gets the will as a retained message
     Given sensor "sensor1" with retained will "offline" on "clients/sensor1/status" at QoS 1
     And "sensor1" is connected
@@ -45,7 +45,7 @@ Feature: 3.1.1 will QoS and retain: the will is published with its own QoS and r
     Then "actuator1" receives "" on "clients/sensor1/status" within 1 second
     And a new actuator "actuator2" subscribing to "clients/sensor1/status" receives no retained message
 
-  @MQTT-3.8.4-6 @must
+  @MQTT-3.8.4-6 @must @quick
   Scenario Outline: A will at QoS <will> reaches a QoS <sub> subscriber at QoS <delivered>
     Given sensor "sensor2" with will "offline" on "clients/sensor2/status" at QoS <will>
     And actuator "actuator3" subscribed to "clients/sensor2/status" at QoS <sub>

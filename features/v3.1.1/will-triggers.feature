@@ -9,7 +9,7 @@ Feature: 3.1.1 will triggers: a connection that ends without DISCONNECT publishe
     Given sensor "sensor1" with will "offline" on "clients/sensor1/status" at QoS 1
     And actuator "actuator1" subscribed to "clients/+/status" at QoS 1
 
-  @MQTT-3.1.2-8 @must
+  @MQTT-3.1.2-8 @must @quick
   Scenario Outline: The will is published exactly once when the connection ends by <ending>
     Given "sensor1" is connected
     When <fault>
@@ -55,7 +55,7 @@ Feature: 3.1.1 will triggers: a connection that ends without DISCONNECT publishe
     When the 5 sensors "node" close their connections
     Then "actuator1" receives "offline" once from each of the 5 sensors "node" within 2 seconds
 
-  @MQTT-3.1.2-8 @may @restart @serial
+  @MQTT-3.1.2-8 @may @restart @serial @quick
   Scenario: A graceful broker restart publishes the will of a connected sensor, or defers it (3.1.2.5: MAY)
     The reference broker keeps no state across restarts, so it publishes the wills of connected
     sensors while shutting down, before it closes the actuators (mosquitto #477).

@@ -10,7 +10,7 @@ Feature: 5.0 DISCONNECT reason codes: only 0x00 deletes the will
     Given sensor "sensor1" with will "offline" on "clients/sensor1/status" at QoS 1
     And actuator "actuator1" subscribed to "clients/+/status" at QoS 1
 
-  @MQTT-3.1.2-8 @must
+  @MQTT-3.1.2-8 @must @quick
   Scenario: DISCONNECT 0x04 (Disconnect with Will Message) publishes the will
     vernemq #1291, rmqtt #514: 0x04 treated as a normal disconnect.
     Given "sensor1" is connected
@@ -32,7 +32,7 @@ Feature: 5.0 DISCONNECT reason codes: only 0x00 deletes the will
       | 0x93 |
       | 0x98 |
 
-  @MQTT-3.14.2-1 @must
+  @MQTT-3.14.2-1 @must @quick
   Scenario Outline: DISCONNECT with the reserved reason code <code> is malformed: the will is published
     mosquitto #3743, vernemq #2553, nanomq #2442: a reserved code treated as normal, the will discarded.
     Given "sensor1" is connected

@@ -9,7 +9,7 @@ Feature: 5.0 keep-alive: a silent client is disconnected after 1.5 x keep-alive 
     Given sensor "sensor1" with will "offline" on "clients/sensor1/status" at QoS 1
     And actuator "actuator1" subscribed to "clients/+/status" at QoS 1
 
-  @MQTT-3.1.2-22 @must @mutant-keep-alive-multiplier1 @mutant-keep-alive-multiplier25
+  @MQTT-3.1.2-22 @must @mutant-keep-alive-multiplier1 @mutant-keep-alive-multiplier25 @quick
   Scenario Outline: A silent sensor with keep-alive <ka> s: will at 1.5 x keep-alive
     Given "sensor1" has keep-alive <ka> seconds
     And "sensor1" is connected
@@ -29,7 +29,7 @@ Feature: 5.0 keep-alive: a silent client is disconnected after 1.5 x keep-alive 
     Then the broker closes the connection of "sensor1" with DISCONNECT 0x8D
     And "actuator1" receives "offline" on "clients/sensor1/status" after the keep-alive deadline
 
-  @MQTT-3.1.2-22 @must @mutant-keep-alive-multiplier25
+  @MQTT-3.1.2-22 @must @mutant-keep-alive-multiplier25 @quick
   Scenario: A half-open connection (the network goes dark, no FIN, no RST): will at 1.5 x keep-alive
     Given "sensor1" has keep-alive 1 second
     And "sensor1" is connected
@@ -47,3 +47,15 @@ Feature: 5.0 keep-alive: a silent client is disconnected after 1.5 x keep-alive 
     Then "actuator1" receives nothing on "clients/+/status" for 2.5 seconds
     When "sensor1" goes silent
     Then "actuator1" receives "offline" on "clients/sensor1/status" within 10 seconds
+
+  @MQTT-3.1.2-22 @must @quick
+  Scenario: Control: a slow but live sensor (300 ms added each way) pinging within its keep-alive keeps its will
+    The broker's keep-alive clock runs on what arrives: pings the network delays but that still arrive
+    within 1.5 x keep-alive keep the connection; the will stays armed and comes once the link is cut.
+    Given "sensor1" has keep-alive 1 second
+    And "sensor1" is connected
+    When the network of "sensor1" adds 300 ms of latency
+    And "sensor1" pings every 0.5 seconds for 4 seconds
+    Then "actuator1" receives nothing on "clients/+/status" for 3.5 seconds
+    When the network of "sensor1" is cut with FIN
+    Then "actuator1" receives "offline" on "clients/sensor1/status" exactly once

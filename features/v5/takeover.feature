@@ -22,7 +22,7 @@ Feature: 5.0 takeover: the old connection is closed and its will follows the wil
     When "sensor1" is taken over by a new connection with clean start 1
     Then the broker closes the connection of "sensor1" with DISCONNECT 0x8E
 
-  @MQTT-3.1.4-3 @MQTT-3.1.2-8 @must
+  @MQTT-3.1.4-3 @MQTT-3.1.2-8 @must @quick
   Scenario: The taken-over connection's will (no delay) is published once
     emqx #10551 (3.1.1) and #18565 (5.0): the will of the replaced connection was dropped.
     Given "sensor1" is connected

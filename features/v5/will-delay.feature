@@ -11,7 +11,7 @@ Feature: 5.0 will delay and session expiry: the will waits for the delay or the 
     Given sensor "sensor1" with will "offline" on "clients/sensor1/status" at QoS 1
     And actuator "actuator1" subscribed to "clients/+/status" at QoS 1
 
-  @MQTT-3.1.2-8 @must @mutant-will-delay-ignored
+  @MQTT-3.1.2-8 @must @mutant-will-delay-ignored @quick
   Scenario: The will waits for its delay (2 s) when the session outlives it
     vernemq #1298: the will delay ignored, the will sent at once.
     Given "sensor1" has session expiry 10 seconds
@@ -48,7 +48,7 @@ Feature: 5.0 will delay and session expiry: the will waits for the delay or the 
     Then "actuator1" receives "offline" on "clients/sensor1/status" between 1 and 1.8 seconds after the fault
     And "actuator1" receives "offline" on "clients/sensor1/status" only once in 4 seconds
 
-  @MQTT-3.1.3-9 @must @mutant-reconnect-keeps-delayed-will
+  @MQTT-3.1.3-9 @must @mutant-reconnect-keeps-delayed-will @quick
   Scenario: Reconnecting to the session within the delay cancels the will, for good
     LabOverWire/mqtt-lib #154: the delayed publish was not cancelled.
     Given "sensor1" has session expiry 10 seconds

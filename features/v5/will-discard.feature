@@ -8,7 +8,7 @@ Feature: 5.0 will discard: only DISCONNECT 0x00 deletes the will, and a publishe
     Given sensor "sensor1" with will "offline" on "clients/sensor1/status" at QoS 1
     And actuator "actuator1" subscribed to "clients/+/status" at QoS 1
 
-  @MQTT-3.14.4-3 @must @mutant-will-after-normal-disconnect
+  @MQTT-3.14.4-3 @must @mutant-will-after-normal-disconnect @quick
   Scenario Outline: DISCONNECT 0x00 encoded as <encoding> discards the will
     Given "sensor1" is connected
     When "sensor1" sends the DISCONNECT bytes "<bytes>"

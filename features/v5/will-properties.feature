@@ -42,7 +42,7 @@ Feature: 5.0 will properties: forwarded unaltered, user properties in order, the
     Then "actuator1" receives "offline" on "clients/sensor1/status" within 1 second
     And the delivered will carries correlation-data "req-42"
 
-  @MQTT-3.1.3-10 @must @mutant-user-property-order-changed
+  @MQTT-3.1.3-10 @must @mutant-user-property-order-changed @quick
   Scenario: The will's User Properties are forwarded in their order, a repeated name included
     Given the will of "sensor1" has user property "k1" = "a"
     And the will of "sensor1" has user property "k2" = "b"
@@ -53,7 +53,7 @@ Feature: 5.0 will properties: forwarded unaltered, user properties in order, the
     Then "actuator1" receives "offline" on "clients/sensor1/status" within 1 second
     And the delivered will carries user properties "k1=a, k2=b, k1=c, k3=d"
 
-  @MQTT-3.3.2-20 @must @mutant-will-property-dropped
+  @MQTT-3.3.2-20 @must @mutant-will-property-dropped @quick
   Scenario: Every will property at once, Content Type first: all forwarded, the Will Delay Interval stripped
     mosquitto #1244: a crash when the first will property was Content Type, PFI, Response Topic or
     Correlation Data; mosquitto 07-will-properties strips the Will Delay Interval.

@@ -15,7 +15,7 @@ Feature: 5.0 will QoS and retain: the will is published with its own QoS and ret
     And "actuator1" receives it with retain flag 0
     And a new actuator "actuator2" subscribing to "clients/sensor1/status" receives no retained message
 
-  @MQTT-3.1.2-15 @must @retain @mutant-will-retain-ignored
+  @MQTT-3.1.2-15 @must @retain @mutant-will-retain-ignored @quick
   Scenario: Will Retain 1: a Retain As Published subscriber sees RETAIN 1, a later subscriber gets the stored will
     Given sensor "sensor1" with retained will "offline" on "clients/sensor1/status" at QoS 1
     And actuator "actuator1" subscribed to "clients/+/status" at QoS 1 with retain as published
@@ -45,7 +45,7 @@ Feature: 5.0 will QoS and retain: the will is published with its own QoS and ret
     Then "actuator1" receives "" on "clients/sensor1/status" within 1 second
     And a new actuator "actuator2" subscribing to "clients/sensor1/status" receives no retained message
 
-  @MQTT-3.8.4-8 @must
+  @MQTT-3.8.4-8 @must @quick
   Scenario Outline: A will at QoS <will> reaches a QoS <sub> subscriber at QoS <delivered>
     Given sensor "sensor1" with will "offline" on "clients/sensor1/status" at QoS <will>
     And actuator "actuator1" subscribed to "clients/sensor1/status" at QoS <sub>

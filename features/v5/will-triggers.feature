@@ -10,7 +10,7 @@ Feature: 5.0 will triggers: every close other than DISCONNECT 0x00 publishes the
     Given sensor "sensor1" with will "offline" on "clients/sensor1/status" at QoS 1
     And actuator "actuator1" subscribed to "clients/+/status" at QoS 1
 
-  @MQTT-3.1.2-8 @must
+  @MQTT-3.1.2-8 @must @quick
   Scenario Outline: The will is published exactly once when the connection ends by <ending>
     Given "sensor1" is connected
     When <fault>

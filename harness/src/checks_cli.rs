@@ -1,77 +1,86 @@
-//! `lwt-harness checks`: the engine's built-in checks against a target, one line per verdict.
+//! `lwt-harness checks`: a quick selection of the Gherkin features, run by the one feature engine.
+//!
+//! Why: `checks` used to be a second scenario engine (`checks.rs`, 18 hand-written checks) beside the
+//! feature runner, with its own verdict printing and exit codes. The same behaviours are feature
+//! scenarios tagged `@quick` (one or a few per former check: FIN, RST, network cuts, half-open and
+//! slow links, keep-alive, DISCONNECT 0x00 / 0x04 / reserved codes, takeovers, will delay and
+//! reconnect, retained will, will QoS, will properties, protocol errors, broker restart), so
+//! `checks` is now `check --tags @quick` with the same reports and exit codes.
+//!
+//! Migration: `checks --only NAME` is gone (select with `--tags`, e.g. `--tags @will-delay`);
+//! `--protocol 3.1.1` / `5.0` still narrow to the `@v311` / `@v5` features.
 
-use super::TargetArgs;
-use lwt_codec::ProtocolVersion;
-use lwt_harness::checks::{self, Ctx};
-use lwt_harness::latency::LatencyBook;
-use lwt_harness::profile::Profile;
-use lwt_harness::target::Target;
-use lwt_harness::verdict::{Level, Status};
-use std::process::ExitCode;
+use super::{Command, TargetArgs};
+use std::path::PathBuf;
 
-/// `checks`: the engine's built-in checks, one line per verdict. Exit 1 when a MUST failed, 3 when a
-/// check errored (could not set itself up) and no MUST failed, 0 otherwise.
-pub(crate) async fn run_checks(target: TargetArgs, only: Vec<String>, protocol: Vec<String>) -> anyhow::Result<ExitCode> {
-    let spec = target.spec()?;
-    let profile = match &target.profile {
-        Some(p) => Profile::load(p)?,
-        None => Profile::default(),
-    };
-    let versions = protocol
-        .iter()
-        .map(|p| match p.as_str() {
-            "3.1.1" | "311" | "4" => Ok(ProtocolVersion::V311),
-            "5.0" | "5" => Ok(ProtocolVersion::V5),
+/// The tag every quick scenario carries.
+pub(crate) const QUICK: &str = "@quick";
+
+/// The `check` command `checks` stands for: the `@quick` scenarios of `features/`, narrowed by
+/// `protocol` (3.1.1 / 5.0) and by an extra tag expression.
+pub(crate) fn as_check(target: TargetArgs, protocol: &[String], tags: Option<String>) -> anyhow::Result<Command> {
+    let mut versions = Vec::new();
+    for p in protocol {
+        versions.push(match p.as_str() {
+            "3.1.1" | "311" | "4" => "@v311",
+            "5.0" | "5" => "@v5",
             other => anyhow::bail!("unknown protocol {other:?} (use 3.1.1 or 5.0)"),
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    let names: Vec<String> = if only.is_empty() { checks::ALL.iter().map(|s| s.to_string()).collect() } else { only };
-    for n in &names {
-        anyhow::ensure!(checks::ALL.contains(&n.as_str()), "unknown check {n:?}; known: {}", checks::ALL.join(", "));
+        });
     }
-    let t = Target::start(&spec).await?;
-    println!("target: {} ({})", t.name(), t.addr());
-    let ctx = Ctx::for_target(&t, profile);
-    let mut book = LatencyBook::default();
-    let (mut pass, mut fail, mut skip, mut error) = (0, 0, 0, 0);
-    let mut must_failed = false;
-    for v in &versions {
-        for n in &names {
-            // A check that cannot set itself up (no CONNACK, no SUBACK) is an error, not a failure.
-            let r = match checks::run(&ctx, n, *v, &mut book).await {
-                Ok(r) => r,
-                Err(e) => checks::CheckResult {
-                    name: n.clone(),
-                    protocol: *v,
-                    verdicts: vec![lwt_harness::verdict::Verdict::error(n, Level::Must, "the check's set-up", &format!("{e:#}"))],
-                },
-            };
-            for verdict in &r.verdicts {
-                let timing = verdict.timings.first().map(|t| format!(" [{:.1} ms]", t.ms)).unwrap_or_default();
-                println!("{:<22} {:<6} {verdict}{timing}", r.name, checks::protocol_label(r.protocol));
-                match &verdict.status {
-                    Status::Pass => pass += 1,
-                    Status::Fail => {
-                        fail += 1;
-                        must_failed |= verdict.level == Level::Must;
-                    }
-                    Status::Skip(_) | Status::NotDone => skip += 1,
-                    Status::Error(_) => error += 1,
-                }
+    let mut expr = QUICK.to_string();
+    if !versions.is_empty() {
+        expr = format!("{expr} and ({})", versions.join(" or "));
+    }
+    if let Some(t) = tags {
+        expr = format!("{expr} and ({t})");
+    }
+    Ok(Command::Check {
+        features: vec![PathBuf::from("features")],
+        target,
+        tags: Some(expr),
+        report_dir: None,
+        verbose: false,
+        concurrency: None,
+        rerun_failures: 0,
+        compare: Vec::new(),
+        identities: None,
+        eventgrid: None,
+        wss: false,
+        observer: Default::default(),
+    })
+}
+
+/// `check` with the run options `checks` passes through.
+pub(crate) fn with_run_options(mut check: Command, dir: Option<PathBuf>, n: Option<usize>, reruns: usize) -> Command {
+    if let Command::Check { report_dir, concurrency, rerun_failures, .. } = &mut check {
+        *report_dir = dir;
+        *concurrency = n;
+        *rerun_failures = reruns;
+    }
+    check
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tags_of(protocol: &[&str], tags: Option<&str>) -> String {
+        let target = TargetArgs::default();
+        let protocol: Vec<String> = protocol.iter().map(|s| s.to_string()).collect();
+        match as_check(target, &protocol, tags.map(str::to_string)).unwrap() {
+            Command::Check { tags, features, .. } => {
+                assert_eq!(features, vec![PathBuf::from("features")]);
+                tags.unwrap()
             }
+            _ => unreachable!(),
         }
     }
-    for (k, s) in &book.series {
-        let p = s.from_actual.percentiles();
-        println!("latency {} qos{} v{}: p50 {:.3} ms, p99 {:.3} ms, max {:.3} ms (n={})", k.fault, k.qos, k.protocol, p.p50, p.p99, p.max, p.count);
+
+    #[test]
+    fn checks_is_the_quick_selection_narrowed_by_protocol_and_tags() {
+        assert_eq!(tags_of(&[], None), "@quick");
+        assert_eq!(tags_of(&["3.1.1", "5.0"], None), "@quick and (@v311 or @v5)");
+        assert_eq!(tags_of(&["5"], Some("@will-delay")), "@quick and (@v5) and (@will-delay)");
+        assert!(as_check(TargetArgs::default(), &["6".into()], None).is_err());
     }
-    println!("{pass} passed, {fail} failed, {skip} skipped, {error} errors");
-    t.stop().await;
-    Ok(ExitCode::from(if must_failed {
-        1
-    } else if error > 0 {
-        3
-    } else {
-        0
-    }))
 }

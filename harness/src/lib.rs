@@ -13,7 +13,6 @@
 
 pub mod actuator;
 pub mod bdd;
-pub mod checks;
 pub mod console;
 pub mod client_settings;
 pub mod fault;

@@ -13,7 +13,6 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 mod checks_cli;
-use checks_cli::run_checks;
 
 /// Know that MQTT Last Will and Testament works.
 #[derive(Parser, Debug)]
@@ -24,7 +23,7 @@ struct Cli {
 }
 
 /// Where to run.
-#[derive(clap::Args, Debug, Clone)]
+#[derive(clap::Args, Debug, Clone, Default)]
 struct TargetArgs {
     /// An external broker: mqtt://host:port.
     #[arg(long, value_name = "URL")]
@@ -169,18 +168,28 @@ enum Command {
         #[arg(long, default_value_t = 365)]
         days: i64,
     },
-    /// Run the built-in will checks (FIN, RST, keep-alive, DISCONNECT, takeover, will delay, retained
-    /// will, proxy blackhole, protocol error) against a target; embedded reference broker by default.
-    /// Exit 0 when every MUST passed, 1 when one failed, 3 when a check errored and no MUST failed.
+    /// A quick conformance pass: the `@quick` feature scenarios (FIN, RST, network cuts, half-open
+    /// and slow links, keep-alive, DISCONNECT reason codes, takeovers, will delay, retained will,
+    /// will QoS and properties, protocol errors, restart), i.e. `check --tags @quick`; embedded
+    /// reference broker by default. Exit codes as for `check`.
     Checks {
         #[command(flatten)]
         target: TargetArgs,
-        /// Only these checks (comma-separated).
-        #[arg(long, value_delimiter = ',')]
-        only: Vec<String>,
         /// Protocol versions to run (3.1.1, 5.0).
         #[arg(long, value_delimiter = ',', default_values_t = vec!["3.1.1".to_string(), "5.0".to_string()])]
         protocol: Vec<String>,
+        /// A further tag expression, e.g. "@will-delay".
+        #[arg(long)]
+        tags: Option<String>,
+        /// Report folder (default: reports/check-<UTC time>/).
+        #[arg(long)]
+        report_dir: Option<PathBuf>,
+        /// Scenarios run at once (default: the profile's `concurrency`, else 16).
+        #[arg(long)]
+        concurrency: Option<usize>,
+        /// Run each failing or erroring scenario again N times, alone (FLAKY when a verdict changes).
+        #[arg(long, value_name = "N", default_value_t = 0)]
+        rerun_failures: usize,
     },
     /// Run a YAML load scenario (scenarios/*.yaml): a fleet with wills is faulted at once and every will
     /// is counted and timed. Exit 0 when every will arrived once, 1 when wills were lost, duplicated or
@@ -230,19 +239,12 @@ fn main() -> ExitCode {
     }
     let rt = tokio::runtime::Runtime::new().expect("tokio runtime");
     let command = command.unwrap_or(Command::Checks {
-        target: TargetArgs {
-            broker: None,
-            launch: None,
-            profile: None,
-            ca: None,
-            cert: None,
-            key: None,
-            server_name: None,
-            username: None,
-            password: None,
-        },
-        only: Vec::new(),
+        target: TargetArgs::default(),
         protocol: vec!["3.1.1".into(), "5.0".into()],
+        tags: None,
+        report_dir: None,
+        concurrency: None,
+        rerun_failures: 0,
     });
     match rt.block_on(run(command)) {
         Ok(code) => code,
@@ -349,7 +351,10 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             print!("{}", std::fs::read_to_string(out.join("thumbprints.md"))?);
             Ok(ExitCode::SUCCESS)
         }
-        Command::Checks { target, only, protocol } => run_checks(target, only, protocol).await,
+        Command::Checks { target, protocol, tags, report_dir, concurrency, rerun_failures } => {
+            let check = checks_cli::as_check(target, &protocol, tags)?;
+            Box::pin(run(checks_cli::with_run_options(check, report_dir, concurrency, rerun_failures))).await
+        }
     }
 }
 

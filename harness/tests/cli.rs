@@ -163,13 +163,16 @@ async fn a_rerun_that_flips_is_reported_flaky_with_its_history() {
     broker.shutdown().await;
 }
 
+/// `checks` is `check --tags @quick` on the one feature engine: against a broker that refuses every
+/// connection its pre-flight stops the run as a set-up error (exit 2) naming the cause, and no
+/// verdict (let alone a rule failure) is reported.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn built_in_checks_against_a_refusing_broker_are_errors_and_exit_3() {
+async fn quick_checks_against_a_refusing_broker_are_a_set_up_error() {
     let addr = fake_broker(0, usize::MAX, None).await;
     let out = tokio::task::spawn_blocking(move || {
         Command::new(BIN)
             .current_dir(ROOT)
-            .args(["checks", "--only", "fin,takeover", "--broker"])
+            .args(["checks", "--protocol", "3.1.1", "--broker"])
             .arg(format!("mqtt://{addr}"))
             .output()
             .unwrap()
@@ -177,8 +180,28 @@ async fn built_in_checks_against_a_refusing_broker_are_errors_and_exit_3() {
     .await
     .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(3), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
-    assert!(text.contains("0 passed, 0 failed, 0 skipped, 4 errors"), "{text}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{text}\n{err}");
+    assert!(err.contains("pre-flight") && err.contains("refused the harness's observer"), "{err}");
+    assert!(!text.contains("FAIL"), "{text}");
+}
+
+/// `checks` runs exactly the `@quick` scenarios, narrowed by `--protocol`, with `check`'s report.
+#[test]
+fn quick_checks_pass_on_the_reference_broker_with_checks_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(BIN)
+        .current_dir(ROOT)
+        .args(["checks", "--protocol", "5.0", "--tags", "@will-delay", "--report-dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
+    // The two @quick will-delay scenarios of features/v5/will-delay.feature, nothing else.
+    assert!(text.contains("2 scenarios: 2 passed"), "{text}");
+    let md = std::fs::read_to_string(dir.path().join("report.md")).unwrap();
+    assert!(md.contains("MQTT-3.1.3-9") && md.contains("MQTT-3.1.2-8"), "{md}");
 }
 
 /// `--observer rumqttc`: the plain walkthrough passes with rumqttc observers (exit 0); the TLS one

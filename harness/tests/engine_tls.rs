@@ -1,32 +1,12 @@
-//! The engine over TLS with per-client certificates: mosquitto launched with a generated test PKI
-//! (`--launch mosquitto-tls`, `require_certificate true`) judged by the same checks as over TCP.
+//! TLS with per-client certificates: mosquitto launched with a generated test PKI (`--launch
+//! mosquitto-tls`, `require_certificate true`) lets in only clients that present one. The quick
+//! features over that TLS link are in `features_mosquitto.rs`.
 
 use lwt_codec::ProtocolVersion;
-use lwt_harness::checks::{self, Ctx};
-use lwt_harness::latency::LatencyBook;
-use lwt_harness::profile::Profile;
 use lwt_harness::sensor::{ConnectOutcome, Sensor, SensorSpec};
 use lwt_harness::target::{Target, TargetSpec};
 use lwt_harness::transport::{Endpoint, TlsClient};
-use lwt_harness::verdict::Status;
 use std::sync::Arc;
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn checks_run_over_tls_with_client_certificates() {
-    let t = Target::start(&TargetSpec::Launch("mosquitto-tls".into())).await.expect("mosquitto with TLS");
-    assert!(t.endpoint().tls.is_some());
-    let ctx = Ctx::for_target(&t, Profile::default());
-    for v in [ProtocolVersion::V311, ProtocolVersion::V5] {
-        for name in ["fin", "rst", "disconnect-normal", "takeover", "cut-rst"] {
-            let r = checks::run(&ctx, name, v, &mut LatencyBook::default()).await.unwrap();
-            for verdict in &r.verdicts {
-                println!("tls {name} {v:?}: {verdict}");
-                assert_eq!(verdict.status, Status::Pass, "{name} {v:?} over TLS: {verdict}");
-            }
-        }
-    }
-    t.stop().await;
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_without_certificate_is_not_let_in() {
