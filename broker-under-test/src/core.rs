@@ -86,6 +86,16 @@ pub enum Event {
         /// Why.
         reason: CloseReason,
     },
+    /// An Event Grid HTTP Publish request, authenticated and authorized: route it like an accepted
+    /// PUBLISH of `publisher` ([`crate::eventgrid::http_publish`]).
+    HttpPublish {
+        /// The message.
+        message: crate::store::Message,
+        /// The caller, as its bearer token says.
+        publisher: Arc<Principal>,
+        /// Told how many sessions it matched, once it is routed.
+        done: oneshot::Sender<usize>,
+    },
     /// Report counters.
     Stats(oneshot::Sender<Stats>),
     /// Publish every due will, close every connection and stop.
@@ -131,6 +141,8 @@ pub struct Core {
     pub(crate) write_through: bool,
     /// Event Grid client life-cycle events, when the namespace or `--lifecycle-events` asks.
     pub(crate) lifecycle: Option<crate::eventgrid::lifecycle::Lifecycle>,
+    /// Event Grid routing of published messages, when the namespace has `routing:`.
+    pub(crate) routing: Option<crate::eventgrid::routing::Routing>,
 }
 
 impl Core {
@@ -148,6 +160,7 @@ impl Core {
             owned: HashMap::new(),
             write_through: false,
             lifecycle: None,
+            routing: None,
         }
     }
 
@@ -234,6 +247,10 @@ impl Core {
             }
             Event::Packet { conn, packet } => self.on_packet(conn, packet),
             Event::Closed { conn, reason } => self.end_connection(conn, Ending::Network(reason)),
+            Event::HttpPublish { message, publisher, done } => {
+                self.route_cloud_event(&message, Some(&publisher));
+                let _ = done.send(self.route(message));
+            }
             Event::Stats(tx) => {
                 let _ = tx.send(Stats {
                     connections: self.conns.len(),
