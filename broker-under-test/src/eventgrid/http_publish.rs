@@ -240,3 +240,17 @@ impl Server {
         })
     }
 }
+
+impl super::Namespace {
+    /// The principal of the enabled client registered under `authentication_name` (ignoring
+    /// case), with its groups: for [`BearerAuth`] validators whose tokens name a namespace client.
+    pub fn registered_principal(&self, authentication_name: &str) -> Option<Principal> {
+        let c = self.client_by_authentication_name(authentication_name).filter(|c| c.enabled)?;
+        Some(Principal {
+            client_name: c.name.clone(),
+            authentication_name: c.authentication_name.clone(),
+            attributes: c.attributes.clone(),
+            groups: self.groups_for(&c.authentication_name, &c.attributes),
+        })
+    }
+}
