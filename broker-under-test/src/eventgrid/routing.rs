@@ -133,6 +133,19 @@ pub fn payload_as_json(payload: &[u8], props: &Properties) -> Option<Value> {
     Some(serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_owned())))
 }
 
+/// The MQTT payload a routed event carries: `data_base64` decoded, or `data` as its text when it is a
+/// JSON string, else as compact JSON. For consumers (the harness's routing steps); `None` when the
+/// event has neither or its base64 is bad.
+pub fn routed_payload(event: &Value) -> Option<Vec<u8>> {
+    if let Some(b64) = event.get("data_base64").and_then(Value::as_str) {
+        return base64::engine::general_purpose::STANDARD.decode(b64).ok();
+    }
+    match event.get("data")? {
+        Value::String(s) => Some(s.clone().into_bytes()),
+        other => Some(other.to_string().into_bytes()),
+    }
+}
+
 /// Whether a Content Type is `application/json` (parameters other than `charset=utf-8` make it not).
 fn is_json(content_type: &str) -> bool {
     let norm: String = content_type.chars().filter(|c| !c.is_whitespace()).collect::<String>().to_ascii_lowercase();
@@ -232,6 +245,15 @@ mod tests {
             assert_eq!(enrichment_value(&e, "t", &empty, None), "", "{e:?}");
         }
         assert_eq!(enrichment_value(&E::AuthenticationName, "t", &empty, None), "");
+    }
+
+    #[test]
+    fn consumers_get_the_payload_back() {
+        assert_eq!(routed_payload(&serde_json::json!({"data_base64": "b2ZmbGluZQ=="})).as_deref(), Some(&b"offline"[..]));
+        assert_eq!(routed_payload(&serde_json::json!({"data": "text"})).as_deref(), Some(&b"text"[..]));
+        assert_eq!(routed_payload(&serde_json::json!({"data": {"a": 1}})).as_deref(), Some(&b"{\"a\":1}"[..]));
+        assert_eq!(routed_payload(&serde_json::json!({"data_base64": "***"})), None);
+        assert_eq!(routed_payload(&serde_json::json!({})), None);
     }
 
     #[test]
