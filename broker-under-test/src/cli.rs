@@ -197,4 +197,15 @@ mod tests {
         let args = Args::try_parse_from(["lwt-broker"]).unwrap();
         assert!(!setup(&args).unwrap().0.strict_client_ids);
     }
+
+    /// `--bind-http-publish` needs `--namespace` and reaches the listeners.
+    #[test]
+    fn http_publish_flag_needs_a_namespace() {
+        assert!(Args::try_parse_from(["lwt-broker", "--bind-http-publish", "127.0.0.1:0"]).is_err());
+        let ns = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/namespaces/example.yaml");
+        let args = Args::try_parse_from(["lwt-broker", "--namespace", ns, "--bind-http-publish", "127.0.0.1:0"]).unwrap();
+        let (cfg, listeners) = setup(&args).unwrap();
+        assert_eq!(listeners.http_publish, ["127.0.0.1:0".parse::<SocketAddr>().unwrap()]);
+        assert!(cfg.bearer_auth.0.is_none(), "no validator from the command line: every request gets 401");
+    }
 }
