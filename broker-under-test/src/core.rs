@@ -143,6 +143,9 @@ pub struct Core {
     pub(crate) lifecycle: Option<crate::eventgrid::lifecycle::Lifecycle>,
     /// Event Grid routing of published messages, when the namespace has `routing:`.
     pub(crate) routing: Option<crate::eventgrid::routing::Routing>,
+    /// HTTP Publish answers held back until the batch that routed their message is committed
+    /// (durable store only), as a PUBACK is.
+    pub(crate) held_replies: Vec<(oneshot::Sender<usize>, usize)>,
 }
 
 impl Core {
@@ -161,6 +164,7 @@ impl Core {
             write_through: false,
             lifecycle: None,
             routing: None,
+            held_replies: Vec::new(),
         }
     }
 
@@ -238,6 +242,9 @@ impl Core {
             std::process::exit(74);
         }
         crate::outbox::staging::release(true);
+        for (done, matched) in self.held_replies.drain(..) {
+            let _ = done.send(matched);
+        }
     }
 
     fn handle(&mut self, ev: Event) {
@@ -249,7 +256,12 @@ impl Core {
             Event::Closed { conn, reason } => self.end_connection(conn, Ending::Network(reason)),
             Event::HttpPublish { message, publisher, done } => {
                 self.route_cloud_event(&message, Some(&publisher));
-                let _ = done.send(self.route(message));
+                let matched = self.route(message);
+                if self.store.durable() {
+                    self.held_replies.push((done, matched));
+                } else {
+                    let _ = done.send(matched);
+                }
             }
             Event::Stats(tx) => {
                 let _ = tx.send(Stats {

@@ -28,8 +28,16 @@ impl BearerAuth for FixedTokens {
 /// The seeds' namespace (with `extra` YAML) on TLS and an HTTP Publish listener; with `tokens`,
 /// the [`FixedTokens`] validator is wired in.
 async fn broker(w: &Walkthrough, extra: &str, tokens: bool) -> BrokerHandle {
+    broker_over(w, extra, tokens, Config::eventgrid()).await
+}
+
+/// [`broker`] with `cfg` (e.g. a data directory).
+async fn broker_over(w: &Walkthrough, extra: &str, tokens: bool, cfg: Config) -> BrokerHandle {
+    try_broker(w, extra, tokens, cfg).await.expect("broker starts")
+}
+
+async fn try_broker(w: &Walkthrough, extra: &str, tokens: bool, mut cfg: Config) -> anyhow::Result<BrokerHandle> {
     let ns = Namespace::parse(&w.namespace_yaml(extra), "seeds.yaml").expect("namespace parses");
-    let mut cfg = Config::eventgrid();
     cfg.apply_namespace(ns);
     if tokens {
         let ns = cfg.namespace.0.clone().expect("namespace");
@@ -37,7 +45,7 @@ async fn broker(w: &Walkthrough, extra: &str, tokens: bool) -> BrokerHandle {
     }
     let any: std::net::SocketAddr = "127.0.0.1:0".parse().unwrap();
     let listeners = Listeners { tls: vec![any], tls_options: Some(w.pki.tls_options(false)), http_publish: vec![any], ..Listeners::default() };
-    lwt_broker::start_with(cfg, listeners).await.expect("broker starts")
+    lwt_broker::start_with(cfg, listeners).await
 }
 
 /// One POST to `b`'s HTTP Publish: (status, body).
@@ -194,4 +202,33 @@ async fn only_loopback_with_a_namespace_and_only_post_to_the_path() {
     let bare = Listeners { tcp: vec!["127.0.0.1:0".parse().unwrap()], http_publish: vec!["127.0.0.1:0".parse().unwrap()], ..Listeners::default() };
     let err = lwt_broker::start_with(Config::default(), bare).await.err().expect("refused").to_string();
     assert!(err.contains("namespace"), "{err}");
+}
+
+#[tokio::test]
+async fn over_a_data_directory_the_204_follows_the_commit() {
+    let w = Walkthrough::new();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = || Config { data_dir: Some(dir.path().to_path_buf()), ..Config::eventgrid() };
+    let b = broker_over(&w, "", true, cfg()).await;
+    let (status, _) = post(&b, &q("clients/sensor1/status"), &[SENSOR1, ("mqtt-retain", "1")], b"offline".to_vec()).await;
+    assert_eq!(status, 204);
+    // A crash right after the answer: the retained message was committed before it.
+    b.abort();
+    // The aborted core lets go of the database shortly after: retry the start for a while.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let b = loop {
+        match try_broker(&w, "", true, cfg()).await {
+            Ok(b) => break b,
+            Err(e) if tokio::time::Instant::now() < deadline => {
+                let _ = e;
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            Err(e) => panic!("restart: {e:#}"),
+        }
+    };
+    let mut a2 = w.connected(&b, "actuator2", ProtocolVersion::V5).await;
+    assert_eq!(a2.subscribe("clients/+/status").await, 1);
+    let p = a2.next_publish(WAIT).await.expect("the retained message survived the crash");
+    assert_eq!((&p.payload[..], p.retain), (&b"offline"[..], true));
+    b.shutdown().await;
 }

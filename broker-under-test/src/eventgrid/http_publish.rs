@@ -12,7 +12,8 @@
 //! core, which routes it as a CloudEvent (when `routing:` is set) and delivers it to subscribers.
 //! The answer is 204 No Content once the core has taken the message (QoS 0 and QoS 1 alike: the
 //! core has queued it for every matching session, the point at which an MQTT PUBLISH gets its
-//! PUBACK); 500 if the core does not answer. Error bodies are Azure-style JSON
+//! PUBACK; over a durable store, once the batch is committed, as a PUBACK); 500 if the core does
+//! not answer. Error bodies are Azure-style JSON
 //! `{"error":{"code":…,"message":…}}`. Choices: `fixtures/namespaces/README.md`, "HTTP Publish".
 
 use super::http_request::{self, HttpMessage};
