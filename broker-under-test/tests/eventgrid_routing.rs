@@ -122,6 +122,13 @@ async fn the_payload_goes_to_data_or_data_base64_by_its_format() {
         ],
         "{ev:#?}"
     );
+    // A CloudEvent of the client's own (structured mode) keeps its attributes.
+    let ce = Property::ContentType("application/cloudevents+json".into());
+    let own = br#"{"specversion":"1.0","id":"e1","source":"sensor1","type":"com.example.reading","data":21.5}"#;
+    publish_with(&mut s1, topic, own, vec![ce], 0).await;
+    let ev = wait_for_events(&path, 6).await;
+    let last = ev.last().unwrap();
+    assert_eq!((&last["id"], &last["source"], &last["type"], &last["data"]), (&json!("e1"), &json!("sensor1"), &json!("com.example.reading"), &json!(21.5)), "{last}");
     b.shutdown().await;
 }
 

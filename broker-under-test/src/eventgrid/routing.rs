@@ -17,8 +17,8 @@
 //! are routed like any PUBLISH, when they are published (a dropped or discarded will is not);
 //! `datacontenttype` is the message's Content Type when it has one; `application/json` counts
 //! with or without `charset=utf-8`; a text or JSON message whose payload is not UTF-8 goes to
-//! `data_base64`; a message already shaped as a CloudEvent (MQTT binding) is wrapped like any
-//! other; `${mqtt.message.pfi}` of a message without the property is `""`.
+//! `data_base64`; a message already shaped as a CloudEvent (MQTT binding) is forwarded with its
+//! own attributes plus the enrichments; `${mqtt.message.pfi}` of a message without the property is `""`.
 //!
 //! The core only clones the message into a record and hands it over ([`Routing::route`]); building
 //! and writing the JSON happen on the sink's thread.
@@ -67,7 +67,10 @@ impl Routing {
         let Some(settings) = ns.routing() else { return Ok(None) };
         let source = settings.source.clone().unwrap_or_else(|| ns.name().to_owned());
         let enrichments = settings.enrichments.clone();
-        let render = move |r: &Routed| to_json("routed messages", &event(r, &source, &enrichments));
+        let render = move |r: &Routed| match client_event(r, &enrichments) {
+            Some(ev) => to_json("routed messages", &ev),
+            None => to_json("routed messages", &event(r, &source, &enrichments)),
+        };
         let sink = EventSink::start("routed messages", settings.file.as_deref(), settings.webhook.as_deref(), render)?;
         Ok(Some(Routing { sink }))
     }
@@ -119,6 +122,53 @@ fn event<'a>(r: &'a Routed, source: &'a str, enrichments: &[Enrichment]) -> Rout
             .map(|e| (e.key.clone(), Value::String(enrichment_value(&e.value, &r.topic, &r.properties, who))))
             .collect(),
     }
+}
+
+/// The CloudEvents attributes a routed event needs; a client's own event lacking one is wrapped.
+const REQUIRED: [&str; 4] = ["specversion", "id", "source", "type"];
+
+/// A message the client already shaped as a CloudEvent (the CloudEvents MQTT protocol binding),
+/// forwarded with its own attributes plus the enrichments: structured mode (Content Type
+/// `application/cloudevents+json`, the payload a JSON object) as it is; binary mode (User
+/// Properties named like CloudEvents attributes, `specversion` among them) with those attributes,
+/// `datacontenttype` from the Content Type and the payload as [`payload_as_json`] says. `None`
+/// when the message is not one, or lacks `specversion`, `id`, `source` or `type`.
+fn client_event(r: &Routed, enrichments: &[Enrichment]) -> Option<Value> {
+    let ct = r.properties.content_type();
+    let structured = ct.as_deref().is_some_and(|c| c.trim().to_ascii_lowercase().starts_with("application/cloudevents+json"));
+    let mut ev = if structured {
+        match serde_json::from_slice::<Value>(&r.payload) {
+            Ok(Value::Object(o)) => o,
+            _ => return None,
+        }
+    } else {
+        let props = r.properties.user_properties();
+        if !props.iter().any(|(k, _)| k == "specversion") {
+            return None;
+        }
+        let mut o = serde_json::Map::new();
+        for (k, v) in props {
+            if super::namespace::attribute_name_ok(&k) {
+                o.entry(k).or_insert(Value::String(v));
+            }
+        }
+        if let Some(ct) = ct {
+            o.insert("datacontenttype".into(), Value::String(ct));
+        }
+        match payload_as_json(&r.payload, &r.properties) {
+            Some(v) => o.insert("data".into(), v),
+            None => o.insert("data_base64".into(), Value::String(base64::engine::general_purpose::STANDARD.encode(&r.payload))),
+        };
+        o
+    };
+    if !REQUIRED.iter().all(|k| ev.get(*k).is_some_and(Value::is_string)) {
+        return None;
+    }
+    let who = r.publisher.as_deref();
+    for e in enrichments {
+        ev.insert(e.key.clone(), Value::String(enrichment_value(&e.value, &r.topic, &r.properties, who)));
+    }
+    Some(Value::Object(ev))
 }
 
 /// The payload as the `data` member, when the message says it is text (Payload Format Indicator
@@ -245,6 +295,29 @@ mod tests {
             assert_eq!(enrichment_value(&e, "t", &empty, None), "", "{e:?}");
         }
         assert_eq!(enrichment_value(&E::AuthenticationName, "t", &empty, None), "");
+    }
+
+    fn routed(payload: &'static [u8], list: Vec<Property>) -> Routed {
+        Routed { topic: "t".into(), payload: Bytes::from_static(payload), properties: props(list), publisher: None, at: SystemTime::UNIX_EPOCH }
+    }
+
+    #[test]
+    fn a_client_cloudevent_is_forwarded_with_its_attributes() {
+        let enrich = [Enrichment { key: "site".into(), value: EnrichmentValue::Static("lab".into()) }];
+        let ce = Property::ContentType("application/cloudevents+json; charset=utf-8".into());
+        let structured = br#"{"specversion":"1.0","id":"1","source":"car","type":"t.x","data":{"a":1}}"#;
+        let v = client_event(&routed(structured, vec![ce.clone()]), &enrich).unwrap();
+        assert_eq!(v, serde_json::json!({"specversion":"1.0","id":"1","source":"car","type":"t.x","data":{"a":1},"site":"lab"}));
+        assert_eq!(client_event(&routed(br#"{"specversion":"1.0"}"#, vec![ce.clone()]), &enrich), None, "no id, source, type");
+        assert_eq!(client_event(&routed(b"[1]", vec![ce]), &enrich), None);
+        let up = |k: &str, v: &str| Property::UserProperty(k.into(), v.into());
+        let binary = vec![up("specversion", "1.0"), up("id", "2"), up("source", "car"), up("type", "t.y"), up("Not-An-Attribute", "x"),
+            Property::ContentType("application/json".into())];
+        let v = client_event(&routed(b"{\"b\":2}", binary), &[]).unwrap();
+        assert_eq!(v, serde_json::json!({"specversion":"1.0","id":"2","source":"car","type":"t.y","datacontenttype":"application/json","data":{"b":2}}));
+        let v = client_event(&routed(b"raw", vec![up("specversion", "1.0"), up("id", "3"), up("source", "s"), up("type", "t")]), &[]).unwrap();
+        assert_eq!(v["data_base64"], "cmF3");
+        assert_eq!(client_event(&routed(b"raw", vec![up("id", "3")]), &[]), None, "no specversion: an ordinary message");
     }
 
     #[test]

@@ -23,7 +23,7 @@ pub use bindings::{Permission, PermissionBinding, MAX_PERMISSION_BINDINGS};
 pub use ca_certificates::MAX_CA_CERTIFICATES;
 pub use clients::{Client, Scheme, MAX_ATTRIBUTES_BYTES};
 pub use error::NamespaceError;
-pub use routing::{Enrichment, EnrichmentValue, RoutingSettings, MAX_ENRICHMENTS};
+pub use routing::{attribute_name_ok, Enrichment, EnrichmentValue, RoutingSettings, MAX_ENRICHMENTS};
 pub use groups::{ClientGroup, ALL_GROUP, MAX_CLIENT_GROUPS};
 pub use settings::{
     NameSource, Qos0Denied, RetainMode, Settings, SubscribeCoverage, V311PublishDenied, WillAuthorization,

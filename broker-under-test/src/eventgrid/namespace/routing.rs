@@ -137,6 +137,11 @@ impl EnrichmentValue {
     }
 }
 
+/// Whether `name` may be a CloudEvents attribute name (lower-case letters and digits, at most 20).
+pub fn attribute_name_ok(name: &str) -> bool {
+    !name.is_empty() && name.len() <= MAX_ENRICHMENT_KEY && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+}
+
 /// Why `key` is not a usable enrichment key, if it is not.
 pub fn key_problem(key: &str) -> Option<String> {
     if key.is_empty() || !key.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()) {
