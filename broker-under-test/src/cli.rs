@@ -25,6 +25,11 @@ struct Args {
     /// MQTT over WebSocket over TLS address (repeatable); needs --cert and --key.
     #[arg(long = "bind-wss", requires_all = ["cert", "key"])]
     bind_wss: Vec<SocketAddr>,
+    /// Event Grid HTTP Publish (`POST http://ADDR/mqtt/messages?topic=…`) on this loopback address
+    /// (repeatable); needs --namespace. Requests are refused (401) until a bearer-token validator is
+    /// wired in.
+    #[arg(long = "bind-http-publish", requires = "namespace")]
+    bind_http_publish: Vec<SocketAddr>,
     /// The path WebSocket clients upgrade on.
     #[arg(long = "ws-path", default_value = crate::ws::DEFAULT_PATH)]
     ws_path: String,
@@ -113,6 +118,9 @@ where
         for addr in broker.wss_addrs() {
             println!("listening on {addr} (wss)");
         }
+        for addr in broker.http_publish_addrs() {
+            println!("listening on {addr} (http publish)");
+        }
         use std::io::Write;
         let _ = std::io::stdout().flush();
         stop.await;
@@ -160,6 +168,7 @@ fn setup(args: &Args) -> anyhow::Result<(Config, Listeners)> {
         wss: args.bind_wss.clone(),
         ws_path: Some(args.ws_path.clone()),
         tls_options,
+        http_publish: args.bind_http_publish.clone(),
     };
     Ok((cfg, listeners))
 }
@@ -187,5 +196,16 @@ mod tests {
         assert!(setup(&args).unwrap().0.strict_client_ids);
         let args = Args::try_parse_from(["lwt-broker"]).unwrap();
         assert!(!setup(&args).unwrap().0.strict_client_ids);
+    }
+
+    /// `--bind-http-publish` needs `--namespace` and reaches the listeners.
+    #[test]
+    fn http_publish_flag_needs_a_namespace() {
+        assert!(Args::try_parse_from(["lwt-broker", "--bind-http-publish", "127.0.0.1:0"]).is_err());
+        let ns = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/namespaces/example.yaml");
+        let args = Args::try_parse_from(["lwt-broker", "--namespace", ns, "--bind-http-publish", "127.0.0.1:0"]).unwrap();
+        let (cfg, listeners) = setup(&args).unwrap();
+        assert_eq!(listeners.http_publish, ["127.0.0.1:0".parse::<SocketAddr>().unwrap()]);
+        assert!(cfg.bearer_auth.0.is_none(), "no validator from the command line: every request gets 401");
     }
 }

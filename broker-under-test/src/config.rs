@@ -97,6 +97,11 @@ pub struct Config {
     /// YAML config or a flag: the broker's binaries always run without one.
     #[serde(skip)]
     pub will_hook: crate::will::HookRef,
+    /// Who an Event Grid HTTP Publish caller is, from its bearer token
+    /// ([`crate::eventgrid::http_publish::BearerAuth`]); `None` = every HTTP Publish request is
+    /// refused with 401. Set only from Rust, never from the YAML config.
+    #[serde(skip)]
+    pub bearer_auth: crate::eventgrid::http_publish::BearerAuthRef,
 }
 
 impl Default for Config {
@@ -132,6 +137,7 @@ impl Default for Config {
             lifecycle_events: None,
             namespace: NamespaceRef::default(),
             will_hook: crate::will::HookRef::default(),
+            bearer_auth: Default::default(),
         }
     }
 }

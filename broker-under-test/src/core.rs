@@ -86,6 +86,16 @@ pub enum Event {
         /// Why.
         reason: CloseReason,
     },
+    /// An Event Grid HTTP Publish request, authenticated and authorized: route it like an accepted
+    /// PUBLISH of `publisher` ([`crate::eventgrid::http_publish`]).
+    HttpPublish {
+        /// The message.
+        message: crate::store::Message,
+        /// The caller, as its bearer token says.
+        publisher: Arc<Principal>,
+        /// Told how many sessions it matched, once it is routed.
+        done: oneshot::Sender<usize>,
+    },
     /// Report counters.
     Stats(oneshot::Sender<Stats>),
     /// Publish every due will, close every connection and stop.
@@ -131,6 +141,11 @@ pub struct Core {
     pub(crate) write_through: bool,
     /// Event Grid client life-cycle events, when the namespace or `--lifecycle-events` asks.
     pub(crate) lifecycle: Option<crate::eventgrid::lifecycle::Lifecycle>,
+    /// Event Grid routing of published messages, when the namespace has `routing:`.
+    pub(crate) routing: Option<crate::eventgrid::routing::Routing>,
+    /// HTTP Publish answers held back until the batch that routed their message is committed
+    /// (durable store only), as a PUBACK is.
+    pub(crate) held_replies: Vec<(oneshot::Sender<usize>, usize)>,
 }
 
 impl Core {
@@ -148,6 +163,8 @@ impl Core {
             owned: HashMap::new(),
             write_through: false,
             lifecycle: None,
+            routing: None,
+            held_replies: Vec::new(),
         }
     }
 
@@ -225,6 +242,9 @@ impl Core {
             std::process::exit(74);
         }
         crate::outbox::staging::release(true);
+        for (done, matched) in self.held_replies.drain(..) {
+            let _ = done.send(matched);
+        }
     }
 
     fn handle(&mut self, ev: Event) {
@@ -234,6 +254,15 @@ impl Core {
             }
             Event::Packet { conn, packet } => self.on_packet(conn, packet),
             Event::Closed { conn, reason } => self.end_connection(conn, Ending::Network(reason)),
+            Event::HttpPublish { message, publisher, done } => {
+                self.route_cloud_event(&message, Some(&publisher));
+                let matched = self.route(message);
+                if self.store.durable() {
+                    self.held_replies.push((done, matched));
+                } else {
+                    let _ = done.send(matched);
+                }
+            }
             Event::Stats(tx) => {
                 let _ = tx.send(Stats {
                     connections: self.conns.len(),

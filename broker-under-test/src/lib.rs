@@ -52,6 +52,7 @@ pub struct BrokerHandle {
     tls_addrs: Vec<SocketAddr>,
     ws_addrs: Vec<SocketAddr>,
     wss_addrs: Vec<SocketAddr>,
+    http_publish_addrs: Vec<SocketAddr>,
     core_tx: mpsc::Sender<Event>,
     stop: watch::Sender<bool>,
     core_task: JoinHandle<()>,
@@ -80,6 +81,10 @@ impl BrokerHandle {
     /// Every WebSocket-over-TLS listener's address.
     pub fn wss_addrs(&self) -> &[SocketAddr] {
         &self.wss_addrs
+    }
+    /// Every Event Grid HTTP Publish listener's address (`http://ADDR/mqtt/messages`).
+    pub fn http_publish_addrs(&self) -> &[SocketAddr] {
+        &self.http_publish_addrs
     }
     /// `mqtt://host:port` of the first TCP listener (`mqtts://` when there is only TLS).
     pub fn url(&self) -> String {
@@ -132,6 +137,9 @@ pub struct Listeners {
     pub ws_path: Option<String>,
     /// Server certificate, key and client CA for every TLS and WSS address.
     pub tls_options: Option<TlsOptions>,
+    /// Event Grid HTTP Publish addresses (loopback only; they need a namespace): see
+    /// [`eventgrid::http_publish`].
+    pub http_publish: Vec<SocketAddr>,
 }
 
 /// Starts a broker with `cfg`, listening on each TCP address in `binds` (port 0 = any free port).
@@ -154,6 +162,9 @@ pub async fn start_with(cfg: Config, listeners: Listeners) -> anyhow::Result<Bro
 pub async fn start_over(cfg: Config, listeners: Listeners, store: Box<dyn store::Store>) -> anyhow::Result<BrokerHandle> {
     cfg.validate()?;
     let binds = &listeners.tcp;
+    for addr in &listeners.http_publish {
+        eventgrid::http_publish::check_bind(*addr, &cfg)?;
+    }
     let any_tls = !listeners.tls.is_empty() || !listeners.wss.is_empty();
     anyhow::ensure!(!binds.is_empty() || any_tls || !listeners.ws.is_empty(), "no listener address given");
     let acceptor = match (&listeners.tls_options, any_tls) {
@@ -170,6 +181,7 @@ pub async fn start_over(cfg: Config, listeners: Listeners, store: Box<dyn store:
     let (core_tx, core_rx) = mpsc::channel(16 * 1024);
     let mut core = core::Core::new(cfg.clone(), store);
     core.lifecycle = eventgrid::lifecycle::Lifecycle::from_config(&cfg)?;
+    core.routing = eventgrid::routing::Routing::from_config(&cfg)?;
     core.recover()?;
     let core_task = tokio::spawn(core.run(core_rx));
     let (stop, stop_rx) = watch::channel(false);
@@ -200,7 +212,13 @@ pub async fn start_over(cfg: Config, listeners: Listeners, store: Box<dyn store:
         let (cfg, tx, ids, stop, path) = (cfg.clone(), core_tx.clone(), ids.clone(), stop_rx.clone(), ws_path.clone());
         tokio::spawn(listener::run_ws(l, tls, path, cfg, tx, ids, stop));
     }
-    Ok(BrokerHandle { addrs, tls_addrs, ws_addrs, wss_addrs, core_tx, stop, core_task })
+    let mut http_publish_addrs = Vec::new();
+    for bind in &listeners.http_publish {
+        let l = bind_listener(*bind).map_err(|e| anyhow::anyhow!("cannot listen on {bind} (HTTP Publish): {e}"))?;
+        http_publish_addrs.push(l.local_addr()?);
+        tokio::spawn(eventgrid::http_publish::run(l, cfg.clone(), core_tx.clone(), stop_rx.clone()));
+    }
+    Ok(BrokerHandle { addrs, tls_addrs, ws_addrs, wss_addrs, http_publish_addrs, core_tx, stop, core_task })
 }
 
 /// Pending connections the kernel may hold per listener. tokio's default (1024) overflows when

@@ -39,12 +39,13 @@ impl Core {
             }
         }
         let client_id = c.client_id.clone();
+        let principal = c.principal.clone();
         let version = c.version;
         let outbox = c.outbox.clone();
         if !cfg.topic_within_limits(&p.topic) {
             return self.protocol_error(conn, reason::TOPIC_NAME_INVALID, "topic longer or deeper than allowed".into());
         }
-        if let (Some(ns), Some(who)) = (cfg.namespace.get(), c.principal.clone()) {
+        if let (Some(ns), Some(who)) = (cfg.namespace.get(), principal.clone()) {
             if let Err(denied) = ns.may_publish(&who, &p.topic) {
                 return self.publish_denied(conn, &p, denied, ns.settings());
             }
@@ -92,6 +93,7 @@ impl Core {
             expires_at,
             publisher: Some(client_id.clone()),
         };
+        self.route_cloud_event(&msg, principal.as_ref());
         let matched = self.route(msg);
         let code = if matched == 0 && v5 { reason::NO_MATCHING_SUBSCRIBERS } else { 0 };
         if let Some(pid) = p.packet_id {

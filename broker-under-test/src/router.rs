@@ -140,10 +140,20 @@ impl Core {
         self.route_as(msg, false)
     }
 
+    /// Hands an accepted message (a client PUBLISH that passed every check, a will being
+    /// published, an HTTP Publish) to the namespace's routing, which makes it a CloudEvent off the
+    /// core ([`crate::eventgrid::routing`]); nothing without `routing:`.
+    pub(crate) fn route_cloud_event(&self, msg: &Message, publisher: Option<&Arc<crate::eventgrid::Principal>>) {
+        if let Some(r) = &self.routing {
+            r.route(msg, publisher);
+        }
+    }
+
     /// Routes what the will module published: as many copies, at the QoS, as its routing says
     /// (one, at each subscription's QoS, unless a test's hook changed it).
     pub(crate) fn route_will(&mut self, will: Option<Publication>) {
-        let Some(Publication { message, routing }) = will else { return };
+        let Some(Publication { message, routing, owner }) = will else { return };
+        self.route_cloud_event(&message, owner.as_ref());
         for _ in 1..routing.copies {
             self.route_as(message.clone(), routing.keep_qos);
         }

@@ -244,6 +244,8 @@ pub struct Publication {
     pub message: Message,
     /// How it is routed (only a [`WillHook`] changes the default).
     pub routing: Routing,
+    /// Its owner, as the namespace knows it (for Event Grid routing's client enrichments).
+    pub owner: Option<Arc<Principal>>,
 }
 
 /// The will life-cycle over the parts of broker state it touches, lent by the core for one event
@@ -396,7 +398,7 @@ impl Wills<'_> {
         debug!(client = %client_id, topic = %message.topic, qos = message.qos as u8, retain = message.retain,
             "will published: {cause}");
         self.counts.published += 1;
-        Some(Publication { message, routing })
+        Some(Publication { message, routing, owner })
     }
 }
 

@@ -163,3 +163,46 @@ fn an_unwritable_lifecycle_events_file_exits_2_naming_it() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--namespace"), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+/// The binary wires no bearer-token validator: its HTTP Publish listener prints its line and
+/// refuses every request with 401 saying so (never lets one through); a non-loopback address
+/// stops the start.
+#[test]
+fn http_publish_listener_prints_its_line_and_refuses_without_a_validator() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = write_server_cert(dir.path());
+    let ns = dir.path().join("ns.yaml");
+    std::fs::write(&ns, "name: lwt-demo\n").unwrap();
+    let mut child = Command::new(BIN)
+        .args(["--bind-tls", "127.0.0.1:0", "--bind-http-publish", "127.0.0.1:0", "--cert"])
+        .arg(&cert)
+        .arg("--key")
+        .arg(&key)
+        .arg("--namespace")
+        .arg(&ns)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let lines: Vec<String> = BufReader::new(child.stdout.take().unwrap()).lines().take(2).map(|l| l.unwrap()).collect();
+    let http = lines.iter().find_map(|l| l.strip_prefix("listening on ")?.strip_suffix(" (http publish)")).unwrap_or_else(|| panic!("{lines:?}"));
+    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).timeout_global(Some(Duration::from_secs(3))).build().into();
+    let url = format!("http://{http}/mqtt/messages?topic=a%2Fb&api-version=2025-02-15-preview");
+    let mut resp = agent.post(&url).header("Authorization", "Bearer anything").send("x").unwrap();
+    let (status, body) = (resp.status().as_u16(), resp.body_mut().read_to_string().unwrap());
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(status, 401, "{body}");
+    assert!(body.contains("no bearer-token validator"), "{body}");
+    let out = Command::new(BIN)
+        .args(["--bind-tls", "127.0.0.1:0", "--bind-http-publish", "0.0.0.0:0", "--cert"])
+        .arg(&cert)
+        .arg("--key")
+        .arg(&key)
+        .arg("--namespace")
+        .arg(&ns)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("loopback"), "{}", String::from_utf8_lossy(&out.stderr));
+}

@@ -15,23 +15,6 @@ use tls_common::*;
 const CONNECTED: &str = "Microsoft.EventGrid.MQTTClientSessionConnected";
 const DISCONNECTED: &str = "Microsoft.EventGrid.MQTTClientSessionDisconnected";
 
-fn read_events(path: &Path) -> Vec<Value> {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    text.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {e}: {l}"))).collect()
-}
-
-/// The events once at least `n` are in the file (or what is there after 3 s).
-async fn wait_for_events(path: &Path, n: usize) -> Vec<Value> {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        let ev = read_events(path);
-        if ev.len() >= n || tokio::time::Instant::now() > deadline {
-            return ev;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 /// (type, sequence number, reason) of every event of session `who`, in file order.
 fn of(events: &[Value], who: &str) -> Vec<(String, u64, String)> {
     events
@@ -197,38 +180,6 @@ fn lifecycle_events_keys_are_checked() {
     let ns = Namespace::parse(&w.namespace_yaml("lifecycleEvents:\n  file: e.jsonl\n  source: /my/ns\n"), "/etc/lwt/ns.yaml").unwrap();
     assert_eq!(ns.lifecycle_events().file.as_deref(), Some(Path::new("/etc/lwt/e.jsonl")));
     assert_eq!(ns.lifecycle_events().source.as_deref(), Some("/my/ns"));
-}
-
-/// (Content-Type, body) of every request a [`webhook_sink`] got.
-type Requests = std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>;
-
-/// An HTTP endpoint (hyper, HTTP/1.1) that answers 204 and keeps every request's body and its
-/// Content-Type, for the webhook test.
-async fn webhook_sink() -> (std::net::SocketAddr, Requests) {
-    use http_body_util::BodyExt;
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = l.local_addr().unwrap();
-    let got: Requests = Default::default();
-    let keep = got.clone();
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = l.accept().await {
-            let keep = keep.clone();
-            let service = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
-                let keep = keep.clone();
-                async move {
-                    let ty = req.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
-                    let body = req.into_body().collect().await?.to_bytes();
-                    keep.lock().unwrap().push((ty, String::from_utf8_lossy(&body).into_owned()));
-                    let mut answer = hyper::Response::new(http_body_util::Empty::<bytes::Bytes>::new());
-                    *answer.status_mut() = hyper::StatusCode::NO_CONTENT;
-                    Ok::<_, hyper::Error>(answer)
-                }
-            });
-            let io = hyper_util::rt::TokioIo::new(stream);
-            tokio::spawn(hyper::server::conn::http1::Builder::new().serve_connection(io, service));
-        }
-    });
-    (addr, got)
 }
 
 #[tokio::test]

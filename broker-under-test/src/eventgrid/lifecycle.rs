@@ -4,7 +4,7 @@
 //! `--lifecycle-events FILE`).
 //!
 //! The core owns the sequence numbers ([`Lifecycle`] lives in it and is only called from it); the
-//! file is written by a thread of its own behind a channel, so a slow disk never holds the core up.
+//! file is written by the [`super::sink`] thread, so a slow disk never holds the core up.
 //! Event shapes, data fields and the eleven `disconnectionReason` values follow Event Grid's page
 //! on MQTT client life-cycle events; the choices it leaves open are listed in
 //! `fixtures/namespaces/README.md` ("Client life-cycle events").
@@ -14,21 +14,15 @@ use crate::core::ConnId;
 use crate::codec::reason;
 use crate::will::{CloseReason, Ending};
 use serde::{Deserialize, Serialize};
+use super::sink::{to_json, Envelope, EventSink};
 use std::collections::HashMap;
-use std::fs::File;
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
-use std::time::{Duration, SystemTime};
-use tracing::warn;
+use std::time::SystemTime;
 
 /// CloudEvents `type` of a session that connected.
 pub const CONNECTED: &str = "Microsoft.EventGrid.MQTTClientSessionConnected";
 /// CloudEvents `type` of a session that disconnected.
 pub const DISCONNECTED: &str = "Microsoft.EventGrid.MQTTClientSessionDisconnected";
-
-/// How long dropping a [`Lifecycle`] waits for its writer to flush what it was sent.
-const DRAIN_WAIT: Duration = Duration::from_secs(2);
 
 /// `lifecycleEvents:` in the namespace file.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
@@ -144,13 +138,8 @@ struct Record {
 /// `type`, `subject`, `time`, `datacontenttype`), serialized in the order Event Grid's samples use.
 #[derive(Serialize)]
 struct CloudEvent<'a> {
-    specversion: &'static str,
-    id: String,
-    time: String,
-    #[serde(rename = "type")]
-    ty: &'static str,
-    source: &'a str,
-    subject: String,
+    #[serde(flatten)]
+    envelope: Envelope<'a>,
     datacontenttype: &'static str,
     data: SessionData<'a>,
 }
@@ -176,11 +165,10 @@ struct Live {
 }
 
 /// The core's side of the life-cycle events: sequence numbers per client session and the
-/// channel to the writer thread. Dropping it lets the writer finish (waiting up to 2 s).
+/// [`EventSink`] that writes them. Dropping it lets the writer finish (waiting up to 2 s).
 #[derive(Debug)]
 pub struct Lifecycle {
-    tx: Option<mpsc::Sender<Record>>,
-    done: mpsc::Receiver<()>,
+    sink: EventSink<Record>,
     /// Last sequence number per (authentication name, session name), for the broker's lifetime.
     counters: HashMap<(String, String), u64>,
     live: HashMap<ConnId, Live>,
@@ -195,34 +183,9 @@ impl Lifecycle {
 
     /// Starts the writer for the file at `path` and/or the webhook at `hook`.
     fn start(path: Option<&Path>, hook: Option<&str>, namespace: &str, source: &str) -> anyhow::Result<Lifecycle> {
-        let out = match path {
-            Some(path) => {
-                let file = std::fs::OpenOptions::new().create(true).append(true).open(path).map_err(|e| {
-                    anyhow::anyhow!("cannot open the life-cycle events file {} for appending: {e}", path.display())
-                })?;
-                Some(std::io::BufWriter::new(file))
-            }
-            None => None,
-        };
-        let hook = match hook {
-            Some(url) => {
-                let endpoint = super::webhook::Endpoint::parse(url).map_err(|e| anyhow::anyhow!("lifecycleEvents.webhook: {e}"))?;
-                Some(super::webhook::start(endpoint).map_err(|e| anyhow::anyhow!("cannot start the life-cycle webhook: {e}"))?)
-            }
-            None => None,
-        };
-        let (tx, rx) = mpsc::channel();
-        let (done_tx, done) = mpsc::channel();
-        let path = path.map(Path::to_path_buf).unwrap_or_default();
-        let writer = Writer { out, hook, namespace: namespace.to_owned(), source: source.to_owned(), path, failed: false };
-        std::thread::Builder::new()
-            .name("lwt-lifecycle".into())
-            .spawn(move || {
-                writer.run(rx);
-                let _ = done_tx.send(());
-            })
-            .map_err(|e| anyhow::anyhow!("cannot start the life-cycle events writer: {e}"))?;
-        Ok(Lifecycle { tx: Some(tx), done, counters: HashMap::new(), live: HashMap::new() })
+        let (namespace, source) = (namespace.to_owned(), source.to_owned());
+        let sink = EventSink::start("life-cycle events", path, hook, move |r: &Record| line(r, &namespace, &source))?;
+        Ok(Lifecycle { sink, counters: HashMap::new(), live: HashMap::new() })
     }
 
     /// The life-cycle events `cfg` asks for: its `lifecycle_events` file, else its namespace's
@@ -266,105 +229,36 @@ impl Lifecycle {
     }
 
     fn send(&self, live: &Live, disconnection_reason: Option<DisconnectionReason>) {
-        let Some(tx) = &self.tx else { return };
-        let record = Record {
+        self.sink.send(Record {
             authentication_name: live.authentication_name.clone(),
             session_name: live.session_name.clone(),
             sequence_number: live.sequence_number,
             disconnection_reason,
             at: SystemTime::now(),
-        };
-        // A send fails only when the writer has gone (it logged why).
-        let _ = tx.send(record);
+        });
     }
 }
 
-impl Drop for Lifecycle {
-    fn drop(&mut self) {
-        self.tx.take();
-        let _ = self.done.recv_timeout(DRAIN_WAIT);
-    }
-}
-
-/// The writer thread's state.
-struct Writer {
-    out: Option<std::io::BufWriter<File>>,
-    /// The webhook thread's channel, if the namespace names one.
-    hook: Option<mpsc::Sender<String>>,
-    namespace: String,
-    source: String,
-    path: PathBuf,
-    /// A write failed (logged once; later events are still tried).
-    failed: bool,
-}
-
-impl Writer {
-    /// Writes what arrives, one line per event; flushes whenever the channel is empty, so every
-    /// event is on disk before the writer waits again.
-    fn run(mut self, rx: mpsc::Receiver<Record>) {
-        while let Ok(first) = rx.recv() {
-            let mut next = Some(first);
-            while let Some(r) = next.take() {
-                if let Some(line) = self.line(&r) {
-                    if let Some(out) = &mut self.out {
-                        let res = out.write_all(line.as_bytes());
-                        self.note(res);
-                    }
-                    if let Some(hook) = &self.hook {
-                        let _ = hook.send(line.trim_end().to_owned());
-                    }
-                }
-                next = rx.try_recv().ok();
-            }
-            if let Some(out) = &mut self.out {
-                let res = out.flush();
-                self.note(res);
-            }
-        }
-    }
-
-    fn note(&mut self, r: std::io::Result<()>) {
-        if let Err(e) = r {
-            if !self.failed {
-                warn!(file = %self.path.display(), "cannot write life-cycle events: {e}");
-            }
-            self.failed = true;
-        }
-    }
-
-    /// One event as a JSON line.
-    fn line(&self, r: &Record) -> Option<String> {
-        let ev = CloudEvent {
-            specversion: "1.0",
-            id: event_id(),
-            time: rfc3339(r.at),
-            ty: if r.disconnection_reason.is_some() { DISCONNECTED } else { CONNECTED },
-            source: &self.source,
-            subject: format!("clients/{}/sessions/{}", r.authentication_name, r.session_name),
-            datacontenttype: "application/json",
-            data: SessionData {
-                namespace_name: &self.namespace,
-                client_authentication_name: &r.authentication_name,
-                client_session_name: &r.session_name,
-                sequence_number: r.sequence_number,
-                disconnection_reason: r.disconnection_reason,
-            },
-        };
-        match serde_json::to_string(&ev) {
-            Ok(mut s) => {
-                s.push('\n');
-                Some(s)
-            }
-            Err(e) => {
-                warn!("cannot serialize a life-cycle event: {e}");
-                None
-            }
-        }
-    }
+/// One event as a JSON object (on the writer thread).
+fn line(r: &Record, namespace: &str, source: &str) -> Option<String> {
+    let ty = if r.disconnection_reason.is_some() { DISCONNECTED } else { CONNECTED };
+    let subject = format!("clients/{}/sessions/{}", r.authentication_name, r.session_name);
+    let ev = CloudEvent {
+        envelope: Envelope::new(ty, source, subject, r.at),
+        datacontenttype: "application/json",
+        data: SessionData {
+            namespace_name: namespace,
+            client_authentication_name: &r.authentication_name,
+            client_session_name: &r.session_name,
+            sequence_number: r.sequence_number,
+            disconnection_reason: r.disconnection_reason,
+        },
+    };
+    to_json("life-cycle events", &ev)
 }
 
 /// A random (version 4) UUID, the form Event Grid's event ids have; unique per event.
-fn event_id() -> String {
+pub(crate) fn event_id() -> String {
     uuid::Uuid::new_v4().to_string()
 }
 
@@ -381,7 +275,7 @@ pub fn rfc3339(t: SystemTime) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::UNIX_EPOCH;
+    use std::time::{Duration, UNIX_EPOCH};
 
     #[test]
     fn times_are_rfc3339_utc() {

@@ -9,9 +9,13 @@
 
 pub mod authn;
 pub mod authz;
+pub mod http_publish;
+pub mod http_request;
 pub mod lifecycle;
 pub mod namespace;
 pub mod query;
+pub mod routing;
+pub mod sink;
 pub mod template;
 pub mod webhook;
 

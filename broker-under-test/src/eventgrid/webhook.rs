@@ -1,7 +1,7 @@
-//! The optional webhook of the life-cycle events (`lifecycleEvents.webhook: http://HOST:PORT/PATH`):
-//! each event is POSTed on its own connection as one CloudEvent in structured mode
-//! (`Content-Type: application/cloudevents+json`), by a thread of its own so a slow endpoint never
-//! holds up the file. Plain `http://` only, no retries, no Event Grid validation handshake: the
+//! The optional webhook of the emulator's CloudEvents (`lifecycleEvents.webhook`, `routing.webhook`:
+//! `http://HOST:PORT/PATH`): each event is POSTed on its own connection as one CloudEvent in
+//! structured mode (`Content-Type: application/cloudevents+json`), by a thread of its own so a slow
+//! endpoint never holds up the file ([`super::sink`]). Plain `http://` only, no retries, no Event Grid validation handshake: the
 //! emulator's push is for local consumers (see `fixtures/namespaces/README.md`).
 
 use std::sync::mpsc;
@@ -40,17 +40,18 @@ impl Endpoint {
     }
 }
 
-/// Starts the delivery thread; send it serialized events (one JSON object each).
-pub fn start(endpoint: Endpoint) -> std::io::Result<mpsc::Sender<String>> {
+/// Starts the delivery thread for events of kind `what` (named in its logs); send it serialized
+/// events (one JSON object each).
+pub fn start(endpoint: Endpoint, what: &'static str) -> std::io::Result<mpsc::Sender<String>> {
     let (tx, rx) = mpsc::channel::<String>();
-    std::thread::Builder::new().name("lwt-lifecycle-webhook".into()).spawn(move || {
+    std::thread::Builder::new().name(format!("lwt-webhook-{}", what.replace(' ', "-"))).spawn(move || {
         let mut failing = false;
         while let Ok(body) = rx.recv() {
             match post(&endpoint, &body) {
                 Ok(()) => failing = false,
                 Err(e) => {
                     if !failing {
-                        warn!(webhook = %format!("http://{}{}", endpoint.authority, endpoint.path), "life-cycle event not delivered: {e}");
+                        warn!(webhook = %format!("http://{}{}", endpoint.authority, endpoint.path), "{what}: an event was not delivered: {e}");
                     }
                     failing = true;
                 }

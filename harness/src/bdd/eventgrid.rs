@@ -27,7 +27,10 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 mod attacks;
+mod http_publish;
 mod lifecycle;
+mod routing;
+pub use http_publish::HttpPublishState;
 pub use lifecycle::{with_lifecycle_events, LIFECYCLE_FILE};
 
 /// A scenario's own certificates in a temporary identities folder: `ca.pem` (the namespace's

@@ -225,6 +225,20 @@ impl Target {
         config.lifecycle_events.clone().or_else(|| config.namespace.get()?.lifecycle_events().file.clone())
     }
 
+    /// The JSON Lines file the embedded broker routes published messages to as Event Grid
+    /// CloudEvents (its namespace's `routing.file`), if it routes any to a file.
+    pub fn routed_events_file(&self) -> Option<PathBuf> {
+        let State::Embedded { config, .. } = &self.state else { return None };
+        config.namespace.get()?.routing()?.file.clone()
+    }
+
+    /// The embedded broker's Event Grid HTTP Publish address (an embedded TLS broker with a
+    /// namespace serves one), if any.
+    pub fn http_publish_addr(&self) -> Option<SocketAddr> {
+        let State::Embedded { handle: Some(h), .. } = &self.state else { return None };
+        h.http_publish_addrs().first().copied()
+    }
+
     /// Whether this is the embedded reference broker.
     pub fn is_embedded(&self) -> bool {
         matches!(self.state, State::Embedded { .. })
@@ -337,8 +351,11 @@ impl Target {
 }
 
 /// Starts the reference broker with one TLS listener on `addr` and no plain TCP listener.
+/// The TLS listener on `addr`, and with a namespace an Event Grid HTTP Publish listener on a free
+/// loopback port ([`Target::http_publish_addr`]).
 async fn start_embedded_tls(config: &lwt_broker::Config, tls: &lwt_broker::TlsOptions, addr: SocketAddr) -> anyhow::Result<BrokerHandle> {
-    let listeners = lwt_broker::Listeners { tls: vec![addr], tls_options: Some(tls.clone()), ..Default::default() };
+    let http_publish = if config.namespace.get().is_some() { vec![SocketAddr::from(([127, 0, 0, 1], 0))] } else { Vec::new() };
+    let listeners = lwt_broker::Listeners { tls: vec![addr], tls_options: Some(tls.clone()), http_publish, ..Default::default() };
     lwt_broker::start_with(config.clone(), listeners).await
 }
 

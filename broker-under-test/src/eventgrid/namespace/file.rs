@@ -45,6 +45,8 @@ pub(super) struct RawNamespace {
     pub(super) permission_bindings: Vec<RawBinding>,
     #[serde(default)]
     pub(super) lifecycle_events: Option<crate::eventgrid::lifecycle::LifecycleSettings>,
+    #[serde(default)]
+    pub(super) routing: Option<Spanned<super::routing::RawRouting>>,
 }
 
 #[derive(Deserialize)]

@@ -14,6 +14,7 @@ mod clients;
 mod error;
 mod file;
 mod groups;
+mod routing;
 mod rules;
 mod settings;
 mod topic_spaces;
@@ -22,6 +23,7 @@ pub use bindings::{Permission, PermissionBinding, MAX_PERMISSION_BINDINGS};
 pub use ca_certificates::MAX_CA_CERTIFICATES;
 pub use clients::{Client, Scheme, MAX_ATTRIBUTES_BYTES};
 pub use error::NamespaceError;
+pub use routing::{attribute_name_ok, Enrichment, EnrichmentValue, RoutingSettings, MAX_ENRICHMENTS};
 pub use groups::{ClientGroup, ALL_GROUP, MAX_CLIENT_GROUPS};
 pub use settings::{
     NameSource, Qos0Denied, RetainMode, Settings, SubscribeCoverage, V311PublishDenied, WillAuthorization,
@@ -51,6 +53,8 @@ pub struct Namespace {
     pub(crate) bindings: Vec<PermissionBinding>,
     /// `lifecycleEvents:` (its file resolved against the namespace file's directory).
     pub(crate) lifecycle: super::lifecycle::LifecycleSettings,
+    /// `routing:`: where published messages are routed as CloudEvents, if anywhere.
+    pub(crate) routing: Option<RoutingSettings>,
 }
 
 impl Namespace {
@@ -78,8 +82,10 @@ impl Namespace {
         let bindings = bindings::resolve_bindings(&cx, &raw.permission_bindings, &groups, &spaces)?;
         let mut lifecycle = raw.lifecycle_events.unwrap_or_default();
         lifecycle.file = lifecycle.file.map(|f| base_dir.join(f));
+        let routing = routing::check(&cx, raw.routing, base_dir)?;
         Ok(Namespace {
             lifecycle,
+            routing,
             name: raw.name.value,
             settings,
             ca_names,
@@ -105,6 +111,11 @@ impl Namespace {
     /// `lifecycleEvents:`: where client life-cycle events go (file relative paths already resolved).
     pub fn lifecycle_events(&self) -> &super::lifecycle::LifecycleSettings {
         &self.lifecycle
+    }
+
+    /// `routing:`: where published messages are routed as CloudEvents (`None` = not routed).
+    pub fn routing(&self) -> Option<&RoutingSettings> {
+        self.routing.as_ref()
     }
 
     /// The registered clients, in file order.
