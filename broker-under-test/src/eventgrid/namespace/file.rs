@@ -45,6 +45,10 @@ pub(super) struct RawNamespace {
     pub(super) permission_bindings: Vec<RawBinding>,
     #[serde(default)]
     pub(super) lifecycle_events: Option<crate::eventgrid::lifecycle::LifecycleSettings>,
+    #[serde(default)]
+    pub(super) custom_jwt_authentication: Option<super::jwt::RawJwtAuth>,
+    #[serde(default)]
+    pub(super) entra_jwt_authentication: Option<super::jwt::RawJwtAuth>,
 }
 
 #[derive(Deserialize)]
