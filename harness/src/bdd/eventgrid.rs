@@ -27,6 +27,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 mod attacks;
+mod jwt;
 mod lifecycle;
 pub use lifecycle::{with_lifecycle_events, LIFECYCLE_FILE};
 
