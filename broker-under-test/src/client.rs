@@ -416,12 +416,14 @@ fn authenticate(
     certs: &[CertificateDer<'static>],
 ) -> Result<Principal, (u8, Option<u8>, String)> {
     let auth_method = connect.properties.authentication_method();
+    let auth_data = connect.properties.authentication_data();
     let req = AuthRequest {
         username: connect.username.as_deref(),
         client_id: &connect.client_id,
         peer_certs: certs,
         now: std::time::SystemTime::now(),
         auth_method: auth_method.as_deref(),
+        auth_data: auth_data.as_deref(),
     };
     let principal = ns.authenticate(&req).map_err(|f| (f.v5_code(), Some(f.v311_code()), f.to_string()))?;
     let settings = ns.settings();

@@ -117,6 +117,8 @@ pub(crate) struct Conn {
     pub(crate) connect_expiry: u32,
     /// Who the client is (with a namespace): every PUBLISH and SUBSCRIBE is authorized for it.
     pub(crate) principal: Option<Arc<Principal>>,
+    /// A JWT connection's method and token deadline ([`crate::reauth`]).
+    pub(crate) token: Option<crate::reauth::TokenAuth>,
 }
 
 /// The broker core: run it with [`Core::run`]. Its state is split by owner: sessions and retained
@@ -320,6 +322,7 @@ impl Core {
         if let Some(l) = &mut self.lifecycle {
             l.connected(conn, &client_id, principal.as_deref());
         }
+        let token = self.arm_token(&client_id, c.properties.authentication_method(), principal.as_ref().and_then(|p| p.valid_until));
         self.conns.insert(
             conn,
             Conn {
@@ -331,6 +334,7 @@ impl Core {
                 aliases: std::collections::BTreeMap::new(),
                 connect_expiry: requested_expiry,
                 principal,
+                token,
             },
         );
         let _ = reply.send(ConnectReply { accepted: true, keep_alive });
@@ -377,6 +381,7 @@ impl Core {
                 c.outbox.send(Packet::PingResp.to_bytes(c.version), self.write_through);
             }
             Packet::Disconnect(d) => self.on_disconnect(conn, d),
+            Packet::Auth(a) => self.on_auth(conn, a),
             other => {
                 let what = format!("{} from a client after CONNACK", other.name());
                 self.protocol_error(conn, reason::PROTOCOL_ERROR, what);
@@ -401,6 +406,7 @@ impl Core {
                     self.route_will(will);
                 }
                 Timer::SessionExpiry => self.expire_session(&client_id, at),
+                Timer::TokenExpiry => self.token_expired(&client_id, at),
             }
         }
     }

@@ -24,6 +24,7 @@ pub mod listener;
 pub mod outbox;
 pub mod policy;
 pub mod publish;
+mod reauth;
 mod restart;
 pub mod router;
 pub mod session;

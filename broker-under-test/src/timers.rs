@@ -14,6 +14,8 @@ pub enum Timer {
     WillDelay,
     /// An offline session's Session Expiry Interval elapses.
     SessionExpiry,
+    /// A JWT connection's token expires (left to fire and ignored if re-authenticated or ended).
+    TokenExpiry,
 }
 
 /// Due times of pending wills and offline sessions, earliest first, keyed by client id.

@@ -113,6 +113,7 @@ fn validity_period_is_checked_for_every_scheme() {
         peer_certs: &[future_ss],
         now: later,
         auth_method: None,
+        auth_data: None,
     };
     assert!(ns.authenticate(&req).is_ok());
 }
@@ -201,6 +202,7 @@ fn refusals_before_the_certificate_is_looked_at() {
         peer_certs: std::slice::from_ref(&good),
         now: SystemTime::now(),
         auth_method: Some("OAUTH2-JWT"),
+        auth_data: None,
     };
     let e = ns.authenticate(&req).unwrap_err();
     assert_eq!(e.v5_code(), 0x8C);

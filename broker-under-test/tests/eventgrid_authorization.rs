@@ -20,6 +20,7 @@ fn principal(ns: &Namespace, name: &str) -> Principal {
         authentication_name: c.authentication_name.clone(),
         attributes: c.attributes.clone(),
         groups: ns.groups_for(&c.authentication_name, &c.attributes),
+        valid_until: None,
     }
 }
 

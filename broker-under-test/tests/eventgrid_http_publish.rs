@@ -232,3 +232,46 @@ async fn over_a_data_directory_the_204_follows_the_commit() {
     assert_eq!((&p.payload[..], p.retain), (&b"offline"[..], true));
     b.shutdown().await;
 }
+
+/// With no validator wired in, HTTP Publish trusts the namespace's JWT issuer: a bearer token it
+/// signed authenticates the caller exactly as at CONNECT (`sub` = authentication name, claims =
+/// attributes, so `type: sensor` may publish its own status), a token from another key is 401 and
+/// another client's topic 403; only the authorized message is delivered.
+#[tokio::test]
+async fn a_token_from_the_namespaces_jwt_issuer_authorizes_an_http_publish() {
+    use jsonwebtoken::jwk::{Jwk, JwkSet};
+    use jsonwebtoken::{Algorithm, EncodingKey, Header};
+    let key = |pem: &str| EncodingKey::from_ec_pem(pem.as_bytes()).unwrap();
+    let pem = || rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap().serialize_pem();
+    let (trusted, stranger) = (key(&pem()), key(&pem()));
+    let dir = tempfile::tempdir().unwrap();
+    let mut jwk = Jwk::from_encoding_key(&trusted, Algorithm::ES256).unwrap();
+    jwk.common.key_id = Some("k1".into());
+    let jwks = dir.path().join("issuer.jwks.json");
+    std::fs::write(&jwks, serde_json::to_string(&JwkSet { keys: vec![jwk] }).unwrap()).unwrap();
+    let (iss, aud) = ("https://issuer.lwt.test", "seeds.westus2-1.ts.eventgrid.azure.net");
+    let extra = format!(
+        "customJwtAuthentication:\n  tokenIssuer: {iss}\n  audiences: [\"https://{aud}/\"]\n  issuerCertificates:\n    - file: {}\n",
+        jwks.display()
+    );
+    let w = Walkthrough::new();
+    let b = broker(&w, &extra, false).await;
+    let mut a1 = w.actuator(&b, "actuator1").await;
+    let mut prober = w.connected(&b, "prober", ProtocolVersion::V5).await;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let claims = serde_json::json!({"iss": iss, "sub": "jwt-sensor1", "aud": format!("https://{aud}/"), "nbf": now - 60, "exp": now + 600, "type": "sensor"});
+    let mut header = Header::new(Algorithm::ES256);
+    header.kid = Some("k1".into());
+    let sign = |k: &EncodingKey| format!("Bearer {}", jsonwebtoken::encode(&header, &claims, k).unwrap());
+    let (good, forged) = (sign(&trusted), sign(&stranger));
+    let (status, body) = post(&b, &q("clients/jwt-sensor1/status"), &[("Authorization", &forged)], b"forged".to_vec()).await;
+    assert_eq!(status, 401, "{body}");
+    let (status, body) = post(&b, &q("clients/sensor1/status"), &[("Authorization", &good)], b"other".to_vec()).await;
+    assert_eq!(status, 403, "{body}");
+    let (status, body) = post(&b, &q("clients/jwt-sensor1/status"), &[("Authorization", &good)], b"online".to_vec()).await;
+    assert_eq!(status, 204, "{body}");
+    let p = a1.next_publish(WAIT).await.expect("the authorized HTTP publish");
+    assert_eq!((p.topic.as_str(), &p.payload[..]), ("clients/jwt-sensor1/status", &b"online"[..]));
+    a1.expect_only_probe(&mut prober, "probe/jwt-http").await;
+    b.shutdown().await;
+}

@@ -53,6 +53,8 @@ pub struct ActuatorSpec {
     pub username: Option<String>,
     /// Password (brokers that refuse anonymous clients).
     pub password: Option<Bytes>,
+    /// 5.0 Authentication Method and Data (Event Grid: `CUSTOM-JWT` and the token).
+    pub authentication: Option<(String, Bytes)>,
     /// Keep Alive in seconds; the observer pings to honour it (see [`crate::client_settings`]).
     pub keep_alive: u16,
     /// Maximum Packet Size it announces in CONNECT (5.0): the broker must not send it anything
@@ -70,6 +72,7 @@ impl ActuatorSpec {
             session_expiry: None,
             username: None,
             password: None,
+            authentication: None,
             keep_alive: crate::client_settings::OBSERVER_KEEP_ALIVE,
             max_packet_size: None,
         }
@@ -149,6 +152,10 @@ impl Actuator {
         }
         if let (ProtocolVersion::V5, Some(m)) = (spec.version, spec.max_packet_size) {
             c.properties.push(Property::MaximumPacketSize(m));
+        }
+        if let (ProtocolVersion::V5, Some((method, data))) = (spec.version, &spec.authentication) {
+            c.properties.push(Property::AuthenticationMethod(method.clone()));
+            c.properties.push(Property::AuthenticationData(data.clone()));
         }
         writer.write_packet(&Packet::Connect(c)).await?;
         let ack = match tokio::time::timeout(OBSERVER_CONNECT_TIMEOUT, reader.read_packet()).await {

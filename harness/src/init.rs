@@ -5,8 +5,13 @@
 //! run it against the reference broker and against a real Event Grid namespace.
 //!
 //! The same folder is an *identities folder*: a client named X presents `clients/X.pem` with key
-//! `clients/X.key`, uses username X, and trusts `ca.pem` ([`Identities`]).
+//! `clients/X.key`, uses username X, and trusts `ca.pem` ([`Identities`]); a client with a token
+//! `jwt/X.jwt` connects with it (`CUSTOM-JWT`) instead. The JWT variant of the walkthrough: an
+//! RS256 issuer (`jwt/issuer.key`, `.jwks.json`, `.pem`) in the namespace's
+//! `customJwtAuthentication`, and tokens for [`JWT_CLIENTS`], whose `type` claim puts them in the
+//! same groups as the certificate clients.
 
+use crate::jwt::{TestIssuer, TokenSpec, JWT_DIR};
 use crate::pki::{Authority, Issued, LeafSpec};
 use crate::transport::{Identity, TlsClient};
 use anyhow::Context;
@@ -16,6 +21,28 @@ use std::path::{Path, PathBuf};
 /// The walkthrough's clients and their `type` attribute, in the blog's order.
 pub const WALKTHROUGH_CLIENTS: [(&str, &str); 4] =
     [("sensor1", "sensor"), ("sensor2", "sensor"), ("actuator1", "actuator"), ("actuator2", "actuator")];
+
+/// The walkthrough's token clients (`jwt/<name>.jwt`) and their `type` claim.
+pub const JWT_CLIENTS: [(&str, &str); 2] = [("jwt-sensor1", "sensor"), ("jwt-actuator1", "actuator")];
+
+/// The `iss` of the walkthrough's tokens (Event Grid's `tokenIssuer`).
+pub const JWT_TOKEN_ISSUER: &str = "https://lwt-harness.test/issuer";
+
+/// The `aud` of the walkthrough's tokens: the host name of namespace `ns1` in westus2, as in the
+/// README's `az` commands (change both for another namespace).
+pub const JWT_AUDIENCE: &str = "ns1.westus2-1.ts.eventgrid.azure.net";
+
+/// The walkthrough's issuer: one RS256 key per process (2048-bit RSA takes about a second to
+/// generate in a debug build, and every `@eventgrid` scenario writes a walkthrough).
+fn walkthrough_issuer() -> anyhow::Result<TestIssuer> {
+    static KEY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let pem = match KEY.get() {
+        Some(k) => k.clone(),
+        None => KEY.get_or_init(|| TestIssuer::generate("issuer", jsonwebtoken::Algorithm::RS256).map(|i| i.key_pem).unwrap_or_default()).clone(),
+    };
+    anyhow::ensure!(!pem.is_empty(), "cannot generate the walkthrough's RS256 issuer key");
+    TestIssuer::from_key("issuer", jsonwebtoken::Algorithm::RS256, pem)
+}
 
 /// The topic space that lets every client publish and subscribe to its own liveness-probe topic
 /// (`lwt-harness/probe/<authentication name>`). Not part of the blog's set-up: without it the
@@ -35,6 +62,8 @@ pub struct Walkthrough {
     pub clients: Vec<(Issued, &'static str)>,
     /// The namespace file's text (`namespace.yaml`).
     pub namespace_yaml: String,
+    /// The JWT issuer (`jwt/issuer.*`) that signed the tokens of [`JWT_CLIENTS`].
+    pub jwt_issuer: TestIssuer,
 }
 
 impl Walkthrough {
@@ -66,7 +95,14 @@ pub fn eventgrid_lwt(out: &Path, days: i64) -> anyhow::Result<Walkthrough> {
         clients.push((c, kind));
     }
     let rows: Vec<(&str, &str, &str)> = clients.iter().map(|(c, k)| (c.name.as_str(), *k, c.thumbprint.as_str())).collect();
-    let namespace_yaml = walkthrough_namespace(&rows);
+    let jwt_issuer = walkthrough_issuer()?;
+    let jwt_dir = out.join(JWT_DIR);
+    jwt_issuer.write(&jwt_dir)?;
+    for (name, kind) in JWT_CLIENTS {
+        let token = jwt_issuer.token(&TokenSpec::new(JWT_TOKEN_ISSUER, name, JWT_AUDIENCE, days * 86_400).claim("type", kind))?;
+        std::fs::write(jwt_dir.join(format!("{name}.jwt")), token).with_context(|| format!("cannot write {name}.jwt"))?;
+    }
+    let namespace_yaml = walkthrough_namespace(&rows) + &jwt_section();
     let write = |file: &str, text: &str| {
         std::fs::write(out.join(file), text).with_context(|| format!("cannot write {}", out.join(file).display()))
     };
@@ -77,7 +113,7 @@ pub fn eventgrid_lwt(out: &Path, days: i64) -> anyhow::Result<Walkthrough> {
         let _ = writeln!(csv, "{n},{t}");
     }
     write("thumbprints.csv", &csv)?;
-    Ok(Walkthrough { dir: out.to_path_buf(), ca: ca.cert, server, clients, namespace_yaml })
+    Ok(Walkthrough { dir: out.to_path_buf(), ca: ca.cert, server, clients, namespace_yaml, jwt_issuer })
 }
 
 /// The walkthrough's namespace file for `(name, type, thumbprint)` clients: groups `sensors` /
@@ -117,6 +153,16 @@ pub fn walkthrough_namespace(clients: &[(&str, &str, &str)]) -> String {
     y
 }
 
+/// The namespace's custom JWT issuer: the walkthrough's JWKS, its audience and a one-second leeway.
+fn jwt_section() -> String {
+    format!(
+        "# JWT variant (not in the blog): clients with jwt/<name>.jwt connect with CUSTOM-JWT; their `type`\n\
+         # claim becomes the attribute the groups above select on.\n\
+         customJwtAuthentication:\n  tokenIssuer: \"{JWT_TOKEN_ISSUER}\"\n  audiences: [\"{JWT_AUDIENCE}\"]\n  leewaySeconds: 1\n  \
+         issuerCertificates:\n    - file: {JWT_DIR}/issuer.jwks.json\n"
+    )
+}
+
 fn readme(out: &Path, clients: &[(&str, &str, &str)]) -> String {
     let dir = out.display();
     let mut r = format!(
@@ -128,7 +174,9 @@ fn readme(out: &Path, clients: &[(&str, &str, &str)]) -> String {
          | `server.pem`, `server.key` | server certificate for localhost, 127.0.0.1 and ::1 (reference broker only) |\n\
          | `clients/<name>.pem`, `.key` | client certificates of sensor1, sensor2, actuator1, actuator2 |\n\
          | `namespace.yaml` | the namespace: clients (ThumbprintMatch), groups, topic spaces, permission bindings |\n\
-         | `thumbprints.csv` | SHA-256 thumbprints (what `step certificate fingerprint` prints) |\n\n\
+         | `thumbprints.csv` | SHA-256 thumbprints (what `step certificate fingerprint` prints) |\n\
+         | `jwt/issuer.key`, `.jwks.json`, `.pem` | the JWT issuer: RS256 private key (secret), its JWKS (reference broker), a certificate over its public key (Azure) |\n\
+         | `jwt/<name>.jwt` | `CUSTOM-JWT` tokens of jwt-sensor1 and jwt-actuator1 (`sub` = name, `type` claim) |\n\n\
          ## Against the reference broker\n\n\
          ```sh\n\
          cargo run -p lwt-harness -- check features/seed/eventgrid-lwt.feature --eventgrid {dir}\n\
@@ -175,7 +223,50 @@ fn readme(out: &Path, clients: &[(&str, &str, &str)]) -> String {
          \x20   --identities {dir} --profile fixtures/profiles/eventgrid.yaml\n\
          ```\n"
     );
+    r.push_str(&readme_jwt(out));
     r
+}
+
+/// The README's part on the JWT clients and life-cycle events: how to run them here, and the `az`
+/// commands for custom JWT authentication and a life-cycle event subscription.
+fn readme_jwt(out: &Path) -> String {
+    let dir = out.display();
+    format!(
+        "\n## The same with JWT clients and life-cycle events\n\n\
+         `jwt-sensor1` and `jwt-actuator1` present the tokens in `jwt/` (MQTT 5 Authentication Method `CUSTOM-JWT`,\n\
+         the token as Authentication Data) and no certificate; `features/eventgrid/jwt-authentication.feature` runs\n\
+         the walkthrough with them (will on a reset, expired and foreign tokens refused, re-authentication with AUTH\n\
+         0x19, the connection ended when its token expires) and checks the client life-cycle events, which the\n\
+         reference broker writes to `lifecycle-events.jsonl` in the report folder:\n\n\
+         ```sh\n\
+         cargo run -p lwt-harness -- check features/eventgrid/jwt-authentication.feature features/eventgrid/lifecycle-events.feature --eventgrid {dir}\n\
+         # new tokens (e.g. for another namespace's host name), signed by the same issuer:\n\
+         lwt-harness pki --out {dir} --jwt-issuer issuer --jwt-tokens jwt-sensor1,jwt-actuator1 --jwt-audience ns1.westus2-1.ts.eventgrid.azure.net\n\
+         ```\n\n\
+         On Azure, the namespace reads the issuer's certificate from Key Vault with its managed identity (the\n\
+         certificate must be imported with its key, as Key Vault requires), and life-cycle events reach you\n\
+         through a system topic of the namespace:\n\n\
+         ```sh\n\
+         az eventgrid namespace update -g rg1 -n ns1 --identity \"{{type:systemassigned}}\"\n\
+         cat {dir}/jwt/issuer.pem {dir}/jwt/issuer.key > issuer-kv.pem\n\
+         az keyvault certificate import --vault-name kv1 -n lwt-jwt-issuer -f issuer-kv.pem\n\
+         principal=$(az eventgrid namespace show -g rg1 -n ns1 --query identity.principalId -o tsv)\n\
+         az role assignment create --role \"Key Vault Certificate User\" --assignee $principal --scope $(az keyvault show -g rg1 -n kv1 --query id -o tsv)\n\
+         az resource update --resource-type Microsoft.EventGrid/namespaces --api-version 2024-06-01-preview -g rg1 -n ns1 \\\n\
+         \x20   --set properties.topicSpacesConfiguration.clientAuthentication='{{\"customJwtAuthentication\":{{\"tokenIssuer\":\"{JWT_TOKEN_ISSUER}\",\"issuerCertificates\":[{{\"certificateUrl\":\"https://kv1.vault.azure.net/certificates/lwt-jwt-issuer\",\"identity\":{{\"type\":\"SystemAssigned\"}}}}]}}}}'\n\
+         az eventgrid system-topic create -g rg1 -n ns1-lifecycle --location westus2 --topic-type Microsoft.EventGrid.Namespaces \\\n\
+         \x20   --source $(az eventgrid namespace show -g rg1 -n ns1 --query id -o tsv)\n\
+         az eventgrid system-topic event-subscription create -g rg1 --system-topic-name ns1-lifecycle -n lifecycle \\\n\
+         \x20   --included-event-types Microsoft.EventGrid.MQTTClientSessionConnected Microsoft.EventGrid.MQTTClientSessionDisconnected \\\n\
+         \x20   --endpoint-type webhook --endpoint https://<your endpoint>\n\
+         lwt-harness check features/eventgrid/jwt-authentication.feature \\\n\
+         \x20   --broker mqtts://ns1.westus2-1.ts.eventgrid.azure.net:8883 --ca /etc/ssl/certs/ca-certificates.crt \\\n\
+         \x20   --identities {dir} --profile fixtures/profiles/eventgrid.yaml\n\
+         ```\n\n\
+         Against Azure the life-cycle steps are skipped (the events go to your subscription, not to a file the\n\
+         harness reads) and everything else is judged. Event Grid documents only RS256 tokens: the issuer here is\n\
+         RS256 (the reference broker also accepts ES256).\n"
+    )
 }
 
 /// An identities folder (as `init` writes it): client X presents `clients/X.pem` / `clients/X.key`
@@ -243,6 +334,16 @@ mod tests {
         assert!(ns.contains("clients/${client.authenticationName}/status") && ns.contains("clients/+/status"));
         let readme = std::fs::read_to_string(dir.path().join("README.md")).unwrap();
         assert!(readme.contains("az eventgrid namespace permission-binding create") && readme.contains(&w.clients[0].0.thumbprint));
+        assert!(readme.contains("customJwtAuthentication") && readme.contains("system-topic event-subscription create"));
+        // The JWT variant: the namespace trusts the issuer, and the tokens authenticate against it.
+        let parsed = lwt_broker::eventgrid::Namespace::load(&dir.path().join("namespace.yaml")).unwrap();
+        for (name, kind) in JWT_CLIENTS {
+            let token = crate::jwt::stored_token(dir.path(), name).unwrap();
+            let p = lwt_broker::eventgrid::bearer_principal(&parsed, &token, std::time::SystemTime::now()).unwrap();
+            assert_eq!((p.authentication_name.as_str(), p.attributes["type"].to_string()), (name, format!("{kind:?}")));
+            assert!(p.groups.contains(&format!("{kind}s")), "{name}: {:?}", p.groups);
+        }
+        assert!(w.jwt_issuer.cert_pem.contains("BEGIN CERTIFICATE"));
         let ids = w.identities();
         assert!(ids.identity("sensor1").is_some() && ids.identity("sensor9").is_none());
     }

@@ -9,6 +9,7 @@
 //! - [`verdict`]: expectations judged into verdicts with rule ids; absence proven by a probe.
 //! - [`group`]: the same for shared-subscription groups (one copy per group, proven by a probe).
 //! - [`latency`]: HdrHistogram series and interval logs.
+//! - [`pki`] and [`jwt`]: test certificates, JWT issuers and tokens (Event Grid authentication).
 #![warn(missing_docs)]
 
 pub mod actuator;
@@ -18,6 +19,7 @@ pub mod client_settings;
 pub mod fault;
 pub mod group;
 pub mod init;
+pub mod jwt;
 pub mod pki;
 pub mod latency;
 pub mod load;

@@ -162,11 +162,26 @@ enum Command {
         #[arg(long, default_value = "fixtures/certs")]
         out: PathBuf,
         /// Client names (comma-separated), e.g. sensor1,sensor2,actuator1,actuator2.
-        #[arg(long, value_delimiter = ',', required = true)]
+        #[arg(long, value_delimiter = ',', required_unless_present = "jwt_issuer")]
         clients: Vec<String>,
         /// Validity in days.
         #[arg(long, default_value_t = 365)]
         days: i64,
+        /// A JWT issuer NAME instead (RS256; reused if OUT/jwt/NAME.key exists): OUT/jwt/NAME.{key,jwks.json,pem}.
+        #[arg(long)]
+        jwt_issuer: Option<String>,
+        /// Tokens from --jwt-issuer for these clients (sub = name; type claim actuator/sensor): OUT/jwt/NAME.jwt.
+        #[arg(long, value_delimiter = ',')]
+        jwt_tokens: Vec<String>,
+        /// The tokens' aud (the namespace host name).
+        #[arg(long, default_value = lwt_harness::init::JWT_AUDIENCE)]
+        jwt_audience: String,
+        /// The tokens' iss (the namespace's tokenIssuer).
+        #[arg(long, default_value = lwt_harness::init::JWT_TOKEN_ISSUER)]
+        jwt_iss: String,
+        /// Token lifetime in minutes.
+        #[arg(long, default_value_t = 60)]
+        jwt_minutes: i64,
     },
     /// A quick conformance pass: the `@quick` feature scenarios (FIN, RST, network cuts, half-open
     /// and slow links, keep-alive, DISCONNECT reason codes, takeovers, will delay, retained will,
@@ -344,7 +359,13 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::from(summary.exit_code()))
         }
         Command::Init { what: InitWhat::EventgridLwt, out, days } => init_eventgrid_lwt(&out, days),
-        Command::Pki { out, clients, days } => {
+        Command::Pki { out, jwt_issuer: Some(issuer), jwt_tokens, jwt_audience, jwt_iss, jwt_minutes, .. } => {
+            for line in lwt_harness::jwt::pki_command(&out, &issuer, &jwt_iss, &jwt_audience, &jwt_tokens, jwt_minutes)? {
+                println!("{line}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Pki { out, clients, days, .. } => {
             let pki = lwt_harness::pki::generate(&clients, days)?;
             pki.write(&out)?;
             println!("wrote {} (keys are secrets: *-key.pem is git-ignored)", out.display());

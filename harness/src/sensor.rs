@@ -442,6 +442,17 @@ impl Sensor {
         self.send(&Packet::Publish(p)).await
     }
 
+    /// The next packet the broker sends within `within` (`None` when nothing came), e.g. the AUTH
+    /// answering a re-authentication; an error when the connection ended.
+    pub async fn next_packet(&mut self, within: Duration) -> anyhow::Result<Option<Packet>> {
+        match tokio::time::timeout(within, self.conn.read_packet()).await {
+            Err(_) => Ok(None),
+            Ok(Ok(Some(p))) => Ok(Some(p)),
+            Ok(Ok(None)) => bail!("end of stream"),
+            Ok(Err(e)) => bail!("{e}"),
+        }
+    }
+
     /// Waits until the broker sends DISCONNECT or closes this connection (a taken-over sensor).
     pub async fn await_server_close(&mut self, within: Duration) -> ServerClose {
         await_server_close(&mut self.conn, within).await

@@ -80,6 +80,44 @@ fn the_walkthrough_runs_over_websockets_over_tls_with_client_certificates() {
     assert!(stdout.contains("WebSocket over TLS, Event Grid namespace"), "{stdout}");
 }
 
+/// The JWT variant: `init`'s token clients run `jwt-authentication.feature` with the life-cycle
+/// events observed, and `pki --jwt-issuer` mints more tokens with the same issuer.
+#[test]
+fn the_walkthrough_runs_with_jwt_clients_and_pki_mints_tokens_of_the_same_issuer() {
+    let dir = tempfile::tempdir().unwrap();
+    init(dir.path());
+    let report = dir.path().join("report");
+    let out = Command::new(BIN)
+        .current_dir(ROOT)
+        .args(["check", "features/eventgrid/jwt-authentication.feature", "--eventgrid"])
+        .arg(dir.path())
+        .arg("--report-dir")
+        .arg(&report)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("7 scenarios: 6 passed, 0 failed (0 MUST), 0 skipped, 0 errors"), "{stdout}");
+    let events = std::fs::read_to_string(report.join("lifecycle-events.jsonl")).unwrap();
+    assert!(events.contains("\"clientAuthenticationName\":\"jwt-sensor1\"") && events.contains("ClientAuthenticationError"), "{events}");
+
+    let key_before = std::fs::read_to_string(dir.path().join("jwt/issuer.key")).unwrap();
+    let out = Command::new(BIN)
+        .current_dir(ROOT)
+        .args(["pki", "--jwt-issuer", "issuer", "--jwt-tokens", "jwt-sensor2", "--jwt-minutes", "5", "--out"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(std::fs::read_to_string(dir.path().join("jwt/issuer.key")).unwrap(), key_before, "the issuer is reused");
+    let ns = lwt_broker::eventgrid::Namespace::load(&dir.path().join("namespace.yaml")).unwrap();
+    let token = std::fs::read_to_string(dir.path().join("jwt/jwt-sensor2.jwt")).unwrap();
+    let p = lwt_broker::eventgrid::bearer_principal(&ns, &token, std::time::SystemTime::now()).unwrap();
+    assert_eq!(p.authentication_name, "jwt-sensor2");
+    let later = std::time::SystemTime::now() + std::time::Duration::from_secs(600);
+    assert!(lwt_broker::eventgrid::bearer_principal(&ns, &token, later).is_err(), "a 5-minute token has expired 10 minutes on");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_external_namespace_is_checked_through_an_identities_folder() {
     let dir = tempfile::tempdir().unwrap();

@@ -319,6 +319,8 @@ impl Properties {
         server_keep_alive, ServerKeepAlive, u16);
     getter!(/// Authentication Method.
         authentication_method, AuthenticationMethod, String);
+    getter!(/// Authentication Data (the token of Event Grid's JWT methods).
+        authentication_data, AuthenticationData, Bytes);
     getter!(/// Request Problem Information.
         request_problem_information, RequestProblemInformation, u8);
     getter!(/// Will Delay Interval.

@@ -2,6 +2,9 @@
 //! per `alternativeAuthenticationNameSources`) → client resource → state → certificate validity →
 //! validation scheme.
 //!
+//! A v5 CONNECT with an Authentication Method goes to JWT authentication instead
+//! ([`super::jwt`]: `CUSTOM-JWT`, `OAUTH2-JWT`); no certificate is needed then.
+//!
 //! Choices for undocumented points:
 //! - The username lookup ignores case (documented); the [`Principal`] keeps the registered case.
 //!   An empty username counts as absent.
@@ -35,6 +38,8 @@ pub struct AuthRequest<'a> {
     pub now: SystemTime,
     /// v5 Authentication Method, if present.
     pub auth_method: Option<&'a str>,
+    /// v5 Authentication Data (the JWT), if present.
+    pub auth_data: Option<&'a [u8]>,
 }
 
 /// Why authentication refused a CONNECT. Display = the reason for the log.
@@ -45,16 +50,27 @@ pub struct AuthRequest<'a> {
 ///   mismatch) → v5 0x86 Bad User Name or Password / v3.1.1 0x04;
 /// - a known, correctly identified client that may not connect (disabled, session name owned by
 ///   another authentication name) → v5 0x87 Not authorized / v3.1.1 0x05;
-/// - an Authentication Method (JWT etc., out of scope) → v5 0x8C Bad authentication method
-///   (v3.1.1 has none; 0x05 if asked);
+/// - an Authentication Method other than `CUSTOM-JWT` / `OAUTH2-JWT`, or one the namespace does not
+///   configure → v5 0x8C Bad authentication method (v3.1.1 has none; 0x05 if asked);
+/// - a token that is missing, malformed, badly signed, from another issuer or for another audience,
+///   expired or not yet valid → v5 0x86 Bad User Name or Password / v3.1.1 0x04, like a bad
+///   certificate;
 /// - too many sessions for one authentication name → v5 0x97 Quota exceeded / v3.1.1 0x05.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 pub enum AuthFailure {
-    /// v5 CONNECT carried an Authentication Method; only certificate authentication is emulated.
-    #[error("authentication method {method:?} is not supported (only X.509 client certificates)")]
+    /// v5 CONNECT carried an Authentication Method the namespace does not offer.
+    #[error("authentication method {method:?} is not supported by this namespace (CUSTOM-JWT / OAUTH2-JWT when configured, else X.509 client certificates)")]
     AuthMethodNotSupported {
         /// The method named in CONNECT.
         method: String,
+    },
+    /// A JWT method: the token was not accepted.
+    #[error("{method}: {problem}")]
+    BadToken {
+        /// `CUSTOM-JWT` or `OAUTH2-JWT`.
+        method: String,
+        /// What was wrong with the token.
+        problem: super::TokenProblem,
     },
     /// No client certificate was presented (e.g. plain TCP).
     #[error("no client certificate presented{}", .authentication_name.as_ref().map(|n| format!(" (username {n:?})")).unwrap_or_default())]
@@ -248,7 +264,7 @@ impl Namespace {
     /// reports them with [`AuthFailure::SessionOwnedElsewhere`] / [`AuthFailure::SessionLimit`].
     pub fn authenticate(&self, req: &AuthRequest<'_>) -> Result<Principal, AuthFailure> {
         if let Some(m) = req.auth_method {
-            return Err(AuthFailure::AuthMethodNotSupported { method: m.to_string() });
+            return self.authenticate_jwt(m, req.auth_data, req.now).map(|id| id.principal);
         }
         let username = req.username.filter(|u| !u.is_empty());
         let Some(leaf_der) = req.peer_certs.first() else {
@@ -285,6 +301,7 @@ impl Namespace {
             authentication_name: client.authentication_name.clone(),
             attributes: client.attributes.clone(),
             groups: self.groups_for(&client.authentication_name, &client.attributes),
+            valid_until: None,
         })
     }
 

@@ -4,8 +4,8 @@
 //!
 //! A request's way: the caller is authenticated by its `Authorization: Bearer` token through a
 //! [`BearerAuth`] (Event Grid takes a Microsoft Entra token; the emulator takes whatever validator
-//! is wired into [`crate::Config::bearer_auth`] — with none, every request is refused 401, never let
-//! through); the request is read into an MQTT message ([`super::http_request`], 400 naming the
+//! is wired into [`crate::Config::bearer_auth`], else the namespace's JWT issuers — with neither,
+//! every request is refused 401, never let through); the request is read into an MQTT message ([`super::http_request`], 400 naming the
 //! problem); it must fit the broker's Maximum Packet Size (413); the caller's principal must have a
 //! Publisher binding whose topic space matches the topic, exactly as an MQTT PUBLISH by that client
 //! ([`super::Namespace::may_publish`], 403); then [`crate::core::Event::HttpPublish`] hands it to the
@@ -52,7 +52,8 @@ pub trait BearerAuth: Send + Sync {
 }
 
 /// The bearer-token validator of [`Config::bearer_auth`] (compared by identity, so `Config` stays
-/// `PartialEq`); `None` = HTTP Publish refuses every request with 401.
+/// `PartialEq`); `None` = the namespace's JWT issuers validate tokens, and without any HTTP Publish
+/// refuses every request with 401.
 #[derive(Clone, Default)]
 pub struct BearerAuthRef(pub Option<Arc<dyn BearerAuth>>);
 
@@ -195,18 +196,27 @@ impl Server {
         }
     }
 
-    /// The caller's principal, from `Authorization: Bearer <token>` and the wired validator.
+    /// The caller's principal, from `Authorization: Bearer <token>` and the wired validator, else
+    /// the namespace's JWT issuers (`customJwtAuthentication` / `entraJwtAuthentication`: the same
+    /// checks and principal as an MQTT CONNECT with that token).
     fn authenticate(&self, req: &Request<Incoming>) -> Result<Principal, String> {
-        let Some(auth) = &self.cfg.bearer_auth.0 else {
-            return Err("HTTP Publish has no bearer-token validator configured, so every request is refused".into());
-        };
+        let ns = self.cfg.namespace.get();
+        let namespace_jwt = ns.filter(|ns| ns.jwt_authentication().custom.is_some() || ns.jwt_authentication().entra.is_some());
+        if self.cfg.bearer_auth.0.is_none() && namespace_jwt.is_none() {
+            return Err("HTTP Publish has no bearer-token validator (the namespace configures no JWT issuer), so every request is refused".into());
+        }
         let value = req.headers().get(hyper::header::AUTHORIZATION).ok_or("missing Authorization: Bearer <token> header")?;
         let value = value.to_str().map_err(|_| "the Authorization header is not visible ASCII")?;
         let token = match value.split_once(' ') {
             Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() => token.trim(),
             _ => return Err("the Authorization header must be `Bearer <token>`".into()),
         };
-        auth.principal(token).map_err(|why| format!("bearer token refused: {why}"))
+        let who = match (&self.cfg.bearer_auth.0, namespace_jwt) {
+            (Some(auth), _) => auth.principal(token),
+            (None, Some(ns)) => super::jwt::bearer_principal(ns, token, std::time::SystemTime::now()).map_err(|f| f.to_string()),
+            (None, None) => unreachable!("checked above"),
+        };
+        who.map_err(|why| format!("bearer token refused: {why}"))
     }
 
     /// Size (413), QoS and retain against the broker's limits (400), and the topic like an MQTT
@@ -252,6 +262,7 @@ impl super::Namespace {
             authentication_name: c.authentication_name.clone(),
             attributes: c.attributes.clone(),
             groups: self.groups_for(&c.authentication_name, &c.attributes),
+            valid_until: None,
         })
     }
 }

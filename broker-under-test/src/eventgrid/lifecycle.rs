@@ -102,7 +102,7 @@ impl DisconnectionReason {
             }
             Ending::Network(CloseReason::BadPacket { code, .. }) => match *code {
                 reason::NOT_AUTHORIZED => Self::ClientAuthorizationError,
-                reason::BAD_AUTHENTICATION_METHOD => Self::ClientAuthenticationError,
+                reason::BAD_AUTHENTICATION_METHOD | reason::MAXIMUM_CONNECT_TIME => Self::ClientAuthenticationError,
                 reason::QUOTA_EXCEEDED | reason::MESSAGE_RATE_TOO_HIGH => Self::QuotaExceeded,
                 _ => Self::ClientError,
             },
@@ -308,6 +308,7 @@ mod tests {
             (bad(reason::PROTOCOL_ERROR), R::ClientError),
             (bad(reason::NOT_AUTHORIZED), R::ClientAuthorizationError),
             (bad(reason::QUOTA_EXCEEDED), R::QuotaExceeded),
+            (bad(reason::MAXIMUM_CONNECT_TIME), R::ClientAuthenticationError),
             (Ending::TakenOver, R::SessionTakenOver),
             (Ending::Shutdown, R::ServerInitiatedDisconnect),
             (Ending::Crashed, R::ServerError),
@@ -326,6 +327,7 @@ mod tests {
             authentication_name: "Sensor1".into(),
             attributes: Default::default(),
             groups: vec![],
+            valid_until: None,
         };
         {
             let mut l = Lifecycle::open(&path, "ns1", "src").unwrap();

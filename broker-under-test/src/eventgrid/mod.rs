@@ -11,6 +11,7 @@ pub mod authn;
 pub mod authz;
 pub mod http_publish;
 pub mod http_request;
+pub mod jwt;
 pub mod lifecycle;
 pub mod namespace;
 pub mod query;
@@ -20,6 +21,7 @@ pub mod template;
 pub mod webhook;
 
 pub use authn::{AuthFailure, AuthRequest};
+pub use jwt::{bearer_principal, JwtIdentity, TokenProblem};
 pub use namespace::{
     NameSource, Namespace, NamespaceError, Permission, Qos0Denied, RetainMode, Settings, SubscribeCoverage,
     V311PublishDenied, WillAuthorization, WillDelayOverMax,
@@ -39,6 +41,10 @@ pub struct Principal {
     pub attributes: BTreeMap<String, AttrValue>,
     /// Every group whose query matched at CONNECT, in namespace order, then `$all`.
     pub groups: Vec<String>,
+    /// Until when the credentials hold (a JWT's `exp` plus leeway): the broker ends the connection
+    /// then unless the client re-authenticates. `None` = no end (certificates). Not persisted.
+    #[serde(skip)]
+    pub valid_until: Option<std::time::SystemTime>,
 }
 
 /// One client attribute value (ARM allows string, integer, bool and string array).

@@ -265,7 +265,7 @@ mod tests {
         attributes.insert("floor".to_string(), AttrValue::Int(3));
         attributes.insert("on".to_string(), AttrValue::Bool(true));
         attributes.insert("tags".to_string(), AttrValue::List(vec!["a".into(), "b".into()]));
-        let who = Principal { client_name: "c".into(), authentication_name: "Sensor1".into(), attributes, groups: vec![] };
+        let who = Principal { client_name: "c".into(), authentication_name: "Sensor1".into(), attributes, groups: vec![], valid_until: None };
         let p = props(vec![
             Property::UserProperty("k".into(), "1".into()),
             Property::UserProperty("k".into(), "2".into()),

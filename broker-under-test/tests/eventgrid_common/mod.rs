@@ -163,6 +163,7 @@ pub fn auth(ns: &Namespace, username: Option<&str>, certs: &[CertificateDer<'sta
         peer_certs: certs,
         now: SystemTime::now(),
         auth_method: None,
+        auth_data: None,
     })
 }
 

@@ -138,11 +138,20 @@ pub async fn dial_sensor(w: &mut LwtWorld, name: &str) -> Result<ClientStream, S
 /// Connects sensor `name` through the scenario's fault proxy.
 pub async fn connect_sensor(w: &mut LwtWorld, name: &str) -> ConnectOutcome {
     let spec = w.spec_mut(name).clone();
+    let extra = w.sensor_connect_properties(name, spec.version);
     let stream = match dial_sensor(w, name).await {
         Ok(s) => s,
         Err(why) => return ConnectOutcome::Closed(why),
     };
-    Sensor::connect_over(stream, spec).await.unwrap_or_else(|e| panic!("{name}: {e:#}"))
+    let outcome = if extra.is_empty() {
+        Sensor::connect_over(stream, spec).await
+    } else {
+        let mut c = spec.to_connect();
+        c.properties.0.extend(extra);
+        let bytes = Packet::Connect(c).to_bytes(spec.version);
+        Sensor::connect_raw_over(stream, spec, &bytes).await
+    };
+    outcome.unwrap_or_else(|e| panic!("{name}: {e:#}"))
 }
 
 /// Makes sure sensor `name` is connected (connecting it now if needed).
@@ -169,7 +178,8 @@ async fn is_connected(w: &mut LwtWorld, name: String) {
 
 #[when(expr = "{string} tries to connect")]
 async fn tries_to_connect(w: &mut LwtWorld, name: String) {
-    let extra = w.connect_properties.get(&name).cloned().unwrap_or_default();
+    let v = w.spec_mut(&name).version;
+    let extra = w.sensor_connect_properties(&name, v);
     let bytes = {
         let spec = w.spec_mut(&name);
         let mut c = spec.to_connect();

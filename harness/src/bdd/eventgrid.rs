@@ -28,6 +28,7 @@ use tokio::time::Instant;
 
 mod attacks;
 mod http_publish;
+mod jwt;
 mod lifecycle;
 mod routing;
 pub use http_publish::HttpPublishState;

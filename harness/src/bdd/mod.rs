@@ -121,6 +121,8 @@ pub struct LwtWorld {
     pub certs: BTreeMap<String, Option<Identity>>,
     /// This scenario's certificates and namespace (an identities folder in a temporary directory).
     pub pki: Option<eventgrid::ScenarioPki>,
+    /// How each client's last re-authentication (AUTH 0x19) was answered.
+    pub reauth_outcomes: BTreeMap<String, String>,
     /// Extra CONNECT properties per client (e.g. a user property the Event Grid profile refuses).
     pub connect_properties: BTreeMap<String, Vec<lwt_codec::Property>>,
     /// Codec-level clients for authorization checks, by name.
@@ -176,6 +178,7 @@ impl LwtWorld {
             certs: BTreeMap::new(),
             pki: None,
             connect_properties: BTreeMap::new(),
+            reauth_outcomes: BTreeMap::new(),
             raw: BTreeMap::new(),
             publish_outcomes: BTreeMap::new(),
             subscribe_outcomes: BTreeMap::new(),
@@ -210,6 +213,9 @@ impl LwtWorld {
     /// `@eventgrid` scenarios; on rumqttc's client with `--observer rumqttc` (plain TCP only).
     pub async fn connect_actuator(&self, name: &str, mut spec: crate::actuator::ActuatorSpec) -> anyhow::Result<Actuator> {
         self.settings().fill_observer(name, &mut spec);
+        if spec.authentication.is_none() {
+            spec.authentication = self.stored_token(name);
+        }
         if self.env.observer == crate::actuator::ObserverStack::Rumqttc {
             let ep = self.endpoint();
             if ep.tls.is_some() || ep.ws.is_some() {
@@ -257,6 +263,28 @@ impl LwtWorld {
         let v = self.default_version;
         let settings = self.settings();
         self.sensor(name).spec.get_or_insert_with(|| settings.sensor(name, id, v))
+    }
+    /// The extra CONNECT properties of sensor `name`: the scenario's, plus (5.0) its stored token
+    /// as Authentication Method and Data unless a step chose another.
+    pub fn sensor_connect_properties(&self, name: &str, version: lwt_codec::ProtocolVersion) -> Vec<lwt_codec::Property> {
+        use lwt_codec::Property;
+        let mut extra = self.connect_properties.get(name).cloned().unwrap_or_default();
+        let chosen = extra.iter().any(|p| matches!(p, Property::AuthenticationMethod(_)));
+        if let (false, lwt_codec::ProtocolVersion::V5, Some((m, d))) = (chosen, version, self.stored_token(name)) {
+            extra.push(Property::AuthenticationMethod(m));
+            extra.push(Property::AuthenticationData(d));
+        }
+        extra
+    }
+    /// The JWT client `name` presents (`CUSTOM-JWT`), if the scenario's or the run's identities
+    /// folder has one (`jwt/NAME.jwt`, see [`crate::jwt`]).
+    pub fn stored_token(&self, name: &str) -> Option<(String, bytes::Bytes)> {
+        let dir = match (&self.pki, &self.own_broker) {
+            (Some(p), _) => p.path().to_path_buf(),
+            (None, None) => self.env.identities.as_ref()?.dir.clone(),
+            (None, Some(_)) => return None,
+        };
+        crate::jwt::stored_token(&dir, name).map(|t| (crate::jwt::CUSTOM_JWT.to_owned(), bytes::Bytes::from(t)))
     }
     /// The actuator `name`.
     pub fn actuator(&self, name: &str) -> &Actuator {

@@ -47,6 +47,9 @@ pub(super) struct RawNamespace {
     pub(super) lifecycle_events: Option<crate::eventgrid::lifecycle::LifecycleSettings>,
     #[serde(default)]
     pub(super) routing: Option<Spanned<super::routing::RawRouting>>,
+    pub(super) custom_jwt_authentication: Option<super::jwt::RawJwtAuth>,
+    #[serde(default)]
+    pub(super) entra_jwt_authentication: Option<super::jwt::RawJwtAuth>,
 }
 
 #[derive(Deserialize)]

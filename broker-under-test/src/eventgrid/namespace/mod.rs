@@ -4,7 +4,8 @@
 //! Data flow of [`Namespace::parse`]: `file` reads the YAML into its raw shape, then each
 //! section is checked and resolved in file order — `settings`, `ca_certificates` (trust
 //! anchors), `clients` (registry and certificate schemes), `groups` (queries),
-//! `topic_spaces` (templates) and last `bindings`, which refer to groups and spaces by name.
+//! `topic_spaces` (templates) and last `bindings`, which refer to groups and spaces by name;
+//! `jwt` then loads the JWT issuers' keys and turns Entra role assignments into bindings.
 //! Every check reports through `error`'s located errors; `rules` holds the naming and count
 //! rules the sections share.
 
@@ -15,6 +16,7 @@ mod error;
 mod file;
 mod groups;
 mod routing;
+mod jwt;
 mod rules;
 mod settings;
 mod topic_spaces;
@@ -25,6 +27,10 @@ pub use clients::{Client, Scheme, MAX_ATTRIBUTES_BYTES};
 pub use error::NamespaceError;
 pub use routing::{attribute_name_ok, Enrichment, EnrichmentValue, RoutingSettings, MAX_ENRICHMENTS};
 pub use groups::{ClientGroup, ALL_GROUP, MAX_CLIENT_GROUPS};
+pub use jwt::{
+    audience_matches, rbac_group, IssuerKey, JwtAuthentication, JwtIssuer, JwtMethod, DEFAULT_LEEWAY_SECS, ENTRA_AUDIENCE,
+    MAX_ISSUER_CERTIFICATES, ROLE_PUBLISHER, ROLE_SUBSCRIBER,
+};
 pub use settings::{
     NameSource, Qos0Denied, RetainMode, Settings, SubscribeCoverage, V311PublishDenied, WillAuthorization,
     WillDelayOverMax, MAX_WILL_DELAY_SECS, RETAIN_PREVIEW_MAX_BYTES,
@@ -55,6 +61,8 @@ pub struct Namespace {
     pub(crate) lifecycle: super::lifecycle::LifecycleSettings,
     /// `routing:`: where published messages are routed as CloudEvents, if anywhere.
     pub(crate) routing: Option<RoutingSettings>,
+    /// `customJwtAuthentication:` / `entraJwtAuthentication:` (keys loaded).
+    pub(crate) jwt: JwtAuthentication,
 }
 
 impl Namespace {
@@ -79,7 +87,15 @@ impl Namespace {
         let (clients, by_auth) = clients::register(&cx, raw.clients)?;
         let groups = groups::parse_groups(&cx, &raw.client_groups)?;
         let spaces = topic_spaces::parse_spaces(&cx, &raw.topic_spaces)?;
-        let bindings = bindings::resolve_bindings(&cx, &raw.permission_bindings, &groups, &spaces)?;
+        let mut bindings = bindings::resolve_bindings(&cx, &raw.permission_bindings, &groups, &spaces)?;
+        let load = |m, r: &Option<jwt::RawJwtAuth>| r.as_ref().map(|r| jwt::load_issuer(&cx, m, r, base_dir)).transpose();
+        let jwt = JwtAuthentication {
+            custom: load(JwtMethod::Custom, &raw.custom_jwt_authentication)?,
+            entra: load(JwtMethod::Entra, &raw.entra_jwt_authentication)?,
+        };
+        if let Some(r) = &raw.entra_jwt_authentication {
+            bindings.extend(jwt::role_bindings(&cx, r, &spaces)?);
+        }
         let mut lifecycle = raw.lifecycle_events.unwrap_or_default();
         lifecycle.file = lifecycle.file.map(|f| base_dir.join(f));
         let routing = routing::check(&cx, raw.routing, base_dir)?;
@@ -95,7 +111,13 @@ impl Namespace {
             groups,
             spaces,
             bindings,
+            jwt,
         })
+    }
+
+    /// The JWT issuers (`customJwtAuthentication:` / `entraJwtAuthentication:`).
+    pub fn jwt_authentication(&self) -> &JwtAuthentication {
+        &self.jwt
     }
 
     /// The namespace's settings.

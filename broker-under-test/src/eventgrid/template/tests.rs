@@ -12,6 +12,7 @@ fn who(name: &str, attrs: &[(&str, AttrValue)]) -> Principal {
             .map(|(k, v)| (k.to_string(), v.clone()))
             .collect::<BTreeMap<_, _>>(),
         groups: vec!["$all".into()],
+        valid_until: None,
     }
 }
 
