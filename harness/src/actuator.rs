@@ -178,9 +178,9 @@ impl Actuator {
     }
 
     /// Connects the same observer on rumqttc's client instead of our codec (`--observer rumqttc`),
-    /// over plain TCP; what rumqttc cannot do is an error naming the limit.
-    pub async fn connect_rumqttc(addr: SocketAddr, spec: ActuatorSpec) -> anyhow::Result<Actuator> {
-        let observer = RumqttcObserver::connect(addr, RumqttcSpec::for_observer(&spec)?).await?;
+    /// over plain TCP, TLS or WebSockets; what rumqttc cannot do is an error naming the limit.
+    pub async fn connect_rumqttc(target: impl Into<crate::rumqttc_observer::RumqttcTarget>, spec: ActuatorSpec) -> anyhow::Result<Actuator> {
+        let observer = RumqttcObserver::connect(target, RumqttcSpec::for_observer(&spec)?).await?;
         Ok(Actuator { spec, session_present: observer.session_present, link: Link::Rumqttc(observer) })
     }
 

@@ -92,6 +92,65 @@ pub fn limit(what: &str) -> anyhow::Error {
     anyhow::anyhow!("observer limit: the rumqttc observer stack (--observer rumqttc) cannot {what}")
 }
 
+/// Where a rumqttc observer connects: the broker's address and, as the target speaks them, TLS
+/// (the client configuration with this observer's certificate, and the name the server certificate
+/// carries) and MQTT over WebSockets (the path).
+///
+/// rumqttc dials by host name and takes the TLS server name from it, so over TLS it dials the
+/// certificate's name; that name must resolve to the target's address on this machine (e.g.
+/// `localhost` for 127.0.0.1), else the observer is refused before it connects, naming the limit.
+#[derive(Clone)]
+pub struct RumqttcTarget {
+    /// The broker's address.
+    pub addr: SocketAddr,
+    /// TLS: the client configuration and the server name to verify.
+    pub tls: Option<(Arc<rustls::ClientConfig>, String)>,
+    /// MQTT over WebSockets on this path.
+    pub ws_path: Option<String>,
+}
+
+impl From<SocketAddr> for RumqttcTarget {
+    fn from(addr: SocketAddr) -> Self {
+        RumqttcTarget { addr, tls: None, ws_path: None }
+    }
+}
+
+impl RumqttcTarget {
+    /// The host rumqttc dials: the address, or over TLS the server name, once checked to resolve
+    /// to the target's address and to loopback only.
+    async fn host(&self) -> anyhow::Result<String> {
+        let Some((_, name)) = &self.tls else { return Ok(self.addr.ip().to_string()) };
+        let resolved: Vec<SocketAddr> = tokio::net::lookup_host((name.as_str(), self.addr.port()))
+            .await
+            .map_err(|e| limit(&format!("dial the TLS server name {name:?} ({e}): it dials by the certificate's name")))?
+            .collect();
+        let reaches = resolved.iter().any(|a| a.ip() == self.addr.ip());
+        let stays_here = resolved.iter().all(|a| a.ip().is_loopback() == self.addr.ip().is_loopback());
+        if !reaches || !stays_here {
+            return Err(limit(&format!(
+                "reach {} by the TLS server name {name:?}, which resolves to {resolved:?} (it dials by the certificate's name)",
+                self.addr
+            )));
+        }
+        Ok(name.clone())
+    }
+
+    /// rumqttc's broker address (a URL over WebSockets), port and transport.
+    async fn options(&self) -> anyhow::Result<(String, u16, rumqttc::Transport)> {
+        use rumqttc::{TlsConfiguration, Transport};
+        let host = self.host().await?;
+        let port = self.addr.port();
+        let tls = self.tls.as_ref().map(|(cfg, _)| TlsConfiguration::Rustls(cfg.clone()));
+        let host_in_url = if host.contains(':') { format!("[{host}]") } else { host.clone() };
+        Ok(match (&self.ws_path, tls) {
+            (None, None) => (host, port, Transport::Tcp),
+            (None, Some(t)) => (host, port, Transport::Tls(t)),
+            (Some(path), None) => (format!("ws://{host_in_url}:{port}{path}"), port, Transport::Ws),
+            (Some(path), Some(t)) => (format!("wss://{host_in_url}:{port}{path}"), port, Transport::Wss(t)),
+        })
+    }
+}
+
 /// The two rumqttc clients (3.1.1 and 5.0 are separate APIs in rumqttc).
 enum Client {
     V4(rumqttc::AsyncClient),
@@ -126,14 +185,16 @@ enum Ack {
 }
 
 impl RumqttcObserver {
-    /// Connects to `addr` (plain TCP) and waits for a successful CONNACK.
-    pub async fn connect(addr: SocketAddr, spec: RumqttcSpec) -> anyhow::Result<RumqttcObserver> {
+    /// Connects to `target` (plain TCP, TLS, WebSockets) and waits for a successful CONNACK.
+    pub async fn connect(target: impl Into<RumqttcTarget>, spec: RumqttcSpec) -> anyhow::Result<RumqttcObserver> {
+        let (host, port, transport) = target.into().options().await?;
         let shared = Arc::new(Mutex::new(Shared::default()));
         let (tx, changed) = watch::channel(0u64);
         let (ack_tx, mut ack_rx) = mpsc::unbounded_channel();
         let (client, task) = match spec.version {
             ProtocolVersion::V5 => {
-                let mut o = rumqttc::v5::MqttOptions::new(&spec.client_id, addr.ip().to_string(), addr.port());
+                let mut o = rumqttc::v5::MqttOptions::new(&spec.client_id, host, port);
+                o.set_transport(transport);
                 if spec.keep_alive < 5 {
                     return Err(limit(&format!("use a 5.0 keep-alive of {} s (its 5.0 client needs at least 5 s)", spec.keep_alive)));
                 }
@@ -148,7 +209,8 @@ impl RumqttcObserver {
                 (Client::V5(c), tokio::spawn(run_v5(el, shared.clone(), tx, ack_tx)))
             }
             _ => {
-                let mut o = rumqttc::MqttOptions::new(&spec.client_id, addr.ip().to_string(), addr.port());
+                let mut o = rumqttc::MqttOptions::new(&spec.client_id, host, port);
+                o.set_transport(transport);
                 o.set_keep_alive(Duration::from_secs(u64::from(spec.keep_alive)));
                 if spec.client_id.is_empty() && !spec.clean_start {
                     return Err(limit("keep a session under an empty client id"));
@@ -342,71 +404,103 @@ fn stop(shared: &Mutex<Shared>, tx: &watch::Sender<u64>, why: String) {
 }
 
 async fn run_v4(mut el: rumqttc::EventLoop, shared: Arc<Mutex<Shared>>, tx: watch::Sender<u64>, acks: mpsc::UnboundedSender<Ack>) {
-    use rumqttc::{Event, Packet};
     loop {
         match el.poll().await {
-            Ok(Event::Incoming(Packet::Publish(p))) => {
-                let o = Observation {
-                    at: Instant::now(),
-                    topic: p.topic,
-                    payload: p.payload,
-                    qos: from_v4_qos(p.qos),
-                    retain: p.retain,
-                    dup: p.dup,
-                    properties: Properties::default(),
-                };
-                record(&shared, &tx, o);
+            Ok(event) => on_v4_event(event, &shared, &tx, &acks),
+            Err(e) => {
+                // rumqttc reads a batch, then meets the end of the stream and reports only the
+                // error: packets read before it (a will sent just before the broker closed) are
+                // still buffered, and were delivered on the wire before the close.
+                for event in el.state.events.drain(..) {
+                    on_v4_event(event, &shared, &tx, &acks);
+                }
+                return stop(&shared, &tx, format!("rumqttc (3.1.1): {e}"));
             }
-            Ok(Event::Incoming(Packet::ConnAck(a))) => {
-                let _ = acks.send(Ack::Conn(a.code as u8, a.session_present));
-            }
-            Ok(Event::Incoming(Packet::SubAck(a))) => {
-                let codes = a
-                    .return_codes
-                    .iter()
-                    .map(|c| match c {
-                        rumqttc::SubscribeReasonCode::Success(q) => *q as u8,
-                        rumqttc::SubscribeReasonCode::Failure => 0x80,
-                    })
-                    .collect();
-                let _ = acks.send(Ack::Sub(codes));
-            }
-            Ok(_) => {}
-            Err(e) => return stop(&shared, &tx, format!("rumqttc (3.1.1): {e}")),
         }
     }
 }
 
+fn on_v4_event(event: rumqttc::Event, shared: &Mutex<Shared>, tx: &watch::Sender<u64>, acks: &mpsc::UnboundedSender<Ack>) {
+    use rumqttc::{Event, Packet};
+    match event {
+        Event::Incoming(Packet::Publish(p)) => {
+            let o = Observation {
+                at: Instant::now(),
+                topic: p.topic,
+                payload: p.payload,
+                qos: from_v4_qos(p.qos),
+                retain: p.retain,
+                dup: p.dup,
+                properties: Properties::default(),
+            };
+            record(shared, tx, o);
+        }
+        Event::Incoming(Packet::ConnAck(a)) => {
+            let _ = acks.send(Ack::Conn(a.code as u8, a.session_present));
+        }
+        Event::Incoming(Packet::SubAck(a)) => {
+            let codes = a
+                .return_codes
+                .iter()
+                .map(|c| match c {
+                    rumqttc::SubscribeReasonCode::Success(q) => *q as u8,
+                    rumqttc::SubscribeReasonCode::Failure => 0x80,
+                })
+                .collect();
+            let _ = acks.send(Ack::Sub(codes));
+        }
+        _ => {}
+    }
+}
+
 async fn run_v5(mut el: rumqttc::v5::EventLoop, shared: Arc<Mutex<Shared>>, tx: watch::Sender<u64>, acks: mpsc::UnboundedSender<Ack>) {
-    use rumqttc::v5::{Event, Incoming};
     loop {
-        match el.poll().await {
-            Ok(Event::Incoming(Incoming::Publish(p))) => {
-                let o = Observation {
-                    at: Instant::now(),
-                    topic: String::from_utf8_lossy(&p.topic).into_owned(),
-                    payload: p.payload,
-                    qos: from_v5_qos(p.qos),
-                    retain: p.retain,
-                    dup: p.dup,
-                    properties: properties_of(p.properties),
-                };
-                record(&shared, &tx, o);
+        let stopped = match el.poll().await {
+            Ok(event) => on_v5_event(event, &shared, &tx, &acks),
+            Err(e) => {
+                // As in `run_v4`: what was read before the error is still buffered.
+                let mut why = None;
+                for event in el.state.events.drain(..) {
+                    why = why.or(on_v5_event(event, &shared, &tx, &acks));
+                }
+                Some(why.unwrap_or_else(|| format!("rumqttc (5.0): {e}")))
             }
-            Ok(Event::Incoming(Incoming::ConnAck(a))) => {
-                let _ = acks.send(Ack::Conn(a.code as u8, a.session_present));
-            }
-            Ok(Event::Incoming(Incoming::SubAck(a))) => {
-                let codes = a.return_codes.iter().map(|c| suback_code_v5(*c)).collect();
-                let _ = acks.send(Ack::Sub(codes));
-            }
-            Ok(Event::Incoming(Incoming::Disconnect(d))) => {
-                return stop(&shared, &tx, format!("rumqttc (5.0): the broker sent DISCONNECT {:?}", d.reason_code));
-            }
-            Ok(_) => {}
-            Err(e) => return stop(&shared, &tx, format!("rumqttc (5.0): {e}")),
+        };
+        if let Some(why) = stopped {
+            return stop(&shared, &tx, why);
         }
     }
+}
+
+/// Records one rumqttc 5.0 event; gives why the connection ended when it was a DISCONNECT.
+fn on_v5_event(event: rumqttc::v5::Event, shared: &Mutex<Shared>, tx: &watch::Sender<u64>, acks: &mpsc::UnboundedSender<Ack>) -> Option<String> {
+    use rumqttc::v5::{Event, Incoming};
+    match event {
+        Event::Incoming(Incoming::Publish(p)) => {
+            let o = Observation {
+                at: Instant::now(),
+                topic: String::from_utf8_lossy(&p.topic).into_owned(),
+                payload: p.payload,
+                qos: from_v5_qos(p.qos),
+                retain: p.retain,
+                dup: p.dup,
+                properties: properties_of(p.properties),
+            };
+            record(shared, tx, o);
+        }
+        Event::Incoming(Incoming::ConnAck(a)) => {
+            let _ = acks.send(Ack::Conn(a.code as u8, a.session_present));
+        }
+        Event::Incoming(Incoming::SubAck(a)) => {
+            let codes = a.return_codes.iter().map(|c| suback_code_v5(*c)).collect();
+            let _ = acks.send(Ack::Sub(codes));
+        }
+        Event::Incoming(Incoming::Disconnect(d)) => {
+            return Some(format!("rumqttc (5.0): the broker sent DISCONNECT {:?}", d.reason_code));
+        }
+        _ => {}
+    }
+    None
 }
 
 /// Our SUBSCRIBE properties as rumqttc's: a Subscription Identifier and user properties.

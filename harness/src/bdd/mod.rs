@@ -210,7 +210,7 @@ impl LwtWorld {
         from_scenario.or_else(|| if self.own_broker.is_none() { self.env.identities.as_ref()?.identity(name) } else { None })
     }
     /// Connects an observer: over the scenario's endpoint with its certificate, username = name in
-    /// `@eventgrid` scenarios; on rumqttc's client with `--observer rumqttc` (plain TCP only).
+    /// `@eventgrid` scenarios; on rumqttc's client with `--observer rumqttc`.
     pub async fn connect_actuator(&self, name: &str, mut spec: crate::actuator::ActuatorSpec) -> anyhow::Result<Actuator> {
         self.settings().fill_observer(name, &mut spec);
         if spec.authentication.is_none() {
@@ -218,10 +218,12 @@ impl LwtWorld {
         }
         if self.env.observer == crate::actuator::ObserverStack::Rumqttc {
             let ep = self.endpoint();
-            if ep.tls.is_some() || ep.ws.is_some() {
-                return Err(crate::rumqttc_observer::limit("connect over TLS or WebSockets (it speaks plain TCP here)"));
-            }
-            return Actuator::connect_rumqttc(ep.addr, spec).await;
+            let tls = match &ep.tls {
+                Some(t) => Some((t.config(self.identity(name).as_ref())?, t.server_name.clone())),
+                None => None,
+            };
+            let target = crate::rumqttc_observer::RumqttcTarget { addr: ep.addr, tls, ws_path: ep.ws.as_deref().map(str::to_owned) };
+            return Actuator::connect_rumqttc(target, spec).await;
         }
         let stream = self.endpoint().dial(self.identity(name).as_ref()).await?;
         Actuator::connect_over(stream, spec).await
