@@ -11,6 +11,8 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{ready, Context, Poll, Waker};
+use crate::timers::Stamp;
+use std::io::IoSlice;
 use std::time::Duration;
 use tokio::io::AsyncWrite;
 use tokio::time::Instant;
@@ -51,12 +53,14 @@ struct OutboxShared {
     direct: Option<std::sync::Weak<tokio::net::TcpStream>>,
 }
 
-/// The queue and whether the writer holds bytes it has not finished writing. Writing through is
-/// allowed only when both are empty, so bytes never overtake each other.
+/// The queue: the writer writes straight from it and removes an item only once it is on the
+/// socket, so "the queue is empty" is exactly when the core may write through (bytes never
+/// overtake each other) and a connection's writer keeps no batch of its own.
 #[derive(Debug, Default)]
 struct Queue {
     items: VecDeque<Outbound>,
-    writer_busy: bool,
+    /// Bytes of the first item already written.
+    offset: usize,
     /// The writer waiting for an item (or for the last [`Outbox`] to go).
     waker: Option<Waker>,
 }
@@ -123,7 +127,7 @@ impl Outbox {
             return;
         }
         let mut q = self.shared.lock();
-        let rest = if q.items.is_empty() && !q.writer_busy {
+        let rest = if q.items.is_empty() {
             match sock.try_write(&bytes) {
                 Ok(n) if n == bytes.len() => return,
                 Ok(n) => bytes.slice(n..),
@@ -211,31 +215,74 @@ pub struct OutboxReceiver {
     shared: Arc<OutboxShared>,
 }
 
+/// What the writer should do next ([`OutboxReceiver::poll_next`]).
+pub(crate) enum Next {
+    /// Write these many leading slices of the buffer (at least one byte in all).
+    Write(usize),
+    /// The core asked to close: nothing more is written.
+    Close,
+    /// Every [`Outbox`] is dropped and the queue is drained.
+    Ended,
+}
+
 impl OutboxReceiver {
-    /// Moves every queued item into `into` (which must be empty) at once: `Ready(true)` when
-    /// there were some, `Ready(false)` once every [`Outbox`] is dropped and the queue is drained.
-    /// Taking marks the writer busy until [`OutboxReceiver::written`]; when pending, the task is
-    /// woken by the next push.
-    pub fn poll_take_all(&mut self, cx: &mut Context<'_>, into: &mut VecDeque<Outbound>) -> Poll<bool> {
+    /// Fills `bufs` with the unwritten bytes at the head of the queue (shared handles, no copy),
+    /// leaving them queued until [`OutboxReceiver::advance`] says they were written. Pending (and
+    /// woken by the next push) while the queue is empty.
+    pub(crate) fn poll_next(&mut self, cx: &mut Context<'_>, bufs: &mut [Bytes]) -> Poll<Next> {
         let mut q = self.shared.lock();
-        if !q.items.is_empty() {
-            std::mem::swap(&mut q.items, into);
-            q.writer_busy = true;
-            return Poll::Ready(true);
+        loop {
+            match q.items.front() {
+                Some(Outbound::Close) => {
+                    // Nothing after a close is written, nor written through.
+                    self.shared.rx_gone.store(true, Ordering::Release);
+                    q.items.clear();
+                    self.shared.queued.store(0, Ordering::Relaxed);
+                    return Poll::Ready(Next::Close);
+                }
+                Some(Outbound::Bytes(b)) if b.len() == q.offset => {
+                    q.items.pop_front();
+                    q.offset = 0;
+                    self.shared.queued.fetch_sub(1, Ordering::Relaxed);
+                }
+                Some(Outbound::Bytes(_)) => break,
+                None if self.shared.senders.load(Ordering::Acquire) == 0 => return Poll::Ready(Next::Ended),
+                None => {
+                    if !q.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                        q.waker = Some(cx.waker().clone());
+                    }
+                    return Poll::Pending;
+                }
+            }
         }
-        if self.shared.senders.load(Ordering::Acquire) == 0 {
-            return Poll::Ready(false);
+        let mut k = 0;
+        for (slot, item) in bufs.iter_mut().zip(q.items.iter()) {
+            let Outbound::Bytes(b) = item else { break };
+            *slot = if k == 0 { b.slice(q.offset..) } else { b.clone() };
+            k += 1;
         }
-        if !q.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
-            q.waker = Some(cx.waker().clone());
-        }
-        Poll::Pending
+        Poll::Ready(Next::Write(k))
     }
-    /// Records that `n` queued items were written and the writer holds nothing more: the core
-    /// may write through again.
-    pub fn written(&self, n: usize) {
-        self.shared.lock().writer_busy = false;
-        self.shared.queued.fetch_sub(n, Ordering::Relaxed);
+
+    /// Records that `n` bytes from the head of the queue were written: whole items leave it.
+    pub(crate) fn advance(&self, mut n: usize) {
+        let mut q = self.shared.lock();
+        while n > 0 {
+            let Some(Outbound::Bytes(b)) = q.items.front() else { break };
+            let left = b.len() - q.offset;
+            if n < left {
+                q.offset += n;
+                return;
+            }
+            n -= left;
+            q.items.pop_front();
+            q.offset = 0;
+            self.shared.queued.fetch_sub(1, Ordering::Relaxed);
+        }
+        if q.items.is_empty() && q.items.capacity() > 0 {
+            // An idle connection holds no queue storage.
+            q.items = VecDeque::new();
+        }
     }
 }
 
@@ -261,22 +308,19 @@ pub(crate) enum Drive {
     Failed(std::io::Error),
 }
 
-/// The writing side of a connection: the outbox, the batch taken from it, and the socket's
-/// write half. A batch is written with vectored writes straight from the encoded packets: no copy
-/// into a large buffer, so nothing big is allocated and freed per batch (glibc coalesces its heap
-/// on every free of 64 KiB or more, which cost a fifth of the broker's CPU in will storms).
+/// The writing side of a connection: the outbox's receiving end and the socket's write half.
+/// Packets are written with vectored writes straight from the queue ([`OutboxReceiver::poll_next`]):
+/// no copy into a large buffer, so nothing big is allocated and freed per batch (glibc coalesces its
+/// heap on every free of 64 KiB or more, which cost a fifth of the broker's CPU in will storms), and
+/// no batch storage of its own: this struct lives in every connection's task, so it is kept to the
+/// socket, the receiver, and the stall clock.
 pub struct Out<W> {
     w: W,
     rx: OutboxReceiver,
-    /// The batch being written (released when written, so an idle connection holds no storage).
-    batch: VecDeque<Outbound>,
-    /// Bytes of the batch's first item already written.
-    offset: usize,
-    /// Packets in the batch, counted as written once the whole batch is.
-    items: usize,
+    /// Since when bytes have been waiting without any of them being written, for the stall limit
+    /// (see [`crate::timers::Stamp`]).
+    stalled_since: Option<Stamp>,
     closing: bool,
-    /// Since when bytes have been waiting without any of them being written, for the stall limit.
-    stalled_since: Option<Instant>,
 }
 
 /// At most this many packets go into one vectored write.
@@ -285,80 +329,42 @@ const MAX_SLICES: usize = 64;
 impl<W: AsyncWrite + Unpin> Out<W> {
     /// The writer of one connection: `w` is the socket's write half.
     pub(crate) fn new(w: W, rx: OutboxReceiver) -> Self {
-        Out { w, rx, batch: VecDeque::new(), offset: 0, items: 0, closing: false, stalled_since: None }
+        Out { w, rx, stalled_since: None, closing: false }
     }
 
     /// When unwritten bytes will have waited [`WRITE_TIMEOUT`] without progress.
     pub(crate) fn stall_deadline(&self) -> Option<Instant> {
-        self.stalled_since.map(|t| t + WRITE_TIMEOUT)
+        self.stalled_since.map(|t| t.instant() + WRITE_TIMEOUT)
     }
 
-    /// Drops what leads the batch without bytes to write: empty packets, and a close request (after
-    /// which nothing is written).
-    fn skip_empty(&mut self) {
-        loop {
-            match self.batch.front() {
-                Some(Outbound::Close) => {
-                    self.closing = true;
-                    self.batch.clear();
-                }
-                Some(Outbound::Bytes(b)) if b.len() == self.offset => {
-                    self.batch.pop_front();
-                    self.offset = 0;
-                }
-                _ => return,
-            }
-        }
-    }
-
-    /// One step: take the next batch from the outbox, or write some of it. Polled next to
-    /// reading, whose timer enforces [`Out::stall_deadline`].
+    /// One step: write some of what is queued, or wait for more. Polled next to reading, whose
+    /// timer enforces [`Out::stall_deadline`].
     pub(crate) fn poll_drive(&mut self, cx: &mut Context<'_>) -> Poll<Drive> {
-        self.skip_empty();
-        if self.batch.is_empty() {
-            if self.items > 0 || self.batch.capacity() > 0 {
-                self.batch = VecDeque::new();
-                self.stalled_since = None;
-                self.rx.written(std::mem::take(&mut self.items));
-            }
-            if !self.closing {
-                if !ready!(self.rx.poll_take_all(cx, &mut self.batch)) {
-                    // Every outbox is gone: nothing more can come.
-                    self.closing = true;
+        if !self.closing {
+            let mut bufs: [Bytes; MAX_SLICES] = std::array::from_fn(|_| Bytes::new());
+            match self.rx.poll_next(cx, &mut bufs) {
+                Poll::Pending => {
+                    self.stalled_since = None;
+                    return Poll::Pending;
                 }
-                self.items = self.batch.iter().filter(|i| matches!(i, Outbound::Bytes(_))).count();
-                self.stalled_since = Some(Instant::now());
-                return Poll::Ready(Drive::Progress);
-            }
-            let _ = ready!(Pin::new(&mut self.w).poll_shutdown(cx));
-            return Poll::Ready(Drive::Closed);
-        }
-        let mut slices = [std::io::IoSlice::new(&[]); MAX_SLICES];
-        let mut k = 0;
-        for item in self.batch.iter().take(MAX_SLICES) {
-            let Outbound::Bytes(b) = item else { break };
-            slices[k] = std::io::IoSlice::new(if k == 0 { &b[self.offset..] } else { &b[..] });
-            k += 1;
-        }
-        match ready!(Pin::new(&mut self.w).poll_write_vectored(cx, &slices[..k])) {
-            Ok(0) => Poll::Ready(Drive::Failed(std::io::ErrorKind::WriteZero.into())),
-            Ok(mut n) => {
-                self.stalled_since = Some(Instant::now());
-                while n > 0 {
-                    let Some(Outbound::Bytes(b)) = self.batch.front() else { break };
-                    let left = b.len() - self.offset;
-                    if n < left {
-                        self.offset += n;
-                        break;
-                    }
-                    n -= left;
-                    self.batch.pop_front();
-                    self.offset = 0;
+                Poll::Ready(Next::Close | Next::Ended) => self.closing = true,
+                Poll::Ready(Next::Write(k)) => {
+                    self.stalled_since.get_or_insert_with(Stamp::now);
+                    let slices: [IoSlice<'_>; MAX_SLICES] = std::array::from_fn(|i| IoSlice::new(&bufs[i]));
+                    return match ready!(Pin::new(&mut self.w).poll_write_vectored(cx, &slices[..k])) {
+                        Ok(0) => Poll::Ready(Drive::Failed(std::io::ErrorKind::WriteZero.into())),
+                        Ok(n) => {
+                            self.rx.advance(n);
+                            self.stalled_since = Some(Stamp::now());
+                            Poll::Ready(Drive::Progress)
+                        }
+                        Err(e) => Poll::Ready(Drive::Failed(e)),
+                    };
                 }
-                Poll::Ready(Drive::Progress)
             }
-            Err(e) => Poll::Ready(Drive::Failed(e)),
         }
+        let _ = ready!(Pin::new(&mut self.w).poll_shutdown(cx));
+        Poll::Ready(Drive::Closed)
     }
 
     /// Writes everything still queued until the core closes the connection or drops its outbox.
@@ -384,15 +390,14 @@ mod tests {
         (Arc::new(server), client)
     }
 
-    /// What the writer would take now (the bytes of every queued item, in order).
-    fn take_all(rx: &mut OutboxReceiver) -> Vec<u8> {
-        let mut batch = VecDeque::new();
+    /// What the writer would write now: the unwritten bytes at the head of the queue, in order.
+    fn pending(rx: &mut OutboxReceiver) -> Vec<u8> {
+        let mut bufs: [Bytes; MAX_SLICES] = std::array::from_fn(|_| Bytes::new());
         let mut cx = Context::from_waker(std::task::Waker::noop());
-        let _ = rx.poll_take_all(&mut cx, &mut batch);
-        batch.iter().flat_map(|i| match i {
-            Outbound::Bytes(b) => b.to_vec(),
-            Outbound::Close => Vec::new(),
-        }).collect()
+        match rx.poll_next(&mut cx, &mut bufs) {
+            Poll::Ready(Next::Write(k)) => bufs[..k].concat(),
+            _ => Vec::new(),
+        }
     }
 
     async fn read_exactly(s: &mut tokio::net::TcpStream, n: usize) -> Vec<u8> {
@@ -416,15 +421,16 @@ mod tests {
         outbox.send(Bytes::from_static(b"c"), true);
         assert_eq!(outbox.backlog(), 2, "something queued: write-through queues behind it");
 
-        // The writer takes "b" and "c": while it holds them, write-through still queues.
-        let mut rest = take_all(&mut rx);
-        assert_eq!(rest, b"bc");
+        // The writer is about to write "b" and "c": until they are written, write-through queues.
+        assert_eq!(pending(&mut rx), b"bc");
         outbox.send(Bytes::from_static(b"d"), true);
         assert_eq!(outbox.backlog(), 3);
-        rest.extend(take_all(&mut rx));
-        assert_eq!(rest, b"bcd");
-        rx.written(3);
+        assert_eq!(pending(&mut rx), b"bcd");
+        rx.advance(1);
+        assert_eq!((outbox.backlog(), pending(&mut rx)), (2, b"cd".to_vec()), "only whole items leave");
+        rx.advance(2);
         assert_eq!(outbox.backlog(), 0);
+        assert_eq!(pending(&mut rx), b"");
 
         // Writer idle again: write-through resumes.
         outbox.send(Bytes::from_static(b"e"), true);
@@ -438,6 +444,30 @@ mod tests {
         let (outbox, mut rx) = Outbox::new(None);
         outbox.send(Bytes::from_static(b"x"), true);
         assert_eq!(outbox.backlog(), 1);
-        assert_eq!(take_all(&mut rx), b"x");
+        assert_eq!(pending(&mut rx), b"x");
+    }
+
+    /// A close request is reached after what was queued before it; nothing queued or written
+    /// through after it reaches the socket.
+    #[tokio::test]
+    async fn nothing_is_written_after_a_close() {
+        let (server, mut peer) = pair().await;
+        let (outbox, mut rx) = Outbox::new(Some(&server));
+        outbox.send(Bytes::from_static(b"x"), false);
+        outbox.close();
+        outbox.send(Bytes::from_static(b"y"), false);
+        assert_eq!(pending(&mut rx), b"x");
+        rx.advance(1);
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        let mut bufs: [Bytes; MAX_SLICES] = std::array::from_fn(|_| Bytes::new());
+        assert!(matches!(rx.poll_next(&mut cx, &mut bufs), Poll::Ready(Next::Close)));
+        outbox.send(Bytes::from_static(b"z"), true);
+        assert_eq!(outbox.backlog(), 0);
+        drop(server);
+        drop(rx);
+        drop(outbox);
+        let mut rest = Vec::new();
+        let _ = tokio::time::timeout(Duration::from_millis(200), peer.read_to_end(&mut rest)).await;
+        assert_eq!(rest, b"", "nothing after the close");
     }
 }
