@@ -118,7 +118,9 @@ pub struct Core {
     pub(crate) tree: SubscriptionTree,
     /// Shared subscriptions and their members (kept out of `tree`: one member per message).
     pub(crate) shared: crate::shared::SharedGroups,
-    pub(crate) conns: HashMap<ConnId, Conn>,
+    /// Boxed: a map holds about twice as many slots as entries, and an idle connection then costs
+    /// 16 bytes per slot instead of 88 (issue 13: memory per idle connection).
+    pub(crate) conns: HashMap<ConnId, Box<Conn>>,
     /// Delayed wills and session expiries.
     pub(crate) timers: Timers,
     pub(crate) will_counts: WillCounts,
@@ -293,7 +295,7 @@ impl Core {
         }
         self.conns.insert(
             conn,
-            Conn {
+            Box::new(Conn {
                 client_id,
                 outbox,
                 version: c.protocol,
@@ -302,7 +304,7 @@ impl Core {
                 aliases: std::collections::BTreeMap::new(),
                 connect_expiry: requested_expiry,
                 principal,
-            },
+            }),
         );
         let _ = reply.send(ConnectReply { accepted: true, keep_alive });
         self.resend_inflight(conn);

@@ -8,7 +8,7 @@ use crate::codec::{Packet, ProtocolVersion};
 use bytes::Bytes;
 use std::collections::VecDeque;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::task::{ready, Context, Poll, Waker};
 use crate::timers::Stamp;
@@ -39,15 +39,15 @@ pub struct Outbox {
     shared: Arc<OutboxShared>,
 }
 
+/// One per connection, so kept within 96 bytes with its reference counts (a jemalloc size
+/// class): 32-bit counters, and the writer-gone flag inside the locked queue.
 #[derive(Debug, Default)]
 struct OutboxShared {
     queue: std::sync::Mutex<Queue>,
     /// Items queued and not yet written.
-    queued: AtomicUsize,
+    queued: AtomicU32,
     /// Live [`Outbox`] handles; the writer stops when it reaches 0 and the queue is drained.
-    senders: AtomicUsize,
-    /// The writer is gone: further items are dropped.
-    rx_gone: AtomicBool,
+    senders: AtomicU32,
     /// The socket, for writing through (plain TCP only; TLS state belongs to the writer).
     /// Weak: the connection task alone owns the socket, so its teardown never lands on the core.
     direct: Option<std::sync::Weak<tokio::net::TcpStream>>,
@@ -59,10 +59,13 @@ struct OutboxShared {
 #[derive(Debug, Default)]
 struct Queue {
     items: VecDeque<Outbound>,
-    /// Bytes of the first item already written.
-    offset: usize,
     /// The writer waiting for an item (or for the last [`Outbox`] to go).
     waker: Option<Waker>,
+    /// Bytes of the first item already written.
+    offset: u32,
+    /// The writer is gone or reached a close: further items are dropped, nothing is written
+    /// through. Checked under the lock, so no write-through can slip in after a close.
+    rx_gone: bool,
 }
 
 impl OutboxShared {
@@ -70,10 +73,13 @@ impl OutboxShared {
         self.queue.lock().unwrap_or_else(|e| e.into_inner())
     }
     fn push(&self, item: Outbound) {
-        if self.rx_gone.load(Ordering::Acquire) {
+        let mut q = self.lock();
+        if q.rx_gone {
             return;
         }
-        let mut q = self.lock();
+        if matches!(item, Outbound::Bytes(_)) {
+            self.queued.fetch_add(1, Ordering::Relaxed);
+        }
         q.items.push_back(item);
         let waker = q.waker.take();
         drop(q);
@@ -102,7 +108,7 @@ impl Outbox {
     /// write to that socket itself.
     pub fn new(direct: Option<&Arc<tokio::net::TcpStream>>) -> (Outbox, OutboxReceiver) {
         let direct = direct.map(Arc::downgrade);
-        let shared = Arc::new(OutboxShared { senders: AtomicUsize::new(1), direct, ..Default::default() });
+        let shared = Arc::new(OutboxShared { senders: AtomicU32::new(1), direct, ..Default::default() });
         (Outbox { shared: shared.clone() }, OutboxReceiver { shared })
     }
     /// Encodes and queues `packet`.
@@ -112,7 +118,6 @@ impl Outbox {
     /// Queues encoded bytes.
     pub fn bytes(&self, bytes: Bytes) {
         let Some(bytes) = staging::hold(self, Outbound::Bytes(bytes)) else { return };
-        self.shared.queued.fetch_add(1, Ordering::Relaxed);
         self.shared.push(Outbound::Bytes(bytes));
     }
     /// Sends encoded bytes: with `through` set, nothing queued and the writer idle, they go to the
@@ -123,10 +128,10 @@ impl Outbox {
         let Some(sock) = self.shared.direct.as_ref().filter(|_| through).and_then(|w| w.upgrade()) else {
             return self.bytes(bytes);
         };
-        if self.shared.rx_gone.load(Ordering::Acquire) {
+        let mut q = self.shared.lock();
+        if q.rx_gone {
             return;
         }
-        let mut q = self.shared.lock();
         let rest = if q.items.is_empty() {
             match sock.try_write(&bytes) {
                 Ok(n) if n == bytes.len() => return,
@@ -152,7 +157,7 @@ impl Outbox {
     }
     /// Items queued and not yet written.
     pub fn backlog(&self) -> usize {
-        self.shared.queued.load(Ordering::Relaxed)
+        self.shared.queued.load(Ordering::Relaxed) as usize
     }
 }
 
@@ -235,12 +240,12 @@ impl OutboxReceiver {
             match q.items.front() {
                 Some(Outbound::Close) => {
                     // Nothing after a close is written, nor written through.
-                    self.shared.rx_gone.store(true, Ordering::Release);
+                    q.rx_gone = true;
                     q.items.clear();
                     self.shared.queued.store(0, Ordering::Relaxed);
                     return Poll::Ready(Next::Close);
                 }
-                Some(Outbound::Bytes(b)) if b.len() == q.offset => {
+                Some(Outbound::Bytes(b)) if b.len() == q.offset as usize => {
                     q.items.pop_front();
                     q.offset = 0;
                     self.shared.queued.fetch_sub(1, Ordering::Relaxed);
@@ -258,7 +263,7 @@ impl OutboxReceiver {
         let mut k = 0;
         for (slot, item) in bufs.iter_mut().zip(q.items.iter()) {
             let Outbound::Bytes(b) = item else { break };
-            *slot = if k == 0 { b.slice(q.offset..) } else { b.clone() };
+            *slot = if k == 0 { b.slice(q.offset as usize..) } else { b.clone() };
             k += 1;
         }
         Poll::Ready(Next::Write(k))
@@ -269,9 +274,10 @@ impl OutboxReceiver {
         let mut q = self.shared.lock();
         while n > 0 {
             let Some(Outbound::Bytes(b)) = q.items.front() else { break };
-            let left = b.len() - q.offset;
+            let left = b.len() - q.offset as usize;
             if n < left {
-                q.offset += n;
+                // Less than the item's length, which fits the codec's 256 MiB packet limit.
+                q.offset += n as u32;
                 return;
             }
             n -= left;
@@ -288,8 +294,9 @@ impl OutboxReceiver {
 
 impl Drop for OutboxReceiver {
     fn drop(&mut self) {
-        self.shared.rx_gone.store(true, Ordering::Release);
-        self.shared.lock().items.clear();
+        let mut q = self.shared.lock();
+        q.rx_gone = true;
+        q.items.clear();
     }
 }
 
@@ -436,6 +443,13 @@ mod tests {
         outbox.send(Bytes::from_static(b"e"), true);
         assert_eq!(outbox.backlog(), 0);
         assert_eq!(read_exactly(&mut peer, 1).await, b"e");
+    }
+
+    /// Every connection has one: it stays within a 96-byte allocation with its reference counts.
+    #[test]
+    fn the_shared_outbox_state_stays_small() {
+        let size = std::mem::size_of::<OutboxShared>();
+        assert!(size + 16 <= 96, "OutboxShared is {size} bytes (limit 80)");
     }
 
     /// Without a socket (TLS) or without `through`, `send` always queues for the writer.
