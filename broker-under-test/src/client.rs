@@ -13,7 +13,7 @@ use crate::timers::Stamp;
 use crate::will::{keep_alive_grace, CloseReason};
 use bytes::Bytes;
 use std::future::Future;
-use std::num::NonZeroU32;
+use std::num::NonZeroU64;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -169,7 +169,7 @@ struct Live<R, W> {
     core: mpsc::Sender<Event>,
     conn: ConnId,
     /// 1.5 × Keep Alive (or the will hook's grace), in milliseconds rounded up; `None`: no limit.
-    grace_ms: Option<NonZeroU32>,
+    grace_ms: Option<NonZeroU64>,
     last_rx: Stamp,
     /// Fires at its deadline (`timer.deadline()`). A packet only moves the keep-alive deadline
     /// later, so the timer is not reset per packet: when it fires early it is re-armed. Boxed so
@@ -187,7 +187,7 @@ fn far_future() -> Instant {
 
 impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Live<R, W> {
     fn new(c: Connection<R>, out: Out<W>, core: mpsc::Sender<Event>, conn: ConnId, grace: Option<Duration>) -> Self {
-        let grace_ms = grace.and_then(|g| NonZeroU32::new(g.as_nanos().div_ceil(1_000_000).clamp(1, u32::MAX as u128) as u32));
+        let grace_ms = grace.and_then(|g| NonZeroU64::new(g.as_nanos().div_ceil(1_000_000).clamp(1, u64::MAX as u128) as u64));
         let timer = Box::pin(tokio::time::sleep_until(far_future()));
         let mut live = Live { c, out, core, conn, grace_ms, last_rx: Stamp::now(), timer, waiting: None };
         if let Some(due) = live.keep_alive_deadline() {
@@ -198,7 +198,8 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Live<R, W> {
 
     /// When the keep-alive grace after the last packet runs out.
     fn keep_alive_deadline(&self) -> Option<Instant> {
-        self.grace_ms.map(|g| self.last_rx.instant() + Duration::from_millis(g.get() as u64))
+        // A grace too long for the clock is no limit in practice (and must not panic).
+        self.grace_ms.and_then(|g| self.last_rx.instant().checked_add(Duration::from_millis(g.get())))
     }
 
     /// The next instant the timer must check: the keep-alive deadline or the write-stall limit.

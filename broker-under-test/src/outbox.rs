@@ -222,19 +222,33 @@ pub struct OutboxReceiver {
 
 /// What the writer should do next ([`OutboxReceiver::poll_next`]).
 pub(crate) enum Next {
-    /// Write these many leading slices of the buffer (at least one byte in all).
-    Write(usize),
+    /// Write these bytes (at least one).
+    Write(Slices),
     /// The core asked to close: nothing more is written.
     Close,
     /// Every [`Outbox`] is dropped and the queue is drained.
     Ended,
 }
 
+/// The unwritten bytes at the head of a queue: shared handles to up to [`MAX_SLICES`] packets, no
+/// copy. Built only when there is something to write, so an idle connection's poll costs nothing.
+pub(crate) struct Slices {
+    bufs: [Option<Bytes>; MAX_SLICES],
+    len: usize,
+}
+
+impl Slices {
+    /// The slices for one vectored write.
+    fn io_slices(&self) -> [IoSlice<'_>; MAX_SLICES] {
+        std::array::from_fn(|i| IoSlice::new(self.bufs[i].as_deref().unwrap_or_default()))
+    }
+}
+
 impl OutboxReceiver {
-    /// Fills `bufs` with the unwritten bytes at the head of the queue (shared handles, no copy),
-    /// leaving them queued until [`OutboxReceiver::advance`] says they were written. Pending (and
-    /// woken by the next push) while the queue is empty.
-    pub(crate) fn poll_next(&mut self, cx: &mut Context<'_>, bufs: &mut [Bytes]) -> Poll<Next> {
+    /// The unwritten bytes at the head of the queue, left queued until
+    /// [`OutboxReceiver::advance`] says they were written. Pending (and woken by the next push)
+    /// while the queue is empty.
+    pub(crate) fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Next> {
         let mut q = self.shared.lock();
         loop {
             match q.items.front() {
@@ -260,13 +274,13 @@ impl OutboxReceiver {
                 }
             }
         }
-        let mut k = 0;
-        for (slot, item) in bufs.iter_mut().zip(q.items.iter()) {
+        let mut slices = Slices { bufs: std::array::from_fn(|_| None), len: 0 };
+        for (slot, item) in slices.bufs.iter_mut().zip(q.items.iter()) {
             let Outbound::Bytes(b) = item else { break };
-            *slot = if k == 0 { b.slice(q.offset as usize..) } else { b.clone() };
-            k += 1;
+            *slot = Some(if slices.len == 0 { b.slice(q.offset as usize..) } else { b.clone() });
+            slices.len += 1;
         }
-        Poll::Ready(Next::Write(k))
+        Poll::Ready(Next::Write(slices))
     }
 
     /// Records that `n` bytes from the head of the queue were written: whole items leave it.
@@ -348,17 +362,16 @@ impl<W: AsyncWrite + Unpin> Out<W> {
     /// timer enforces [`Out::stall_deadline`].
     pub(crate) fn poll_drive(&mut self, cx: &mut Context<'_>) -> Poll<Drive> {
         if !self.closing {
-            let mut bufs: [Bytes; MAX_SLICES] = std::array::from_fn(|_| Bytes::new());
-            match self.rx.poll_next(cx, &mut bufs) {
+            match self.rx.poll_next(cx) {
                 Poll::Pending => {
                     self.stalled_since = None;
                     return Poll::Pending;
                 }
                 Poll::Ready(Next::Close | Next::Ended) => self.closing = true,
-                Poll::Ready(Next::Write(k)) => {
+                Poll::Ready(Next::Write(batch)) => {
                     self.stalled_since.get_or_insert_with(Stamp::now);
-                    let slices: [IoSlice<'_>; MAX_SLICES] = std::array::from_fn(|i| IoSlice::new(&bufs[i]));
-                    return match ready!(Pin::new(&mut self.w).poll_write_vectored(cx, &slices[..k])) {
+                    let slices = batch.io_slices();
+                    return match ready!(Pin::new(&mut self.w).poll_write_vectored(cx, &slices[..batch.len])) {
                         Ok(0) => Poll::Ready(Drive::Failed(std::io::ErrorKind::WriteZero.into())),
                         Ok(n) => {
                             self.rx.advance(n);
@@ -399,10 +412,9 @@ mod tests {
 
     /// What the writer would write now: the unwritten bytes at the head of the queue, in order.
     fn pending(rx: &mut OutboxReceiver) -> Vec<u8> {
-        let mut bufs: [Bytes; MAX_SLICES] = std::array::from_fn(|_| Bytes::new());
         let mut cx = Context::from_waker(std::task::Waker::noop());
-        match rx.poll_next(&mut cx, &mut bufs) {
-            Poll::Ready(Next::Write(k)) => bufs[..k].concat(),
+        match rx.poll_next(&mut cx) {
+            Poll::Ready(Next::Write(s)) => s.bufs[..s.len].iter().flatten().flat_map(|b| b.to_vec()).collect(),
             _ => Vec::new(),
         }
     }
@@ -445,6 +457,26 @@ mod tests {
         assert_eq!(read_exactly(&mut peer, 1).await, b"e");
     }
 
+    /// The writer sends what was queued, in order, then closes at the close request; what came
+    /// after the close never reaches the peer.
+    #[tokio::test]
+    async fn the_writer_drains_in_order_and_stops_at_the_close() {
+        let (server, mut peer) = pair().await;
+        let server = Arc::into_inner(server).expect("only handle");
+        let (outbox, rx) = Outbox::new(None);
+        for b in [&b"one"[..], b"two", b"three"] {
+            outbox.bytes(Bytes::copy_from_slice(b));
+        }
+        outbox.close();
+        outbox.bytes(Bytes::from_static(b"late"));
+        let mut out = Out::new(server, rx);
+        tokio::time::timeout(Duration::from_secs(5), out.finish()).await.expect("writer finished");
+        assert_eq!(outbox.backlog(), 0);
+        let mut got = Vec::new();
+        tokio::time::timeout(Duration::from_secs(5), peer.read_to_end(&mut got)).await.unwrap().unwrap();
+        assert_eq!(got, b"onetwothree", "in order, then FIN; nothing after the close");
+    }
+
     /// Every connection has one: it stays within a 96-byte allocation with its reference counts.
     #[test]
     fn the_shared_outbox_state_stays_small() {
@@ -473,8 +505,7 @@ mod tests {
         assert_eq!(pending(&mut rx), b"x");
         rx.advance(1);
         let mut cx = Context::from_waker(std::task::Waker::noop());
-        let mut bufs: [Bytes; MAX_SLICES] = std::array::from_fn(|_| Bytes::new());
-        assert!(matches!(rx.poll_next(&mut cx, &mut bufs), Poll::Ready(Next::Close)));
+        assert!(matches!(rx.poll_next(&mut cx), Poll::Ready(Next::Close)));
         outbox.send(Bytes::from_static(b"z"), true);
         assert_eq!(outbox.backlog(), 0);
         drop(server);
