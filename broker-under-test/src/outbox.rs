@@ -221,6 +221,9 @@ pub struct OutboxReceiver {
 }
 
 /// What the writer should do next ([`OutboxReceiver::poll_next`]).
+// `Write` is large (64 handles) on purpose: it lives on the stack for one write; a box would be
+// an allocation per write.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Next {
     /// Write these bytes (at least one).
     Write(Slices),
