@@ -1,8 +1,8 @@
 //! Each connection's writer queue and writer: the core hands a connection its packets here, and
 //! the connection's [`Out`] (polled by its task in [`crate::client`]) drains them to the socket in
-//! batches with vectored writes. On plain TCP
-//! the core may write straight to an idle subscriber's socket instead ([`Outbox::send`]): this is
-//! the last step of a will's way to its subscriber.
+//! batches with vectored writes. On plain TCP the core may write straight to an idle subscriber's
+//! socket instead ([`Outbox::send`]: when it has nothing else to do, and for the first packet of a
+//! burst): this is the last step of a will's way to its subscriber.
 
 use crate::codec::{Packet, ProtocolVersion};
 use bytes::Bytes;
@@ -66,6 +66,9 @@ struct Queue {
     /// The writer is gone or reached a close: further items are dropped, nothing is written
     /// through. Checked under the lock, so no write-through can slip in after a close.
     rx_gone: bool,
+    /// A packet went straight out while the core was busy: until the writer finds the queue empty
+    /// again, busy-core packets queue ([`Outbox::send`]).
+    burst: bool,
 }
 
 impl OutboxShared {
@@ -120,19 +123,23 @@ impl Outbox {
         let Some(bytes) = staging::hold(self, Outbound::Bytes(bytes)) else { return };
         self.shared.push(Outbound::Bytes(bytes));
     }
-    /// Sends encoded bytes: with `through` set, nothing queued and the writer idle, they go to the
-    /// socket at once (a non-blocking write; whatever the socket does not take is queued);
-    /// otherwise they are queued for the writer, which batches them.
+    /// Sends encoded bytes. When nothing is queued they go to the socket at once (a non-blocking
+    /// write; whatever the socket does not take is queued), provided `through` (the core has no
+    /// other event waiting) or this is the first packet of a burst: with the core busy, the first
+    /// packet since the writer last found the queue empty goes straight out and the rest queue for
+    /// the writer, which batches them. So in a will storm the first will does not wait for the
+    /// subscriber's task to be scheduled, and the others still go out 64 to a write.
     pub fn send(&self, bytes: Bytes, through: bool) {
         let Some(bytes) = staging::hold(self, Outbound::Bytes(bytes)) else { return };
-        let Some(sock) = self.shared.direct.as_ref().filter(|_| through).and_then(|w| w.upgrade()) else {
+        let Some(sock) = self.shared.direct.as_ref().and_then(|w| w.upgrade()) else {
             return self.bytes(bytes);
         };
         let mut q = self.shared.lock();
         if q.rx_gone {
             return;
         }
-        let rest = if q.items.is_empty() {
+        let rest = if q.items.is_empty() && (through || !q.burst) {
+            q.burst |= !through;
             match sock.try_write(&bytes) {
                 Ok(n) if n == bytes.len() => return,
                 Ok(n) => bytes.slice(n..),
@@ -270,6 +277,7 @@ impl OutboxReceiver {
                 Some(Outbound::Bytes(_)) => break,
                 None if self.shared.senders.load(Ordering::Acquire) == 0 => return Poll::Ready(Next::Ended),
                 None => {
+                    q.burst = false;
                     if !q.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
                         q.waker = Some(cx.waker().clone());
                     }
@@ -439,7 +447,7 @@ mod tests {
         assert_eq!(outbox.backlog(), 0, "idle writer: written through");
         assert_eq!(read_exactly(&mut peer, 1).await, b"a");
 
-        outbox.send(Bytes::from_static(b"b"), false);
+        outbox.bytes(Bytes::from_static(b"b"));
         outbox.send(Bytes::from_static(b"c"), true);
         assert_eq!(outbox.backlog(), 2, "something queued: write-through queues behind it");
 
@@ -487,7 +495,27 @@ mod tests {
         assert!(size + 16 <= 96, "OutboxShared is {size} bytes (limit 80)");
     }
 
-    /// Without a socket (TLS) or without `through`, `send` always queues for the writer.
+    /// With the core busy (`through` false), the first packet of a burst goes straight out and the
+    /// next ones queue, until the writer has found the queue empty again.
+    #[tokio::test]
+    async fn a_busy_core_writes_through_only_the_first_packet_of_a_burst() {
+        let (server, mut peer) = pair().await;
+        let (outbox, mut rx) = Outbox::new(Some(&server));
+        outbox.send(Bytes::from_static(b"1"), false);
+        assert_eq!(outbox.backlog(), 0, "first of the burst: written through");
+        assert_eq!(read_exactly(&mut peer, 1).await, b"1");
+        outbox.send(Bytes::from_static(b"2"), false);
+        outbox.send(Bytes::from_static(b"3"), false);
+        assert_eq!(outbox.backlog(), 2, "the rest of the burst queues for the writer");
+        assert_eq!(pending(&mut rx), b"23");
+        rx.advance(2);
+        assert_eq!(pending(&mut rx), b"", "the writer finds the queue empty: the burst is over");
+        outbox.send(Bytes::from_static(b"4"), false);
+        assert_eq!(outbox.backlog(), 0, "a new burst's first packet is written through");
+        assert_eq!(read_exactly(&mut peer, 1).await, b"4");
+    }
+
+    /// Without a socket (TLS), `send` always queues for the writer.
     #[tokio::test]
     async fn send_queues_without_a_direct_socket() {
         let (outbox, mut rx) = Outbox::new(None);
@@ -502,9 +530,9 @@ mod tests {
     async fn nothing_is_written_after_a_close() {
         let (server, mut peer) = pair().await;
         let (outbox, mut rx) = Outbox::new(Some(&server));
-        outbox.send(Bytes::from_static(b"x"), false);
+        outbox.bytes(Bytes::from_static(b"x"));
         outbox.close();
-        outbox.send(Bytes::from_static(b"y"), false);
+        outbox.bytes(Bytes::from_static(b"y"));
         assert_eq!(pending(&mut rx), b"x");
         rx.advance(1);
         let mut cx = Context::from_waker(std::task::Waker::noop());
