@@ -9,8 +9,11 @@ use crate::config::Config;
 use crate::connection::{Connection, ReadError};
 use crate::core::{ConnId, ConnectReply, Event};
 use crate::outbox::{Drive, Out, Outbox, WRITE_TIMEOUT};
+use crate::timers::Stamp;
 use crate::will::{keep_alive_grace, CloseReason};
+use bytes::Bytes;
 use std::future::Future;
+use std::num::NonZeroU64;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -20,7 +23,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
-use tracing::{debug, info};
+use tracing::{debug, info, Instrument};
 
 /// A byte stream a listener hands over (TCP or TLS).
 pub trait Stream: AsyncRead + AsyncWrite + Send + Unpin + 'static {}
@@ -69,28 +72,34 @@ where
     R: AsyncRead + Send + Unpin + 'static,
     W: AsyncWrite + Send + Unpin + 'static,
 {
+    // The span lives in the boxed handshake only: a span in every idle connection's state costs
+    // 40 bytes, and nothing logs from a live connection's task (the core logs with the conn id).
     let span = tracing::debug_span!("conn", id = conn, %peer);
     let (outbox, rx) = Outbox::new(direct);
     let out = Out::new(write_half, rx);
     let mut c = Connection::new(read_half);
     c.set_max_packet_size(cfg.max_packet_size as usize);
     // The handshake is boxed: its state is freed once the client is in.
-    let hs = Box::pin(async move {
-        match handshake(&mut c, peer, conn, &cfg, &core, outbox, certs).await {
-            Some(keep_alive) => Ok(Live::new(c, out, core, conn, keep_alive_grace(&cfg.will_hook, keep_alive))),
-            None => Err(out),
+    let hs = Box::pin(
+        async move {
+            match handshake(&mut c, peer, conn, &cfg, &core, outbox, certs).await {
+                Some(keep_alive) => Ok(Live::new(c, out, core, conn, keep_alive_grace(&cfg.will_hook, keep_alive))),
+                None => Err(out),
+            }
         }
-    });
-    ConnTask { span, state: State::Handshake(hs) }
+        .instrument(span),
+    );
+    ConnTask { state: State::Handshake(hs) }
 }
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 
 /// One connection's task. Written by hand rather than as an `async fn`, so that an idle
-/// connection's state is only what [`Live`] needs (a few hundred bytes), not the union of every
-/// await point's futures: memory per idle connection is a target of this broker.
+/// connection's state is only what [`Live`] needs, not the union of every await point's futures:
+/// memory per idle connection is a target of this broker. tokio allocates a task as one block of
+/// a multiple of 128 bytes with about 104 bytes of its own, so this state is kept at or under 152
+/// bytes, for a 256-byte task (`tests/memory.rs` pins it).
 pub struct ConnTask<R, W> {
-    span: tracing::Span,
     state: State<R, W>,
 }
 
@@ -113,7 +122,6 @@ where
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = &mut *self;
-        let _entered = this.span.enter();
         loop {
             match &mut this.state {
                 State::Handshake(hs) => {
@@ -153,22 +161,24 @@ fn closing<W: AsyncWrite + Send + Unpin + 'static>(
 }
 
 /// A connected client: reads and forwards packets in order, drains the outbox, and keeps one
-/// timer for the keep-alive deadline and the write-stall limit.
+/// timer for the keep-alive deadline and the write-stall limit. Every idle connection holds one,
+/// so its fields are compact: clocks as 8-byte [`Stamp`]s, the grace in whole milliseconds.
 struct Live<R, W> {
     c: Connection<R>,
     out: Out<W>,
     core: mpsc::Sender<Event>,
     conn: ConnId,
-    grace: Option<Duration>,
-    last_rx: Instant,
-    /// When `timer` fires. A packet only moves the keep-alive deadline later, so the timer is not
-    /// reset per packet: when it fires early it is re-armed.
-    armed: Instant,
-    /// Boxed so that `Live` can move (from the handshake into the task) after it is built.
+    /// 1.5 × Keep Alive (or the will hook's grace), in milliseconds rounded up; `None`: no limit.
+    grace_ms: Option<NonZeroU64>,
+    last_rx: Stamp,
+    /// Fires at its deadline (`timer.deadline()`). A packet only moves the keep-alive deadline
+    /// later, so the timer is not reset per packet: when it fires early it is re-armed. Boxed so
+    /// that `Live` can move (from the handshake into the task) after it is built.
     timer: Pin<Box<tokio::time::Sleep>>,
     /// A packet waiting for room in the core's queue, and whether it is a DISCONNECT. Reading
-    /// pauses meanwhile, so packets stay in order.
-    waiting: Option<(BoxFuture<bool>, bool)>,
+    /// pauses meanwhile, so packets stay in order. Boxed again: rare, and a thin pointer is 8
+    /// bytes of every connection's state instead of 24.
+    waiting: Option<Box<(BoxFuture<bool>, bool)>>,
 }
 
 fn far_future() -> Instant {
@@ -177,15 +187,24 @@ fn far_future() -> Instant {
 
 impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Live<R, W> {
     fn new(c: Connection<R>, out: Out<W>, core: mpsc::Sender<Event>, conn: ConnId, grace: Option<Duration>) -> Self {
-        let last_rx = Instant::now();
-        let armed = grace.map(|g| last_rx + g).unwrap_or_else(far_future);
-        let timer = Box::pin(tokio::time::sleep_until(armed));
-        Live { c, out, core, conn, grace, last_rx, armed, timer, waiting: None }
+        let grace_ms = grace.and_then(|g| NonZeroU64::new(g.as_nanos().div_ceil(1_000_000).clamp(1, u64::MAX as u128) as u64));
+        let timer = Box::pin(tokio::time::sleep_until(far_future()));
+        let mut live = Live { c, out, core, conn, grace_ms, last_rx: Stamp::now(), timer, waiting: None };
+        if let Some(due) = live.keep_alive_deadline() {
+            live.timer.as_mut().reset(due);
+        }
+        live
+    }
+
+    /// When the keep-alive grace after the last packet runs out.
+    fn keep_alive_deadline(&self) -> Option<Instant> {
+        // A grace too long for the clock is no limit in practice (and must not panic).
+        self.grace_ms.and_then(|g| self.last_rx.instant().checked_add(Duration::from_millis(g.get())))
     }
 
     /// The next instant the timer must check: the keep-alive deadline or the write-stall limit.
     fn due(&self) -> Option<Instant> {
-        match (self.grace.map(|g| self.last_rx + g), self.out.stall_deadline()) {
+        match (self.keep_alive_deadline(), self.out.stall_deadline()) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }
@@ -197,7 +216,8 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Live<R, W> {
         // A bounded number of rounds per poll, so one busy connection cannot hold a worker.
         for _ in 0..32 {
             let mut progress = false;
-            if let Some((send, disconnect)) = &mut self.waiting {
+            if let Some(waiting) = &mut self.waiting {
+                let (send, disconnect) = &mut **waiting;
                 match send.as_mut().poll(cx) {
                     Poll::Ready(true) if *disconnect => return Poll::Ready(None),
                     Poll::Ready(true) => {
@@ -224,13 +244,12 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Live<R, W> {
                         Err(reason) => return Poll::Ready(Some(reason)),
                         Ok(Forwarded::Taken { disconnect: true }) | Ok(Forwarded::CoreGone) => return Poll::Ready(None),
                         Ok(Forwarded::Taken { disconnect: false }) => {}
-                        Ok(Forwarded::Waiting(send, disconnect)) => self.waiting = Some((send, disconnect)),
+                        Ok(Forwarded::Waiting(send, disconnect)) => self.waiting = Some(Box::new((send, disconnect))),
                     }
-                    self.last_rx = Instant::now();
+                    self.last_rx = Stamp::now();
                 }
             }
-            if let Some(want) = self.due().filter(|w| *w < self.armed) {
-                self.armed = want;
+            if let Some(want) = self.due().filter(|w| *w < self.timer.deadline()) {
                 self.timer.as_mut().reset(want);
             }
             if self.timer.as_mut().poll(cx).is_ready() {
@@ -239,11 +258,11 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Live<R, W> {
                     let why = format!("write stalled for {} s: peer stopped reading", WRITE_TIMEOUT.as_secs());
                     return Poll::Ready(Some(CloseReason::Io(why)));
                 }
-                if self.grace.is_some_and(|g| self.last_rx + g <= now) {
+                if self.keep_alive_deadline().is_some_and(|t| t <= now) {
                     return Poll::Ready(Some(CloseReason::KeepAliveTimeout));
                 }
-                self.armed = self.due().unwrap_or_else(far_future);
-                self.timer.as_mut().reset(self.armed);
+                let next = self.due().unwrap_or_else(far_future);
+                self.timer.as_mut().reset(next);
                 progress = true;
             }
             if !progress {
@@ -294,7 +313,7 @@ async fn handshake<R: AsyncRead + Unpin>(
     // The level byte tells which CONNACK encoding the client understands, even if the rest is bad.
     let level = if frame.body.len() >= 7 && frame.body[..6] == *b"\x00\x04MQTT" { frame.body[6] } else { 0 };
     let connect = match crate::codec::decode_frame(&frame, ProtocolVersion::V5) {
-        Ok(Packet::Connect(connect)) => Box::new(connect),
+        Ok(Packet::Connect(connect)) => Box::new(own_will_bytes(connect)),
         Ok(_) => unreachable!("type checked above"),
         Err(err) => {
             debug!("CONNECT rejected: {err}");
@@ -346,6 +365,21 @@ async fn handshake<R: AsyncRead + Unpin>(
         Ok(ConnectReply { accepted: true, keep_alive }) => Some(keep_alive),
         _ => None,
     }
+}
+
+/// Gives the will's binary parts (payload, Correlation Data) storage of their own. Decoded, they
+/// are slices of the buffer the CONNECT was read into, which they would keep alive (and with it
+/// the whole packet) for as long as the will is armed: for an idle client, its whole life.
+fn own_will_bytes(mut connect: Connect) -> Connect {
+    if let Some(w) = connect.will.as_mut() {
+        w.payload = Bytes::copy_from_slice(&w.payload);
+        for p in w.properties.0.iter_mut() {
+            if let Property::CorrelationData(d) = p {
+                *d = Bytes::copy_from_slice(d);
+            }
+        }
+    }
+    connect
 }
 
 /// What became of a packet handed to the core.

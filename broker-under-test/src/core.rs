@@ -130,7 +130,9 @@ pub struct Core {
     pub(crate) tree: SubscriptionTree,
     /// Shared subscriptions and their members (kept out of `tree`: one member per message).
     pub(crate) shared: crate::shared::SharedGroups,
-    pub(crate) conns: HashMap<ConnId, Conn>,
+    /// Boxed: a map holds about twice as many slots as entries, and an idle connection then costs
+    /// 16 bytes per slot instead of 88 (issue 13: memory per idle connection).
+    pub(crate) conns: HashMap<ConnId, Box<Conn>>,
     /// Delayed wills and session expiries.
     pub(crate) timers: Timers,
     pub(crate) will_counts: WillCounts,
@@ -325,7 +327,7 @@ impl Core {
         let token = self.arm_token(&client_id, c.properties.authentication_method(), principal.as_ref().and_then(|p| p.valid_until));
         self.conns.insert(
             conn,
-            Conn {
+            Box::new(Conn {
                 client_id,
                 outbox,
                 version: c.protocol,
@@ -335,7 +337,7 @@ impl Core {
                 connect_expiry: requested_expiry,
                 principal,
                 token,
-            },
+            }),
         );
         let _ = reply.send(ConnectReply { accepted: true, keep_alive });
         self.resend_inflight(conn);

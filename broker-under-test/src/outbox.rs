@@ -1,16 +1,18 @@
 //! Each connection's writer queue and writer: the core hands a connection its packets here, and
 //! the connection's [`Out`] (polled by its task in [`crate::client`]) drains them to the socket in
-//! batches with vectored writes. On plain TCP
-//! the core may write straight to an idle subscriber's socket instead ([`Outbox::send`]): this is
-//! the last step of a will's way to its subscriber.
+//! batches with vectored writes. On plain TCP the core may write straight to an idle subscriber's
+//! socket instead ([`Outbox::send`]: when it has nothing else to do, and for the first packet of a
+//! burst): this is the last step of a will's way to its subscriber.
 
 use crate::codec::{Packet, ProtocolVersion};
 use bytes::Bytes;
 use std::collections::VecDeque;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::task::{ready, Context, Poll, Waker};
+use crate::timers::Stamp;
+use std::io::IoSlice;
 use std::time::Duration;
 use tokio::io::AsyncWrite;
 use tokio::time::Instant;
@@ -37,28 +39,36 @@ pub struct Outbox {
     shared: Arc<OutboxShared>,
 }
 
+/// One per connection, so kept within 96 bytes with its reference counts (a jemalloc size
+/// class): 32-bit counters, and the writer-gone flag inside the locked queue.
 #[derive(Debug, Default)]
 struct OutboxShared {
     queue: std::sync::Mutex<Queue>,
     /// Items queued and not yet written.
-    queued: AtomicUsize,
+    queued: AtomicU32,
     /// Live [`Outbox`] handles; the writer stops when it reaches 0 and the queue is drained.
-    senders: AtomicUsize,
-    /// The writer is gone: further items are dropped.
-    rx_gone: AtomicBool,
+    senders: AtomicU32,
     /// The socket, for writing through (plain TCP only; TLS state belongs to the writer).
     /// Weak: the connection task alone owns the socket, so its teardown never lands on the core.
     direct: Option<std::sync::Weak<tokio::net::TcpStream>>,
 }
 
-/// The queue and whether the writer holds bytes it has not finished writing. Writing through is
-/// allowed only when both are empty, so bytes never overtake each other.
+/// The queue: the writer writes straight from it and removes an item only once it is on the
+/// socket, so "the queue is empty" is exactly when the core may write through (bytes never
+/// overtake each other) and a connection's writer keeps no batch of its own.
 #[derive(Debug, Default)]
 struct Queue {
     items: VecDeque<Outbound>,
-    writer_busy: bool,
     /// The writer waiting for an item (or for the last [`Outbox`] to go).
     waker: Option<Waker>,
+    /// Bytes of the first item already written.
+    offset: u32,
+    /// The writer is gone or reached a close: further items are dropped, nothing is written
+    /// through. Checked under the lock, so no write-through can slip in after a close.
+    rx_gone: bool,
+    /// A packet went straight out while the core was busy: until the writer finds the queue empty
+    /// again, busy-core packets queue ([`Outbox::send`]).
+    burst: bool,
 }
 
 impl OutboxShared {
@@ -66,10 +76,13 @@ impl OutboxShared {
         self.queue.lock().unwrap_or_else(|e| e.into_inner())
     }
     fn push(&self, item: Outbound) {
-        if self.rx_gone.load(Ordering::Acquire) {
+        let mut q = self.lock();
+        if q.rx_gone {
             return;
         }
-        let mut q = self.lock();
+        if matches!(item, Outbound::Bytes(_)) {
+            self.queued.fetch_add(1, Ordering::Relaxed);
+        }
         q.items.push_back(item);
         let waker = q.waker.take();
         drop(q);
@@ -98,7 +111,7 @@ impl Outbox {
     /// write to that socket itself.
     pub fn new(direct: Option<&Arc<tokio::net::TcpStream>>) -> (Outbox, OutboxReceiver) {
         let direct = direct.map(Arc::downgrade);
-        let shared = Arc::new(OutboxShared { senders: AtomicUsize::new(1), direct, ..Default::default() });
+        let shared = Arc::new(OutboxShared { senders: AtomicU32::new(1), direct, ..Default::default() });
         (Outbox { shared: shared.clone() }, OutboxReceiver { shared })
     }
     /// Encodes and queues `packet`.
@@ -108,22 +121,25 @@ impl Outbox {
     /// Queues encoded bytes.
     pub fn bytes(&self, bytes: Bytes) {
         let Some(bytes) = staging::hold(self, Outbound::Bytes(bytes)) else { return };
-        self.shared.queued.fetch_add(1, Ordering::Relaxed);
         self.shared.push(Outbound::Bytes(bytes));
     }
-    /// Sends encoded bytes: with `through` set, nothing queued and the writer idle, they go to the
-    /// socket at once (a non-blocking write; whatever the socket does not take is queued);
-    /// otherwise they are queued for the writer, which batches them.
+    /// Sends encoded bytes. When nothing is queued they go to the socket at once (a non-blocking
+    /// write; whatever the socket does not take is queued), provided `through` (the core has no
+    /// other event waiting) or this is the first packet of a burst: with the core busy, the first
+    /// packet since the writer last found the queue empty goes straight out and the rest queue for
+    /// the writer, which batches them. So in a will storm the first will does not wait for the
+    /// subscriber's task to be scheduled, and the others still go out 64 to a write.
     pub fn send(&self, bytes: Bytes, through: bool) {
         let Some(bytes) = staging::hold(self, Outbound::Bytes(bytes)) else { return };
-        let Some(sock) = self.shared.direct.as_ref().filter(|_| through).and_then(|w| w.upgrade()) else {
+        let Some(sock) = self.shared.direct.as_ref().and_then(|w| w.upgrade()) else {
             return self.bytes(bytes);
         };
-        if self.shared.rx_gone.load(Ordering::Acquire) {
+        let mut q = self.shared.lock();
+        if q.rx_gone {
             return;
         }
-        let mut q = self.shared.lock();
-        let rest = if q.items.is_empty() && !q.writer_busy {
+        let rest = if q.items.is_empty() && (through || !q.burst) {
+            q.burst |= !through;
             match sock.try_write(&bytes) {
                 Ok(n) if n == bytes.len() => return,
                 Ok(n) => bytes.slice(n..),
@@ -148,7 +164,7 @@ impl Outbox {
     }
     /// Items queued and not yet written.
     pub fn backlog(&self) -> usize {
-        self.shared.queued.load(Ordering::Relaxed)
+        self.shared.queued.load(Ordering::Relaxed) as usize
     }
 }
 
@@ -211,38 +227,101 @@ pub struct OutboxReceiver {
     shared: Arc<OutboxShared>,
 }
 
-impl OutboxReceiver {
-    /// Moves every queued item into `into` (which must be empty) at once: `Ready(true)` when
-    /// there were some, `Ready(false)` once every [`Outbox`] is dropped and the queue is drained.
-    /// Taking marks the writer busy until [`OutboxReceiver::written`]; when pending, the task is
-    /// woken by the next push.
-    pub fn poll_take_all(&mut self, cx: &mut Context<'_>, into: &mut VecDeque<Outbound>) -> Poll<bool> {
-        let mut q = self.shared.lock();
-        if !q.items.is_empty() {
-            std::mem::swap(&mut q.items, into);
-            q.writer_busy = true;
-            return Poll::Ready(true);
-        }
-        if self.shared.senders.load(Ordering::Acquire) == 0 {
-            return Poll::Ready(false);
-        }
-        if !q.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
-            q.waker = Some(cx.waker().clone());
-        }
-        Poll::Pending
+/// What the writer should do next ([`OutboxReceiver::poll_next`]).
+// `Write` is large (64 handles) on purpose: it lives on the stack for one write; a box would be
+// an allocation per write.
+#[allow(clippy::large_enum_variant)]
+pub(crate) enum Next {
+    /// Write these bytes (at least one).
+    Write(Slices),
+    /// The core asked to close: nothing more is written.
+    Close,
+    /// Every [`Outbox`] is dropped and the queue is drained.
+    Ended,
+}
+
+/// The unwritten bytes at the head of a queue: shared handles to up to [`MAX_SLICES`] packets, no
+/// copy. Built only when there is something to write, so an idle connection's poll costs nothing.
+pub(crate) struct Slices {
+    bufs: [Option<Bytes>; MAX_SLICES],
+    len: usize,
+}
+
+impl Slices {
+    /// The slices for one vectored write.
+    fn io_slices(&self) -> [IoSlice<'_>; MAX_SLICES] {
+        std::array::from_fn(|i| IoSlice::new(self.bufs[i].as_deref().unwrap_or_default()))
     }
-    /// Records that `n` queued items were written and the writer holds nothing more: the core
-    /// may write through again.
-    pub fn written(&self, n: usize) {
-        self.shared.lock().writer_busy = false;
-        self.shared.queued.fetch_sub(n, Ordering::Relaxed);
+}
+
+impl OutboxReceiver {
+    /// The unwritten bytes at the head of the queue, left queued until
+    /// [`OutboxReceiver::advance`] says they were written. Pending (and woken by the next push)
+    /// while the queue is empty.
+    pub(crate) fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Next> {
+        let mut q = self.shared.lock();
+        loop {
+            match q.items.front() {
+                Some(Outbound::Close) => {
+                    // Nothing after a close is written, nor written through.
+                    q.rx_gone = true;
+                    q.items.clear();
+                    self.shared.queued.store(0, Ordering::Relaxed);
+                    return Poll::Ready(Next::Close);
+                }
+                Some(Outbound::Bytes(b)) if b.len() == q.offset as usize => {
+                    q.items.pop_front();
+                    q.offset = 0;
+                    self.shared.queued.fetch_sub(1, Ordering::Relaxed);
+                }
+                Some(Outbound::Bytes(_)) => break,
+                None if self.shared.senders.load(Ordering::Acquire) == 0 => return Poll::Ready(Next::Ended),
+                None => {
+                    q.burst = false;
+                    if !q.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                        q.waker = Some(cx.waker().clone());
+                    }
+                    return Poll::Pending;
+                }
+            }
+        }
+        let mut slices = Slices { bufs: std::array::from_fn(|_| None), len: 0 };
+        for (slot, item) in slices.bufs.iter_mut().zip(q.items.iter()) {
+            let Outbound::Bytes(b) = item else { break };
+            *slot = Some(if slices.len == 0 { b.slice(q.offset as usize..) } else { b.clone() });
+            slices.len += 1;
+        }
+        Poll::Ready(Next::Write(slices))
+    }
+
+    /// Records that `n` bytes from the head of the queue were written: whole items leave it.
+    pub(crate) fn advance(&self, mut n: usize) {
+        let mut q = self.shared.lock();
+        while n > 0 {
+            let Some(Outbound::Bytes(b)) = q.items.front() else { break };
+            let left = b.len() - q.offset as usize;
+            if n < left {
+                // Less than the item's length, which fits the codec's 256 MiB packet limit.
+                q.offset += n as u32;
+                return;
+            }
+            n -= left;
+            q.items.pop_front();
+            q.offset = 0;
+            self.shared.queued.fetch_sub(1, Ordering::Relaxed);
+        }
+        if q.items.is_empty() && q.items.capacity() > 0 {
+            // An idle connection holds no queue storage.
+            q.items = VecDeque::new();
+        }
     }
 }
 
 impl Drop for OutboxReceiver {
     fn drop(&mut self) {
-        self.shared.rx_gone.store(true, Ordering::Release);
-        self.shared.lock().items.clear();
+        let mut q = self.shared.lock();
+        q.rx_gone = true;
+        q.items.clear();
     }
 }
 
@@ -261,22 +340,19 @@ pub(crate) enum Drive {
     Failed(std::io::Error),
 }
 
-/// The writing side of a connection: the outbox, the batch taken from it, and the socket's
-/// write half. A batch is written with vectored writes straight from the encoded packets: no copy
-/// into a large buffer, so nothing big is allocated and freed per batch (glibc coalesces its heap
-/// on every free of 64 KiB or more, which cost a fifth of the broker's CPU in will storms).
+/// The writing side of a connection: the outbox's receiving end and the socket's write half.
+/// Packets are written with vectored writes straight from the queue ([`OutboxReceiver::poll_next`]):
+/// no copy into a large buffer, so nothing big is allocated and freed per batch (glibc coalesces its
+/// heap on every free of 64 KiB or more, which cost a fifth of the broker's CPU in will storms), and
+/// no batch storage of its own: this struct lives in every connection's task, so it is kept to the
+/// socket, the receiver, and the stall clock.
 pub struct Out<W> {
     w: W,
     rx: OutboxReceiver,
-    /// The batch being written (released when written, so an idle connection holds no storage).
-    batch: VecDeque<Outbound>,
-    /// Bytes of the batch's first item already written.
-    offset: usize,
-    /// Packets in the batch, counted as written once the whole batch is.
-    items: usize,
+    /// Since when bytes have been waiting without any of them being written, for the stall limit
+    /// (see [`crate::timers::Stamp`]).
+    stalled_since: Option<Stamp>,
     closing: bool,
-    /// Since when bytes have been waiting without any of them being written, for the stall limit.
-    stalled_since: Option<Instant>,
 }
 
 /// At most this many packets go into one vectored write.
@@ -285,80 +361,41 @@ const MAX_SLICES: usize = 64;
 impl<W: AsyncWrite + Unpin> Out<W> {
     /// The writer of one connection: `w` is the socket's write half.
     pub(crate) fn new(w: W, rx: OutboxReceiver) -> Self {
-        Out { w, rx, batch: VecDeque::new(), offset: 0, items: 0, closing: false, stalled_since: None }
+        Out { w, rx, stalled_since: None, closing: false }
     }
 
     /// When unwritten bytes will have waited [`WRITE_TIMEOUT`] without progress.
     pub(crate) fn stall_deadline(&self) -> Option<Instant> {
-        self.stalled_since.map(|t| t + WRITE_TIMEOUT)
+        self.stalled_since.map(|t| t.instant() + WRITE_TIMEOUT)
     }
 
-    /// Drops what leads the batch without bytes to write: empty packets, and a close request (after
-    /// which nothing is written).
-    fn skip_empty(&mut self) {
-        loop {
-            match self.batch.front() {
-                Some(Outbound::Close) => {
-                    self.closing = true;
-                    self.batch.clear();
-                }
-                Some(Outbound::Bytes(b)) if b.len() == self.offset => {
-                    self.batch.pop_front();
-                    self.offset = 0;
-                }
-                _ => return,
-            }
-        }
-    }
-
-    /// One step: take the next batch from the outbox, or write some of it. Polled next to
-    /// reading, whose timer enforces [`Out::stall_deadline`].
+    /// One step: write some of what is queued, or wait for more. Polled next to reading, whose
+    /// timer enforces [`Out::stall_deadline`].
     pub(crate) fn poll_drive(&mut self, cx: &mut Context<'_>) -> Poll<Drive> {
-        self.skip_empty();
-        if self.batch.is_empty() {
-            if self.items > 0 || self.batch.capacity() > 0 {
-                self.batch = VecDeque::new();
-                self.stalled_since = None;
-                self.rx.written(std::mem::take(&mut self.items));
-            }
-            if !self.closing {
-                if !ready!(self.rx.poll_take_all(cx, &mut self.batch)) {
-                    // Every outbox is gone: nothing more can come.
-                    self.closing = true;
+        if !self.closing {
+            match self.rx.poll_next(cx) {
+                Poll::Pending => {
+                    self.stalled_since = None;
+                    return Poll::Pending;
                 }
-                self.items = self.batch.iter().filter(|i| matches!(i, Outbound::Bytes(_))).count();
-                self.stalled_since = Some(Instant::now());
-                return Poll::Ready(Drive::Progress);
-            }
-            let _ = ready!(Pin::new(&mut self.w).poll_shutdown(cx));
-            return Poll::Ready(Drive::Closed);
-        }
-        let mut slices = [std::io::IoSlice::new(&[]); MAX_SLICES];
-        let mut k = 0;
-        for item in self.batch.iter().take(MAX_SLICES) {
-            let Outbound::Bytes(b) = item else { break };
-            slices[k] = std::io::IoSlice::new(if k == 0 { &b[self.offset..] } else { &b[..] });
-            k += 1;
-        }
-        match ready!(Pin::new(&mut self.w).poll_write_vectored(cx, &slices[..k])) {
-            Ok(0) => Poll::Ready(Drive::Failed(std::io::ErrorKind::WriteZero.into())),
-            Ok(mut n) => {
-                self.stalled_since = Some(Instant::now());
-                while n > 0 {
-                    let Some(Outbound::Bytes(b)) = self.batch.front() else { break };
-                    let left = b.len() - self.offset;
-                    if n < left {
-                        self.offset += n;
-                        break;
-                    }
-                    n -= left;
-                    self.batch.pop_front();
-                    self.offset = 0;
+                Poll::Ready(Next::Close | Next::Ended) => self.closing = true,
+                Poll::Ready(Next::Write(batch)) => {
+                    self.stalled_since.get_or_insert_with(Stamp::now);
+                    let slices = batch.io_slices();
+                    return match ready!(Pin::new(&mut self.w).poll_write_vectored(cx, &slices[..batch.len])) {
+                        Ok(0) => Poll::Ready(Drive::Failed(std::io::ErrorKind::WriteZero.into())),
+                        Ok(n) => {
+                            self.rx.advance(n);
+                            self.stalled_since = Some(Stamp::now());
+                            Poll::Ready(Drive::Progress)
+                        }
+                        Err(e) => Poll::Ready(Drive::Failed(e)),
+                    };
                 }
-                Poll::Ready(Drive::Progress)
             }
-            Err(e) => Poll::Ready(Drive::Failed(e)),
         }
+        let _ = ready!(Pin::new(&mut self.w).poll_shutdown(cx));
+        Poll::Ready(Drive::Closed)
     }
 
     /// Writes everything still queued until the core closes the connection or drops its outbox.
@@ -384,15 +421,13 @@ mod tests {
         (Arc::new(server), client)
     }
 
-    /// What the writer would take now (the bytes of every queued item, in order).
-    fn take_all(rx: &mut OutboxReceiver) -> Vec<u8> {
-        let mut batch = VecDeque::new();
+    /// What the writer would write now: the unwritten bytes at the head of the queue, in order.
+    fn pending(rx: &mut OutboxReceiver) -> Vec<u8> {
         let mut cx = Context::from_waker(std::task::Waker::noop());
-        let _ = rx.poll_take_all(&mut cx, &mut batch);
-        batch.iter().flat_map(|i| match i {
-            Outbound::Bytes(b) => b.to_vec(),
-            Outbound::Close => Vec::new(),
-        }).collect()
+        match rx.poll_next(&mut cx) {
+            Poll::Ready(Next::Write(s)) => s.bufs[..s.len].iter().flatten().flat_map(|b| b.to_vec()).collect(),
+            _ => Vec::new(),
+        }
     }
 
     async fn read_exactly(s: &mut tokio::net::TcpStream, n: usize) -> Vec<u8> {
@@ -412,19 +447,20 @@ mod tests {
         assert_eq!(outbox.backlog(), 0, "idle writer: written through");
         assert_eq!(read_exactly(&mut peer, 1).await, b"a");
 
-        outbox.send(Bytes::from_static(b"b"), false);
+        outbox.bytes(Bytes::from_static(b"b"));
         outbox.send(Bytes::from_static(b"c"), true);
         assert_eq!(outbox.backlog(), 2, "something queued: write-through queues behind it");
 
-        // The writer takes "b" and "c": while it holds them, write-through still queues.
-        let mut rest = take_all(&mut rx);
-        assert_eq!(rest, b"bc");
+        // The writer is about to write "b" and "c": until they are written, write-through queues.
+        assert_eq!(pending(&mut rx), b"bc");
         outbox.send(Bytes::from_static(b"d"), true);
         assert_eq!(outbox.backlog(), 3);
-        rest.extend(take_all(&mut rx));
-        assert_eq!(rest, b"bcd");
-        rx.written(3);
+        assert_eq!(pending(&mut rx), b"bcd");
+        rx.advance(1);
+        assert_eq!((outbox.backlog(), pending(&mut rx)), (2, b"cd".to_vec()), "only whole items leave");
+        rx.advance(2);
         assert_eq!(outbox.backlog(), 0);
+        assert_eq!(pending(&mut rx), b"");
 
         // Writer idle again: write-through resumes.
         outbox.send(Bytes::from_static(b"e"), true);
@@ -432,12 +468,82 @@ mod tests {
         assert_eq!(read_exactly(&mut peer, 1).await, b"e");
     }
 
-    /// Without a socket (TLS) or without `through`, `send` always queues for the writer.
+    /// The writer sends what was queued, in order, then closes at the close request; what came
+    /// after the close never reaches the peer.
+    #[tokio::test]
+    async fn the_writer_drains_in_order_and_stops_at_the_close() {
+        let (server, mut peer) = pair().await;
+        let server = Arc::into_inner(server).expect("only handle");
+        let (outbox, rx) = Outbox::new(None);
+        for b in [&b"one"[..], b"two", b"three"] {
+            outbox.bytes(Bytes::copy_from_slice(b));
+        }
+        outbox.close();
+        outbox.bytes(Bytes::from_static(b"late"));
+        let mut out = Out::new(server, rx);
+        tokio::time::timeout(Duration::from_secs(5), out.finish()).await.expect("writer finished");
+        assert_eq!(outbox.backlog(), 0);
+        let mut got = Vec::new();
+        tokio::time::timeout(Duration::from_secs(5), peer.read_to_end(&mut got)).await.unwrap().unwrap();
+        assert_eq!(got, b"onetwothree", "in order, then FIN; nothing after the close");
+    }
+
+    /// Every connection has one: it stays within a 96-byte allocation with its reference counts.
+    #[test]
+    fn the_shared_outbox_state_stays_small() {
+        let size = std::mem::size_of::<OutboxShared>();
+        assert!(size + 16 <= 96, "OutboxShared is {size} bytes (limit 80)");
+    }
+
+    /// With the core busy (`through` false), the first packet of a burst goes straight out and the
+    /// next ones queue, until the writer has found the queue empty again.
+    #[tokio::test]
+    async fn a_busy_core_writes_through_only_the_first_packet_of_a_burst() {
+        let (server, mut peer) = pair().await;
+        let (outbox, mut rx) = Outbox::new(Some(&server));
+        outbox.send(Bytes::from_static(b"1"), false);
+        assert_eq!(outbox.backlog(), 0, "first of the burst: written through");
+        assert_eq!(read_exactly(&mut peer, 1).await, b"1");
+        outbox.send(Bytes::from_static(b"2"), false);
+        outbox.send(Bytes::from_static(b"3"), false);
+        assert_eq!(outbox.backlog(), 2, "the rest of the burst queues for the writer");
+        assert_eq!(pending(&mut rx), b"23");
+        rx.advance(2);
+        assert_eq!(pending(&mut rx), b"", "the writer finds the queue empty: the burst is over");
+        outbox.send(Bytes::from_static(b"4"), false);
+        assert_eq!(outbox.backlog(), 0, "a new burst's first packet is written through");
+        assert_eq!(read_exactly(&mut peer, 1).await, b"4");
+    }
+
+    /// Without a socket (TLS), `send` always queues for the writer.
     #[tokio::test]
     async fn send_queues_without_a_direct_socket() {
         let (outbox, mut rx) = Outbox::new(None);
         outbox.send(Bytes::from_static(b"x"), true);
         assert_eq!(outbox.backlog(), 1);
-        assert_eq!(take_all(&mut rx), b"x");
+        assert_eq!(pending(&mut rx), b"x");
+    }
+
+    /// A close request is reached after what was queued before it; nothing queued or written
+    /// through after it reaches the socket.
+    #[tokio::test]
+    async fn nothing_is_written_after_a_close() {
+        let (server, mut peer) = pair().await;
+        let (outbox, mut rx) = Outbox::new(Some(&server));
+        outbox.bytes(Bytes::from_static(b"x"));
+        outbox.close();
+        outbox.bytes(Bytes::from_static(b"y"));
+        assert_eq!(pending(&mut rx), b"x");
+        rx.advance(1);
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        assert!(matches!(rx.poll_next(&mut cx), Poll::Ready(Next::Close)));
+        outbox.send(Bytes::from_static(b"z"), true);
+        assert_eq!(outbox.backlog(), 0);
+        drop(server);
+        drop(rx);
+        drop(outbox);
+        let mut rest = Vec::new();
+        let _ = tokio::time::timeout(Duration::from_millis(200), peer.read_to_end(&mut rest)).await;
+        assert_eq!(rest, b"", "nothing after the close");
     }
 }

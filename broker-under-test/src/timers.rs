@@ -5,7 +5,37 @@
 //! every reconnect).
 
 use std::collections::BTreeSet;
+use std::num::NonZeroU64;
+use std::sync::OnceLock;
+use std::time::Duration;
 use tokio::time::Instant;
+
+/// An instant in 8 bytes instead of 16: whole milliseconds since the first stamp the process took,
+/// rounded *up*, so a deadline computed from a stamp is at most 1 ms late and never early (a
+/// keep-alive will must not fire before 1.5 × Keep Alive). Used for the per-connection clocks
+/// ([`crate::client`]'s last receipt, [`crate::outbox::Out`]'s stall clock): every idle
+/// connection carries them, and with them its task's state stays within tokio's 256-byte task
+/// size class. Under a paused tokio clock (tests) an instant before the epoch maps to the epoch,
+/// i.e. later, never earlier.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Stamp(NonZeroU64);
+
+fn epoch() -> Instant {
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+    *EPOCH.get_or_init(Instant::now)
+}
+
+impl Stamp {
+    /// Now, rounded up to the next millisecond.
+    pub fn now() -> Stamp {
+        let since = Instant::now().saturating_duration_since(epoch());
+        Stamp(NonZeroU64::MIN.saturating_add(since.as_nanos().div_ceil(1_000_000) as u64))
+    }
+    /// The instant this stamp stands for.
+    pub fn instant(self) -> Instant {
+        epoch() + Duration::from_millis(self.0.get() - 1)
+    }
+}
 
 /// What a timer is for. At the same instant a will fires before its session expires.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]

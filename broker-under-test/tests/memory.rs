@@ -13,6 +13,9 @@ async fn connection_task_state_stays_small() {
     let s = tokio::net::TcpStream::connect(addr).await.unwrap();
     let task = lwt_broker::client::serve_tcp(s, addr, 1, cfg, tx);
     let size = std::mem::size_of_val(&task);
-    // 280 bytes when written; an `async fn` version of the same loop was 1,120.
-    assert!(size <= 384, "connection task state is {size} bytes (limit 384)");
+    eprintln!("connection task state: {size} bytes");
+    // tokio puts a task's state in one 128-byte-aligned block with ~104 bytes of its own (tokio
+    // 1.54, x86_64): up to 152 bytes of state make a 256-byte task, more a 384-byte one. 280 bytes before issue 13; an
+    // `async fn` version of the same loop was 1,120.
+    assert!(size <= 152, "connection task state is {size} bytes (limit 152: a 256-byte tokio task)");
 }

@@ -53,11 +53,16 @@ pub(crate) fn expect_connack(s: &mut TcpStream, id: &str) -> Res<()> {
     }
 }
 
-/// Connects `ids` with a will each, pipelined in batches: open + CONNECT a batch, then read the
-/// batch's CONNACKs. Returns the sockets in order.
+/// Connects `ids` with a will each, pipelined in batches of 200: open + CONNECT a batch, then read
+/// the batch's CONNACKs. Returns the sockets in order.
 pub(crate) fn connect_many(addr: SocketAddr, ids: &[String], keep_alive: u16, qos: QoS) -> Res<Vec<TcpStream>> {
+    connect_batched(addr, ids, keep_alive, qos, 200)
+}
+
+/// [`connect_many`] with batches of `batch` connections in flight.
+pub(crate) fn connect_batched(addr: SocketAddr, ids: &[String], keep_alive: u16, qos: QoS, batch: usize) -> Res<Vec<TcpStream>> {
     let mut out = Vec::with_capacity(ids.len());
-    for chunk in ids.chunks(200) {
+    for chunk in ids.chunks(batch.max(1)) {
         let mut batch = Vec::with_capacity(chunk.len());
         for id in chunk {
             let mut s = TcpStream::connect(addr).map_err(|e| format!("connect #{} ({id}): {e}", out.len() + batch.len()))?;

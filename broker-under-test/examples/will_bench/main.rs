@@ -2,7 +2,8 @@
 //!
 //! ```text
 //! cargo run --release -p lwt-broker --example will_bench -- \
-//!     [--wills N] [--ka-clients N] [--idle N] [--mosquitto PATH|auto|off]
+//!     [--wills N] [--ka-clients N] [--idle N] [--connects N] [--storm N] [--repeat N] \
+//!     [--phases will,ka,rss,connect,storm] [--mosquitto PATH|auto|off]
 //! ```
 //!
 //! Both brokers run as separate processes on loopback so their RSS can be read from
@@ -27,9 +28,15 @@
 //!    write returned + 1.5 × keep-alive). Negative = the will came before the deadline: a violation.
 //! 3. **RSS per idle connection with a will.** N clients CONNECT with a will (keep-alive 600 s) and
 //!    stay idle; broker VmRSS before and after (once it has settled) gives KB per connection.
+//! 4. **Connect rate.** `--connects` clients CONNECT with a will from 4 threads, at most
+//!    `--connect-inflight` handshakes under way; rate = CONNACKs / wall time.
+//! 5. **Will storm.** `--storm` clients with QoS 1 wills and one QoS 1 observer; every client is
+//!    closed with FIN at one planned instant (as `scenarios/will-storm.yaml`); the first, median
+//!    and last will's arrival after that instant.
 //!
-//! Phases alternate between the brokers, and the latency phase runs in `--rounds` parts in ABBA
-//! order, so background-load drift hits both alike. Prints one side-by-side table and PASS/FAIL per
+//! Phases alternate between the brokers, the latency phase runs in `--rounds` parts in ABBA
+//! order and the connect and storm phases `--repeat` times each in ABBA order (the table shows
+//! the median round), so background-load drift hits both alike. Prints one side-by-side table and PASS/FAIL per
 //! target (computed from the measured values); exits 1 if lwt-broker misses a target.
 
 mod brokers;
@@ -37,6 +44,7 @@ mod client;
 mod os;
 mod phases;
 mod report;
+mod storm;
 
 use bytes::{Bytes, BytesMut};
 use clap::{Parser, ValueEnum};
@@ -60,6 +68,7 @@ use client::*;
 use os::*;
 use phases::*;
 use report::*;
+use storm::*;
 
 const V: ProtocolVersion = ProtocolVersion::V311;
 /// Keep-alive of the observer, the will victims and the idle clients: long enough never to fire.
@@ -103,8 +112,20 @@ struct Args {
     /// which broker goes first (ABBA...), so background load drifts affect both alike.
     #[arg(long, default_value_t = 2)]
     rounds: usize,
-    /// Phases to run (comma-separated): will, ka, rss.
-    #[arg(long, default_value = "will,ka,rss", value_delimiter = ',')]
+    /// Clients in each connect-rate round.
+    #[arg(long, default_value_t = 10_000)]
+    connects: usize,
+    /// Most CONNECT handshakes under way at once in the connect phase.
+    #[arg(long = "connect-inflight", default_value_t = 64)]
+    connect_inflight: usize,
+    /// Clients with a will killed at once in each storm round.
+    #[arg(long, default_value_t = 10_000)]
+    storm: usize,
+    /// Rounds of the connect and storm phases per broker (ABBA order); the table shows medians.
+    #[arg(long, default_value_t = 3)]
+    repeat: usize,
+    /// Phases to run (comma-separated): will, ka, rss, connect, storm.
+    #[arg(long, default_value = "will,ka,rss,connect,storm", value_delimiter = ',')]
     phases: Vec<String>,
 }
 
@@ -173,7 +194,7 @@ fn main() -> std::process::ExitCode {
     let a = Args::parse();
     tight_timer_slack();
     let (soft, hard) = raise_nofile();
-    let need = a.idle.max(a.wills + a.warmup) + a.ka_clients + 64;
+    let need = a.idle.max(a.wills + a.warmup).max(a.connects).max(a.storm) + a.ka_clients + 64;
     if (soft as usize) < need {
         eprintln!("warning: open-files limit {soft} (hard {hard}) is below the ~{need} sockets this run holds");
     }
@@ -230,6 +251,10 @@ fn main() -> std::process::ExitCode {
         _ => "mosquitto".into(),
     };
     print_table(&rows(&lwt, mosq.as_ref().unwrap_or(&empty)), &label);
+    print_rounds("lwt-broker", &lwt);
+    if let Some(m) = &mosq {
+        print_rounds("mosquitto", m);
+    }
     println!();
     println!("Targets (lwt-broker):");
     let ran = |phase: &str| a.phases.iter().any(|x| x.trim() == phase);
