@@ -36,6 +36,11 @@ impl Client {
         self.conn.write_packet(p).await
     }
 
+    /// [`Client::send`] under the codec connection's name, for code written against a `Connection`.
+    pub async fn write_packet(&mut self, p: &Packet) -> std::io::Result<()> {
+        self.send(p).await
+    }
+
     /// Sends bytes as they are (malformed packets, fault injection).
     pub async fn send_raw(&mut self, bytes: &[u8]) -> std::io::Result<()> {
         self.last_sent = Instant::now();
