@@ -3,6 +3,7 @@
 //! invent or lose an observation, and a broken observer is reported as such, never as a verdict.
 
 use crate::client::handshake::{await_connack, Hello, Reply};
+use crate::client::reader::Watching;
 use crate::client::{Reader, Session};
 use crate::client_settings::OBSERVER_CONNECT_TIMEOUT;
 use crate::rumqttc_observer::{RumqttcObserver, RumqttcSpec};
@@ -182,22 +183,6 @@ impl Actuator {
         l.ping().await
     }
 
-    /// Publishes a unique probe on `topic` (which the observer must be subscribed to) and returns
-    /// when it came back through the broker, or why not: how absence and "only once" are proven.
-    pub async fn probe(&self, topic: &str, within: std::time::Duration) -> Result<Instant, String> {
-        match &self.link {
-            Link::Codec(l) => l.probe(topic, within).await,
-            Link::Rumqttc(r) => {
-                let nonce = crate::verdict::probe_nonce();
-                if let Err(e) = r.publish_packet(&Publish::new(topic.to_owned(), nonce.clone())).await {
-                    return Err(r.broken().unwrap_or_else(|| format!("probe not sent: {e}")));
-                }
-                let back = r.wait_for(|o| o.topic == topic && o.payload == nonce.as_bytes(), Instant::now() + within).await;
-                back.map(|o| o.at).ok_or_else(|| r.broken().unwrap_or_else(|| "liveness probe not received".into()))
-            }
-        }
-    }
-
     /// Every observation so far.
     pub fn observations(&self) -> Vec<Observation> {
         match &self.link {
@@ -220,7 +205,7 @@ impl Actuator {
     }
 
     /// Waits until an observation satisfies `pred` or `deadline` passes.
-    pub async fn wait_for(&self, pred: impl Fn(&Observation) -> bool, deadline: Instant) -> Option<Observation> {
+    pub async fn wait_for(&self, pred: impl Fn(&Observation) -> bool + Send, deadline: Instant) -> Option<Observation> {
         let l = match &self.link {
             Link::Codec(l) => l,
             Link::Rumqttc(r) => return r.wait_for(pred, deadline).await,
@@ -234,6 +219,19 @@ impl Actuator {
             Link::Codec(l) => l.disconnect(None).await,
             Link::Rumqttc(r) => r.disconnect().await,
         }
+    }
+}
+
+/// Probes (absence and "only once" end with one) work alike on both stacks.
+impl Watching for Actuator {
+    fn send_probe(&self, p: Publish) -> impl std::future::Future<Output = anyhow::Result<()>> + Send {
+        self.publish(p)
+    }
+    fn await_observation(&self, pred: impl Fn(&Observation) -> bool + Send, deadline: Instant) -> impl std::future::Future<Output = Option<Observation>> + Send {
+        self.wait_for(pred, deadline)
+    }
+    fn broken_why(&self) -> Option<String> {
+        self.broken()
     }
 }
 

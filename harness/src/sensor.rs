@@ -167,6 +167,11 @@ impl Sensor {
         })
     }
 
+    /// What its CONNACK settled (the keep-alive in force, an assigned client id, the broker's limits).
+    pub fn session(&self) -> &crate::client::Session {
+        &self.client.session
+    }
+
     /// When the sensor last sent a packet (the base of the keep-alive deadline).
     pub fn last_sent(&self) -> Instant {
         self.client.last_sent()

@@ -159,3 +159,6 @@ impl Client {
         self.closed.as_deref()
     }
 }
+
+#[cfg(test)]
+mod tests;

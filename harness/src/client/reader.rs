@@ -181,21 +181,6 @@ impl Reader {
         }
     }
 
-    /// Publishes a nonce no other probe shares on `topic` (which this client must be subscribed
-    /// to) and returns when it came back through the broker: proof the client was connected and
-    /// subscribed up to now. Otherwise why not.
-    pub async fn probe(&self, topic: &str, within: Duration) -> Result<Instant, String> {
-        let nonce = crate::verdict::probe_nonce();
-        if let Err(e) = self.publish(Publish::new(topic.to_owned(), nonce.clone())).await {
-            return Err(self.broken().unwrap_or_else(|| format!("probe not sent: {e}")));
-        }
-        let back = self.wait_for(|o| o.topic == topic && o.payload == nonce.as_bytes(), Instant::now() + within).await;
-        match back {
-            Some(o) => Ok(o.at),
-            None => Err(self.broken().unwrap_or_else(|| format!("the probe did not come back within {within:?}"))),
-        }
-    }
-
     /// Every observation so far.
     pub fn observations(&self) -> Vec<Observation> {
         self.shared.lock().unwrap().log.clone()
@@ -219,7 +204,7 @@ impl Reader {
     }
 
     /// Waits until an observation satisfies `pred` or `deadline` passes (or the reader breaks).
-    pub async fn wait_for(&self, pred: impl Fn(&Observation) -> bool, deadline: Instant) -> Option<Observation> {
+    pub async fn wait_for(&self, pred: impl Fn(&Observation) -> bool + Send, deadline: Instant) -> Option<Observation> {
         let mut changed = self.changed.clone();
         let mut seen = 0;
         loop {
@@ -250,6 +235,49 @@ impl Reader {
         if let Some(t) = self.task.take() {
             let _ = tokio::time::timeout(Duration::from_secs(1), t).await;
         }
+    }
+}
+
+/// A client that watches deliveries (our reader, or an observer on another stack): what a probe
+/// needs, and the probe itself, written once.
+pub trait Watching {
+    /// Publishes on the watching client's own connection.
+    fn send_probe(&self, p: Publish) -> impl std::future::Future<Output = anyhow::Result<()>> + Send;
+    /// The first observation satisfying `pred` before `deadline` (`None`: not seen, or broken).
+    fn await_observation(&self, pred: impl Fn(&Observation) -> bool + Send, deadline: Instant) -> impl std::future::Future<Output = Option<Observation>> + Send;
+    /// Why the client stopped working, if it did.
+    fn broken_why(&self) -> Option<String>;
+
+    /// Publishes a nonce no other probe shares on `topic` (which this client must be subscribed
+    /// to) and returns when it came back through the broker: proof the client was connected and
+    /// subscribed up to now, and that what the broker sent before has arrived. Otherwise why not.
+    fn probe(&self, topic: &str, within: Duration) -> impl std::future::Future<Output = Result<Instant, String>> + Send
+    where
+        Self: Sync,
+    {
+        async move {
+            let nonce = crate::verdict::probe_nonce();
+            if let Err(e) = self.send_probe(Publish::new(topic.to_owned(), nonce.clone())).await {
+                return Err(self.broken_why().unwrap_or_else(|| format!("probe not sent: {e}")));
+            }
+            let back = self.await_observation(|o| o.topic == topic && o.payload == nonce.as_bytes(), Instant::now() + within).await;
+            match back {
+                Some(o) => Ok(o.at),
+                None => Err(self.broken_why().unwrap_or_else(|| format!("liveness probe not received within {within:?}"))),
+            }
+        }
+    }
+}
+
+impl Watching for Reader {
+    fn send_probe(&self, p: Publish) -> impl std::future::Future<Output = anyhow::Result<()>> + Send {
+        self.publish(p)
+    }
+    fn await_observation(&self, pred: impl Fn(&Observation) -> bool + Send, deadline: Instant) -> impl std::future::Future<Output = Option<Observation>> + Send {
+        self.wait_for(pred, deadline)
+    }
+    fn broken_why(&self) -> Option<String> {
+        self.broken()
     }
 }
 

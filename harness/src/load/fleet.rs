@@ -6,6 +6,7 @@
 //! the observers' keep-alive and pings, and ends every count with an awaitable probe.
 
 use crate::client::handshake::{connect_lean, Hello};
+use crate::client::reader::Watching;
 use crate::client::{Client, Observation, Reader};
 use crate::transport::{ClientStream, Endpoint, TlsClient};
 use anyhow::{bail, Context};
