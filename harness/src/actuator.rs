@@ -3,7 +3,6 @@
 //! invent or lose an observation, and a broken observer is reported as such, never as a verdict.
 
 use crate::client::handshake::{await_connack, Hello, Reply};
-use crate::client::reader::Watching;
 use crate::client::{Reader, Session};
 use crate::client_settings::OBSERVER_CONNECT_TIMEOUT;
 use crate::rumqttc_observer::{RumqttcObserver, RumqttcSpec};
@@ -222,18 +221,8 @@ impl Actuator {
     }
 }
 
-/// Probes (absence and "only once" end with one) work alike on both stacks.
-impl Watching for Actuator {
-    fn send_probe(&self, p: Publish) -> impl std::future::Future<Output = anyhow::Result<()>> + Send {
-        self.publish(p)
-    }
-    fn await_observation(&self, pred: impl Fn(&Observation) -> bool + Send, deadline: Instant) -> impl std::future::Future<Output = Option<Observation>> + Send {
-        self.wait_for(pred, deadline)
-    }
-    fn broken_why(&self) -> Option<String> {
-        self.broken()
-    }
-}
+// Probes (absence and "only once" end with one) work alike on both stacks.
+crate::client::reader::watching_by_inherent!(Actuator);
 
 #[cfg(test)]
 mod tests {

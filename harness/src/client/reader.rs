@@ -269,17 +269,29 @@ pub trait Watching {
     }
 }
 
-impl Watching for Reader {
-    fn send_probe(&self, p: Publish) -> impl std::future::Future<Output = anyhow::Result<()>> + Send {
-        self.publish(p)
-    }
-    fn await_observation(&self, pred: impl Fn(&Observation) -> bool + Send, deadline: Instant) -> impl std::future::Future<Output = Option<Observation>> + Send {
-        self.wait_for(pred, deadline)
-    }
-    fn broken_why(&self) -> Option<String> {
-        self.broken()
-    }
+/// Implements [`Watching`] for a type with inherent `publish`, `wait_for` and `broken` methods.
+macro_rules! watching_by_inherent {
+    ($t:ty) => {
+        impl $crate::client::reader::Watching for $t {
+            fn send_probe(&self, p: lwt_codec::Publish) -> impl std::future::Future<Output = anyhow::Result<()>> + Send {
+                self.publish(p)
+            }
+            fn await_observation(
+                &self,
+                pred: impl Fn(&$crate::client::Observation) -> bool + Send,
+                deadline: tokio::time::Instant,
+            ) -> impl std::future::Future<Output = Option<$crate::client::Observation>> + Send {
+                self.wait_for(pred, deadline)
+            }
+            fn broken_why(&self) -> Option<String> {
+                self.broken()
+            }
+        }
+    };
 }
+pub(crate) use watching_by_inherent;
+
+watching_by_inherent!(Reader);
 
 impl Drop for Reader {
     fn drop(&mut self) {
