@@ -3,7 +3,8 @@
 //! keep-alive and when it last sent are kept (a load run holds 15,000 victims in one process: no
 //! task, no buffer per member). An observer is the shared client with its background reader, on a
 //! thread of its own for plain TCP so its timestamps are not held up by the fleet's tasks; it keeps
-//! the observers' keep-alive and pings, and ends every count with an awaitable probe.
+//! the observers' keep-alive (load runs have no profile: 60 s, or the broker's Server Keep Alive) and
+//! pings at half of it, and ends every count with an awaitable probe.
 
 use crate::client::handshake::{connect_lean, Hello};
 use crate::client::reader::Watching;
