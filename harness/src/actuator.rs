@@ -1,6 +1,8 @@
 //! Actuators (observers): clients that subscribe and record every delivery with a monotonic
-//! timestamp. A background task reads, acknowledges and records; nothing a broker sends can make it
-//! invent or lose an observation, and a broken observer is reported as such, never as a verdict.
+//! timestamp. An actuator is the shared client's handshake plus its background reader
+//! ([`crate::client::Reader`]: records, acknowledges, pings inside the keep-alive, awaitable
+//! probes), or the same observer on rumqttc's stack; nothing a broker sends can make it invent or
+//! lose an observation, and a broken observer is reported as such, never as a verdict.
 
 use crate::client::handshake::{await_connack, Hello, Reply};
 use crate::client::{Reader, Session};

@@ -1,5 +1,8 @@
-//! Sensors (victims): clients that carry a will and suffer faults. Driven through the shared codec on
-//! a raw socket, so every fault is exact: no client library decides what goes on the wire.
+//! Sensors (victims): clients that carry a will and suffer faults. A sensor is the shared client
+//! ([`crate::client::Client`]: handshake, requests, packet ids, timeouts) plus its will and the
+//! fault injection that is specific to it, on the shared codec over a raw socket, so every fault is
+//! exact: no client library decides what goes on the wire, and raw bytes (a broken CONNECT, a
+//! malformed PUBLISH) stay possible.
 
 use crate::client::handshake::{Attempt, Hello};
 use crate::client::{Client, Ended};
