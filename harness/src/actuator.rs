@@ -1,42 +1,23 @@
 //! Actuators (observers): clients that subscribe and record every delivery with a monotonic
-//! timestamp. A background task reads, acknowledges and records; nothing a broker sends can make it
-//! invent or lose an observation, and a broken observer is reported as such, never as a verdict.
+//! timestamp. An actuator is the shared client's handshake plus its background reader
+//! ([`crate::client::Reader`]: records, acknowledges, pings inside the keep-alive, awaitable
+//! probes), or the same observer on rumqttc's stack; nothing a broker sends can make it invent or
+//! lose an observation, and a broken observer is reported as such, never as a verdict.
 
-use crate::client_settings::{ping_interval, OBSERVER_CONNECT_TIMEOUT, REPLY_TIMEOUT};
+use crate::client::handshake::{await_connack, Hello, Reply};
+use crate::client::{Reader, Session};
+use crate::client_settings::OBSERVER_CONNECT_TIMEOUT;
 use crate::rumqttc_observer::{RumqttcObserver, RumqttcSpec};
 use crate::transport::ClientStream;
 use anyhow::{bail, Context};
 use bytes::Bytes;
-use lwt_codec::{
-    Connect, Disconnect, Packet, Properties, Property, ProtocolVersion, PubResp, Publish, QoS, SubOptions, Subscribe,
-};
 use lwt_codec::connection::Connection;
-use std::collections::HashMap;
+use lwt_codec::{Properties, ProtocolVersion, Publish, QoS, SubOptions};
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
-use tokio::io::{ReadHalf, WriteHalf};
-use tokio::sync::{oneshot, watch};
 use tokio::time::Instant;
 
-/// One PUBLISH an observer received.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Observation {
-    /// When it was decoded (monotonic).
-    pub at: Instant,
-    /// Topic name.
-    pub topic: String,
-    /// Payload.
-    pub payload: Bytes,
-    /// QoS it arrived with.
-    pub qos: QoS,
-    /// RETAIN flag.
-    pub retain: bool,
-    /// DUP flag.
-    pub dup: bool,
-    /// Properties (5.0), in order.
-    pub properties: Properties,
-}
+/// One PUBLISH an observer received (recorded by the client's reader).
+pub use crate::client::Observation;
 
 /// How an observer connects.
 #[derive(Clone, Debug)]
@@ -77,15 +58,20 @@ impl ActuatorSpec {
             max_packet_size: None,
         }
     }
-}
 
-#[derive(Default)]
-struct Shared {
-    log: Vec<Observation>,
-    waiting: HashMap<u16, oneshot::Sender<Packet>>,
-    pings: Vec<oneshot::Sender<Instant>>,
-    /// Set when the connection ended or the broker sent something undecodable.
-    broken: Option<String>,
+    /// Its CONNECT, built the one way every client's is.
+    pub fn hello(&self) -> Hello<'_> {
+        Hello {
+            clean_start: self.clean_start,
+            keep_alive: self.keep_alive,
+            session_expiry: self.session_expiry,
+            max_packet_size: self.max_packet_size,
+            username: self.username.as_deref(),
+            password: self.password.as_ref(),
+            authentication: self.authentication.as_ref().map(|(method, data)| (method.as_str(), data)),
+            ..Hello::new(&self.client_id, self.version)
+        }
+    }
 }
 
 /// Which observer stack `check` watches wills with (`--observer`): our codec, or rumqttc's client,
@@ -110,18 +96,9 @@ pub struct Actuator {
 
 /// The client an observer speaks through.
 enum Link {
-    Codec(CodecLink),
+    /// Our codec: the shared client's background reader.
+    Codec(Reader),
     Rumqttc(RumqttcObserver),
-}
-
-/// Our codec's connection: a reader task that records and acknowledges, and a pinger.
-struct CodecLink {
-    writer: Arc<tokio::sync::Mutex<Connection<WriteHalf<ClientStream>>>>,
-    shared: Arc<Mutex<Shared>>,
-    changed: watch::Receiver<u64>,
-    next_pid: Mutex<u16>,
-    reader: tokio::task::JoinHandle<()>,
-    pinger: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Actuator {
@@ -136,45 +113,21 @@ impl Actuator {
     pub async fn connect_over(stream: ClientStream, spec: ActuatorSpec) -> anyhow::Result<Actuator> {
         // Split first: the reader that reads the CONNACK keeps whatever follows it in its buffer (a
         // resumed session's queued messages can arrive in the same segment).
-        let version = spec.version;
         let (r, w) = tokio::io::split(stream);
-        let mut reader = Connection::new(r);
-        reader.set_version(version);
-        let mut writer = Connection::new(w);
-        writer.set_version(version);
-        let mut c = Connect::new(spec.version, spec.client_id.clone());
-        c.clean_start = spec.clean_start;
-        c.keep_alive = spec.keep_alive;
-        c.username = spec.username.clone();
-        c.password = spec.password.clone();
-        if let (ProtocolVersion::V5, Some(s)) = (spec.version, spec.session_expiry) {
-            c.properties.push(Property::SessionExpiryInterval(s));
-        }
-        if let (ProtocolVersion::V5, Some(m)) = (spec.version, spec.max_packet_size) {
-            c.properties.push(Property::MaximumPacketSize(m));
-        }
-        if let (ProtocolVersion::V5, Some((method, data))) = (spec.version, &spec.authentication) {
-            c.properties.push(Property::AuthenticationMethod(method.clone()));
-            c.properties.push(Property::AuthenticationData(data.clone()));
-        }
-        writer.write_packet(&Packet::Connect(c)).await?;
-        let ack = match tokio::time::timeout(OBSERVER_CONNECT_TIMEOUT, reader.read_packet()).await {
-            Ok(Ok(Some(Packet::ConnAck(a)))) => a,
-            Ok(Ok(other)) => bail!("observer {} expected CONNACK, got {other:?}", spec.client_id),
-            Ok(Err(e)) => bail!("observer {} CONNECT failed: {e}", spec.client_id),
-            Err(_) => bail!("observer {}: no CONNACK within {OBSERVER_CONNECT_TIMEOUT:?}", spec.client_id),
+        let (mut reader, mut writer) = (Connection::new(r), Connection::new(w));
+        reader.set_version(spec.version);
+        writer.set_version(spec.version);
+        let hello = spec.hello();
+        let written = writer.write_raw(&hello.to_bytes()).await;
+        let who = format!("observer {}", spec.client_id);
+        let ack = match await_connack(&mut reader, written, &who, OBSERVER_CONNECT_TIMEOUT).await? {
+            Reply::Accepted(ack) => ack,
+            Reply::Refused(ack) => bail!("{who} refused with code {:#04x}", ack.code),
+            Reply::Closed(why) => bail!("{who}: connection closed without CONNACK: {why}"),
         };
-        if ack.code != 0 {
-            bail!("observer {} refused with code {:#04x}", spec.client_id, ack.code);
-        }
-        let writer = Arc::new(tokio::sync::Mutex::new(writer));
-        let shared = Arc::new(Mutex::new(Shared::default()));
-        let (tx, changed) = watch::channel(0u64);
-        let reader = tokio::spawn(read_loop(reader, writer.clone(), shared.clone(), tx));
-        let keep_alive = ack.properties.server_keep_alive().unwrap_or(spec.keep_alive);
-        let pinger = ping_interval(keep_alive).map(|every| tokio::spawn(ping_loop(writer.clone(), shared.clone(), every)));
-        let link = CodecLink { writer, shared, changed, next_pid: Mutex::new(0), reader, pinger };
-        Ok(Actuator { spec, session_present: ack.session_present, link: Link::Codec(link) })
+        let session = Session::negotiate(spec.version, &spec.client_id, spec.keep_alive, &ack);
+        let session_present = session.session_present;
+        Ok(Actuator { spec, session_present, link: Link::Codec(Reader::start(reader, writer, session)) })
     }
 
     /// Connects the same observer on rumqttc's client instead of our codec (`--observer rumqttc`),
@@ -203,16 +156,9 @@ impl Actuator {
             Link::Codec(l) => l,
             Link::Rumqttc(r) => return r.subscribe_with(filter, options, &properties).await,
         };
-        let packet_id = l.pid();
-        let (tx, rx) = oneshot::channel();
-        l.shared.lock().unwrap().waiting.insert(packet_id, tx);
-        let s = Subscribe { packet_id, properties, filters: vec![(filter.to_owned(), options)] };
-        l.writer.lock().await.write_packet(&Packet::Subscribe(s)).await?;
-        match tokio::time::timeout(REPLY_TIMEOUT, rx).await {
-            Ok(Ok(Packet::SubAck(a))) => Ok(a.codes),
-            Ok(Ok(other)) => bail!("expected SUBACK, got {}", other.name()),
-            _ => bail!("observer {}: no SUBACK for {filter}", self.spec.client_id),
-        }
+        l.subscribe(vec![(filter.to_owned(), options)], properties)
+            .await
+            .with_context(|| format!("observer {}: subscribing to {filter}", self.spec.client_id))
     }
 
     /// Subscribes at `qos` and checks the grant is not a failure.
@@ -227,7 +173,7 @@ impl Actuator {
     /// Publishes on the observer's own connection (used for probes).
     pub async fn publish(&self, p: Publish) -> anyhow::Result<()> {
         match &self.link {
-            Link::Codec(l) => l.writer.lock().await.write_packet(&Packet::Publish(p)).await?,
+            Link::Codec(l) => l.publish(p).await?,
             Link::Rumqttc(r) => r.publish_packet(&p).await?,
         }
         Ok(())
@@ -239,19 +185,13 @@ impl Actuator {
             Link::Codec(l) => l,
             Link::Rumqttc(_) => return Err(crate::rumqttc_observer::limit("send a PINGREQ on demand (prove liveness with a probe)")),
         };
-        let (tx, rx) = oneshot::channel();
-        l.shared.lock().unwrap().pings.push(tx);
-        l.writer.lock().await.write_packet(&Packet::PingReq).await?;
-        match tokio::time::timeout(REPLY_TIMEOUT, rx).await {
-            Ok(Ok(at)) => Ok(at),
-            _ => bail!("observer {}: no PINGRESP", self.spec.client_id),
-        }
+        l.ping().await
     }
 
     /// Every observation so far.
     pub fn observations(&self) -> Vec<Observation> {
         match &self.link {
-            Link::Codec(l) => l.shared.lock().unwrap().log.clone(),
+            Link::Codec(l) => l.observations(),
             Link::Rumqttc(r) => r.observations(),
         }
     }
@@ -264,161 +204,36 @@ impl Actuator {
     /// Why the observer stopped working, if it did.
     pub fn broken(&self) -> Option<String> {
         match &self.link {
-            Link::Codec(l) => l.shared.lock().unwrap().broken.clone(),
+            Link::Codec(l) => l.broken(),
             Link::Rumqttc(r) => r.broken(),
         }
     }
 
     /// Waits until an observation satisfies `pred` or `deadline` passes.
-    pub async fn wait_for(&self, pred: impl Fn(&Observation) -> bool, deadline: Instant) -> Option<Observation> {
+    pub async fn wait_for(&self, pred: impl Fn(&Observation) -> bool + Send, deadline: Instant) -> Option<Observation> {
         let l = match &self.link {
             Link::Codec(l) => l,
             Link::Rumqttc(r) => return r.wait_for(pred, deadline).await,
         };
-        let mut changed = l.changed.clone();
-        loop {
-            if let Some(o) = l.shared.lock().unwrap().log.iter().find(|o| pred(o)).cloned() {
-                return Some(o);
-            }
-            if self.broken().is_some() {
-                return None;
-            }
-            match tokio::time::timeout_at(deadline, changed.changed()).await {
-                Ok(Ok(())) => continue,
-                _ => return None,
-            }
-        }
+        l.wait_for(pred, deadline).await
     }
 
     /// Sends DISCONNECT 0x00 and stops.
     pub async fn disconnect(self) {
         match self.link {
-            Link::Codec(mut l) => {
-                let _ = l.writer.lock().await.write_packet(&Packet::Disconnect(Disconnect::new(0))).await;
-                let _ = l.writer.lock().await.shutdown().await;
-                l.stop_tasks();
-            }
+            Link::Codec(l) => l.disconnect(None).await,
             Link::Rumqttc(r) => r.disconnect().await,
         }
     }
 }
 
-impl CodecLink {
-    fn pid(&self) -> u16 {
-        let mut p = self.next_pid.lock().unwrap();
-        *p = p.wrapping_add(1).max(1);
-        *p
-    }
-
-    fn stop_tasks(&mut self) {
-        self.reader.abort();
-        if let Some(p) = self.pinger.take() {
-            p.abort();
-        }
-    }
-}
-
-impl Drop for CodecLink {
-    fn drop(&mut self) {
-        self.stop_tasks();
-    }
-}
-
-/// Sends PINGREQ every `every` so the broker keeps the observer past its keep-alive. A failed write
-/// marks the observer broken (unless the reader already said why).
-async fn ping_loop(writer: Arc<tokio::sync::Mutex<Connection<WriteHalf<ClientStream>>>>, shared: Arc<Mutex<Shared>>, every: Duration) {
-    loop {
-        tokio::time::sleep(every).await;
-        if shared.lock().unwrap().broken.is_some() {
-            return;
-        }
-        if let Err(e) = writer.lock().await.write_packet(&Packet::PingReq).await {
-            shared.lock().unwrap().broken.get_or_insert_with(|| format!("observer keep-alive ping failed: {e}"));
-            return;
-        }
-    }
-}
-
-async fn read_loop(
-    mut reader: Connection<ReadHalf<ClientStream>>,
-    writer: Arc<tokio::sync::Mutex<Connection<WriteHalf<ClientStream>>>>,
-    shared: Arc<Mutex<Shared>>,
-    tx: watch::Sender<u64>,
-) {
-    let mut n = 0u64;
-    loop {
-        let packet = match reader.read_packet().await {
-            Ok(Some(p)) => p,
-            Ok(None) => {
-                shared.lock().unwrap().broken = Some("broker closed the observer's connection".into());
-                break;
-            }
-            Err(e) => {
-                shared.lock().unwrap().broken = Some(format!("observer read failed: {e}"));
-                break;
-            }
-        };
-        let at = Instant::now();
-        let reply = match packet {
-            Packet::Publish(p) => {
-                let reply = match (p.qos, p.packet_id) {
-                    (QoS::AtLeastOnce, Some(id)) => Some(Packet::PubAck(PubResp::new(id))),
-                    (QoS::ExactlyOnce, Some(id)) => Some(Packet::PubRec(PubResp::new(id))),
-                    _ => None,
-                };
-                shared.lock().unwrap().log.push(Observation {
-                    at,
-                    topic: p.topic,
-                    payload: p.payload,
-                    qos: p.qos,
-                    retain: p.retain,
-                    dup: p.dup,
-                    properties: p.properties,
-                });
-                reply
-            }
-            Packet::PubRel(r) => Some(Packet::PubComp(PubResp::new(r.packet_id))),
-            Packet::SubAck(ref a) => {
-                if let Some(w) = shared.lock().unwrap().waiting.remove(&a.packet_id) {
-                    let _ = w.send(packet.clone());
-                }
-                None
-            }
-            Packet::UnsubAck(ref a) => {
-                if let Some(w) = shared.lock().unwrap().waiting.remove(&a.packet_id) {
-                    let _ = w.send(packet.clone());
-                }
-                None
-            }
-            Packet::PingResp => {
-                let pings = std::mem::take(&mut shared.lock().unwrap().pings);
-                for p in pings {
-                    let _ = p.send(at);
-                }
-                None
-            }
-            Packet::Disconnect(d) => {
-                shared.lock().unwrap().broken = Some(format!("broker sent DISCONNECT {:#04x} to the observer", d.reason));
-                break;
-            }
-            _ => None,
-        };
-        if let Some(r) = reply {
-            if writer.lock().await.write_packet(&r).await.is_err() {
-                shared.lock().unwrap().broken = Some("observer write failed".into());
-                break;
-            }
-        }
-        n += 1;
-        let _ = tx.send(n);
-    }
-    n += 1;
-    let _ = tx.send(n);
-}
+// Probes (absence and "only once" end with one) work alike on both stacks.
+crate::client::reader::watching_by_inherent!(Actuator);
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     /// An observer with a keep-alive pings on its own, so a strict broker (the reference broker
     /// enforces 1.5 x keep-alive to the millisecond) keeps it well past its keep-alive.

@@ -139,16 +139,11 @@ pub async fn preflight(target: &crate::target::Target, profile: &Profile) -> any
         .with_context(|| format!("pre-flight: {} refused the harness's observer ({hint})", target.name()))?;
     let topic = format!("lwt-harness/preflight/{id}");
     a.subscribe(&topic, lwt_codec::QoS::AtMostOnce).await.with_context(|| format!("pre-flight: subscribing failed ({hint})"))?;
-    a.publish(lwt_codec::Publish::new(topic.clone(), &b"preflight"[..])).await?;
-    let back = a.wait_for(|o| o.topic == topic, tokio::time::Instant::now() + REPLY_TIMEOUT).await;
-    let broken = a.broken();
+    let back = crate::client::reader::Watching::probe(&a, &topic, REPLY_TIMEOUT).await;
     a.disconnect().await;
-    anyhow::ensure!(
-        back.is_some(),
-        "pre-flight: the observer's own probe did not come back through {} ({})",
-        target.name(),
-        broken.unwrap_or_else(|| "no delivery".into())
-    );
+    if let Err(why) = back {
+        anyhow::bail!("pre-flight: the observer's own probe did not come back through {} ({why})", target.name());
+    }
     Ok(())
 }
 

@@ -3,8 +3,9 @@
 //! The engine, used alike by tests, Gherkin steps and load runs:
 //! - [`target`]: the broker under test (embedded by default, external, or launched).
 //! - [`profile`]: what a target declares it supports.
-//! - [`sensor`] (victims) and [`actuator`] (observers): raw-codec clients, set up by
-//!   [`client_settings`] (keep-alive, logins, timeouts from the profile).
+//! - [`client`]: the one MQTT client every role speaks through (handshake, requests, background
+//!   reader, probes), set up by [`client_settings`] (keep-alive, logins, timeouts from the profile).
+//! - [`sensor`] (victims: client + will + faults) and [`actuator`] (observers: client + reader).
 //! - [`fault`] and [`proxy`]: exact faults with planned and actual instants.
 //! - [`verdict`]: expectations judged into verdicts with rule ids; absence proven by a probe.
 //! - [`group`]: the same for shared-subscription groups (one copy per group, proven by a probe).
@@ -14,8 +15,9 @@
 
 pub mod actuator;
 pub mod bdd;
-pub mod console;
+pub mod client;
 pub mod client_settings;
+pub mod console;
 pub mod fault;
 pub mod group;
 pub mod init;

@@ -1,16 +1,18 @@
-//! Sensors (victims): clients that carry a will and suffer faults. Driven through the shared codec on
-//! a raw socket, so every fault is exact: no client library decides what goes on the wire.
+//! Sensors (victims): clients that carry a will and suffer faults. A sensor is the shared client
+//! ([`crate::client::Client`]: handshake, requests, packet ids, timeouts) plus its will and the
+//! fault injection that is specific to it, on the shared codec over a raw socket, so every fault is
+//! exact: no client library decides what goes on the wire, and raw bytes (a broken CONNECT, a
+//! malformed PUBLISH) stay possible.
 
+use crate::client::handshake::{Attempt, Hello};
+use crate::client::{Client, Ended};
 use crate::fault::{Fault, FaultRecord, ProtocolViolation};
 use crate::transport::ClientStream;
 use anyhow::{bail, Context};
 use bytes::Bytes;
+use lwt_codec::connection::Connection;
 use lwt_codec::raw::RawPacket;
-use lwt_codec::{
-    ConnAck, Connect, Disconnect, Packet, Properties, Property, ProtocolVersion, PubResp, Publish, QoS, SubOptions, Subscribe,
-    Will,
-};
-use lwt_codec::connection::{Connection, ReadError};
+use lwt_codec::{ConnAck, Connect, Disconnect, Packet, Properties, Property, ProtocolVersion, Publish, QoS, SubOptions, Will};
 use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -68,18 +70,22 @@ impl SensorSpec {
         self
     }
 
+    /// Its CONNECT, built the one way every client's is.
+    pub fn hello(&self) -> Hello<'_> {
+        Hello {
+            clean_start: self.clean_start,
+            keep_alive: self.keep_alive,
+            session_expiry: self.session_expiry,
+            will: self.will.as_ref(),
+            username: self.username.as_deref(),
+            password: self.password.as_ref(),
+            ..Hello::new(&self.client_id, self.version)
+        }
+    }
+
     /// The CONNECT packet.
     pub fn to_connect(&self) -> Connect {
-        let mut c = Connect::new(self.version, self.client_id.clone());
-        c.clean_start = self.clean_start;
-        c.keep_alive = self.keep_alive;
-        if let (ProtocolVersion::V5, Some(s)) = (self.version, self.session_expiry) {
-            c.properties.push(Property::SessionExpiryInterval(s));
-        }
-        c.will = self.will.clone();
-        c.username = self.username.clone();
-        c.password = self.password.clone();
-        c
+        self.hello().to_connect()
     }
 }
 
@@ -105,16 +111,14 @@ impl ConnectOutcome {
     }
 }
 
-/// A connected sensor.
+/// A connected sensor: the shared client plus its spec (with the will) and fault injection.
 #[derive(Debug)]
 pub struct Sensor {
     /// What it connected with.
     pub spec: SensorSpec,
     /// The CONNACK it got.
     pub connack: ConnAck,
-    conn: Connection<ClientStream>,
-    last_sent: Instant,
-    next_pid: u16,
+    client: Client,
 }
 
 impl Sensor {
@@ -126,7 +130,7 @@ impl Sensor {
 
     /// Sends CONNECT over an open stream and reads the CONNACK.
     pub async fn connect_over(stream: ClientStream, spec: SensorSpec) -> anyhow::Result<ConnectOutcome> {
-        let bytes = Packet::Connect(spec.to_connect()).to_bytes(spec.version);
+        let bytes = spec.hello().to_bytes();
         Self::connect_raw_over(stream, spec, &bytes).await
     }
 
@@ -158,148 +162,99 @@ impl Sensor {
         spec: SensorSpec,
         bytes: &[u8],
     ) -> anyhow::Result<(ConnectOutcome, Option<Connection<ClientStream>>)> {
-        let mut conn = Connection::new(stream);
-        conn.set_version(spec.version);
-        // Taken before the write: the broker's keep-alive clock cannot start earlier than this.
-        let last_sent = Instant::now();
-        // A write error is not final: the broker may refuse (CONNACK, then close) before the write
-        // ends, so the reply is read either way.
-        let written = conn.write_raw(bytes).await;
-        match tokio::time::timeout(REPLY_TIMEOUT, conn.read_packet()).await {
-            Err(_) => bail!("no CONNACK within {REPLY_TIMEOUT:?} for {}", spec.client_id),
-            Ok(Ok(Some(Packet::ConnAck(ack)))) if ack.code == 0 => {
-                Ok((ConnectOutcome::Accepted(Sensor { spec, connack: ack, conn, last_sent, next_pid: 0 }), None))
-            }
-            Ok(Ok(Some(Packet::ConnAck(ack)))) => Ok((ConnectOutcome::Refused(ack), Some(conn))),
-            Ok(Ok(Some(other))) => bail!("expected CONNACK, got {}", other.name()),
-            Ok(Ok(None)) => Ok((
-                ConnectOutcome::Closed(match written {
-                    Ok(()) => "end of stream".into(),
-                    Err(e) => format!("end of stream (the CONNECT write failed: {e})"),
-                }),
-                None,
-            )),
-            Ok(Err(ReadError::Io(e))) => Ok((ConnectOutcome::Closed(e.to_string()), None)),
-            Ok(Err(e)) => bail!("undecodable reply to CONNECT: {e}"),
-        }
+        let attempt = Client::connect_raw(stream, &spec.hello(), bytes, REPLY_TIMEOUT).await?;
+        Ok(match attempt {
+            Attempt::Accepted(client) => (ConnectOutcome::Accepted(Sensor { spec, connack: client.connack.clone(), client }), None),
+            Attempt::Refused(ack, conn) => (ConnectOutcome::Refused(ack), Some(conn)),
+            Attempt::Closed(why) => (ConnectOutcome::Closed(why), None),
+        })
+    }
+
+    /// What its CONNACK settled (the keep-alive in force, an assigned client id, the broker's limits).
+    pub fn session(&self) -> &crate::client::Session {
+        &self.client.session
     }
 
     /// When the sensor last sent a packet (the base of the keep-alive deadline).
     pub fn last_sent(&self) -> Instant {
-        self.last_sent
+        self.client.last_sent()
     }
 
     /// The local socket address (how the fault proxy identifies this client).
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
-        self.conn.get_ref().local_addr()
+        self.client.stream().local_addr()
     }
 
     /// Sends a packet.
     pub async fn send(&mut self, p: &Packet) -> anyhow::Result<()> {
-        self.last_sent = Instant::now();
-        self.conn.write_packet(p).await?;
-        Ok(())
+        Ok(self.client.send(p).await?)
     }
 
-    /// Publishes and completes the QoS flow (the broker's acknowledgements are checked).
-    pub async fn publish(&mut self, mut p: Publish) -> anyhow::Result<()> {
-        if p.qos != QoS::AtMostOnce && p.packet_id.is_none() {
-            self.next_pid = self.next_pid.wrapping_add(1).max(1);
-            p.packet_id = Some(self.next_pid);
-        }
-        let (qos, id) = (p.qos, p.packet_id.unwrap_or(0));
-        self.send(&Packet::Publish(p)).await?;
-        match qos {
-            QoS::AtMostOnce => Ok(()),
-            QoS::AtLeastOnce => self.expect(|p| matches!(p, Packet::PubAck(r) if r.packet_id == id), "PUBACK").await,
-            QoS::ExactlyOnce => {
-                self.expect(|p| matches!(p, Packet::PubRec(r) if r.packet_id == id), "PUBREC").await?;
-                self.send(&Packet::PubRel(PubResp::new(id))).await?;
-                self.expect(|p| matches!(p, Packet::PubComp(r) if r.packet_id == id), "PUBCOMP").await
-            }
-        }
+    /// Publishes and completes the QoS flow (the broker's acknowledgements are awaited).
+    pub async fn publish(&mut self, p: Publish) -> anyhow::Result<()> {
+        let what = match p.qos {
+            QoS::AtMostOnce => "PUBLISH",
+            QoS::AtLeastOnce => "PUBACK",
+            QoS::ExactlyOnce => "PUBREC/PUBCOMP",
+        };
+        self.client.publish(p).await.map(drop).map_err(|e| waiting_for(what, e))
     }
 
     /// Subscribes (a sensor that is also a subscriber, e.g. a shared-subscription member) and
     /// returns the SUBACK codes.
     pub async fn subscribe(&mut self, filter: &str, options: SubOptions) -> anyhow::Result<Vec<u8>> {
-        self.next_pid = self.next_pid.wrapping_add(1).max(1);
-        let packet_id = self.next_pid;
-        let s = Subscribe { packet_id, properties: Properties::new(), filters: vec![(filter.to_owned(), options)] };
-        self.send(&Packet::Subscribe(s)).await?;
-        let deadline = Instant::now() + REPLY_TIMEOUT;
-        loop {
-            match tokio::time::timeout_at(deadline, self.conn.read_packet()).await {
-                Err(_) => bail!("no SUBACK within {REPLY_TIMEOUT:?}"),
-                Ok(Ok(Some(Packet::SubAck(a)))) if a.packet_id == packet_id => return Ok(a.codes),
-                Ok(Ok(Some(_))) => continue,
-                Ok(Ok(None)) => bail!("connection closed while waiting for SUBACK"),
-                Ok(Err(e)) => bail!("error while waiting for SUBACK: {e}"),
-            }
-        }
+        let filters = vec![(filter.to_owned(), options)];
+        self.client.subscribe(filters, Properties::new()).await.map_err(|e| waiting_for("SUBACK", e))
     }
 
     /// Sends PINGREQ and waits for PINGRESP.
     pub async fn ping(&mut self) -> anyhow::Result<()> {
-        self.send(&Packet::PingReq).await?;
-        self.expect(|p| matches!(p, Packet::PingResp), "PINGRESP").await
-    }
-
-    async fn expect(&mut self, want: impl Fn(&Packet) -> bool, what: &str) -> anyhow::Result<()> {
-        let deadline = Instant::now() + REPLY_TIMEOUT;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match tokio::time::timeout(left, self.conn.read_packet()).await {
-                Err(_) => bail!("no {what} within {REPLY_TIMEOUT:?}"),
-                Ok(Ok(Some(p))) if want(&p) => return Ok(()),
-                Ok(Ok(Some(_))) => continue,
-                Ok(Ok(None)) => bail!("connection closed while waiting for {what}"),
-                Ok(Err(e)) => bail!("error while waiting for {what}: {e}"),
-            }
-        }
+        self.client.ping().await.map(drop).map_err(|e| waiting_for("PINGRESP", e))
     }
 
     /// Whether this sensor speaks MQTT over a WebSocket.
     pub fn is_ws(&self) -> bool {
-        self.conn.get_ref().is_ws()
+        self.client.stream().is_ws()
     }
 
     /// Applies a client-side fault. The sensor is consumed: after a fault it is gone, except for
     /// [`Fault::Silence`], whose open socket is returned inside the record so it stays half-alive.
-    pub async fn inject(mut self, fault: &Fault) -> anyhow::Result<FaultRecord> {
+    pub async fn inject(self, fault: &Fault) -> anyhow::Result<FaultRecord> {
         let planned = Instant::now();
+        let last_sent = self.client.last_sent();
+        let mut conn = self.client.into_connection();
         let mut held = None;
         let actual = match fault {
             // Over a WebSocket, FIN goes to the TCP socket under it: no close frame.
-            Fault::Fin if self.conn.get_ref().is_ws() => {
+            Fault::Fin if conn.get_ref().is_ws() => {
                 let at = Instant::now();
-                let _ = self.conn.get_ref().fin_tcp();
-                drop(self.conn);
+                let _ = conn.get_ref().fin_tcp();
+                drop(conn);
                 at
             }
             Fault::Fin => {
                 let at = Instant::now();
-                let _ = self.conn.shutdown().await;
-                drop(self.conn);
+                let _ = conn.shutdown().await;
+                drop(conn);
                 at
             }
             Fault::WsClose => {
-                anyhow::ensure!(self.conn.get_ref().is_ws(), "a WebSocket close frame needs a ws:// or wss:// target");
+                anyhow::ensure!(conn.get_ref().is_ws(), "a WebSocket close frame needs a ws:// or wss:// target");
                 let at = Instant::now();
-                let _ = self.conn.shutdown().await;
-                drain_until_closed(&mut self.conn).await;
+                let _ = conn.shutdown().await;
+                drain_until_closed(&mut conn).await;
                 at
             }
             Fault::Rst => {
-                self.conn.get_ref().tcp().set_zero_linger()?;
+                conn.get_ref().tcp().set_zero_linger()?;
                 let at = Instant::now();
-                drop(self.conn);
+                drop(conn);
                 at
             }
             Fault::Silence => {
                 // Nothing more is sent; the keep-alive deadline runs from the last packet.
-                let at = self.last_sent;
-                held = Some(self.conn);
+                let at = last_sent;
+                held = Some(conn);
                 at
             }
             Fault::Disconnect { reason, session_expiry } => {
@@ -308,16 +263,16 @@ impl Sensor {
                     d.properties.push(Property::SessionExpiryInterval(*s));
                 }
                 let at = Instant::now();
-                self.conn.write_packet(&Packet::Disconnect(d)).await?;
-                let _ = self.conn.shutdown().await;
-                drain_until_closed(&mut self.conn).await;
+                conn.write_packet(&Packet::Disconnect(d)).await?;
+                let _ = conn.shutdown().await;
+                drain_until_closed(&mut conn).await;
                 at
             }
             Fault::DisconnectRaw(bytes) => {
                 let at = Instant::now();
-                self.conn.write_raw(bytes).await?;
-                let _ = self.conn.shutdown().await;
-                drain_until_closed(&mut self.conn).await;
+                conn.write_raw(bytes).await?;
+                let _ = conn.shutdown().await;
+                drain_until_closed(&mut conn).await;
                 at
             }
             Fault::Protocol(v) => {
@@ -332,9 +287,9 @@ impl Sensor {
                     }
                 };
                 let at = Instant::now();
-                self.conn.write_raw(&bytes).await?;
+                conn.write_raw(&bytes).await?;
                 // Keep the socket open: the broker must be the one to close it.
-                held = Some(self.conn);
+                held = Some(conn);
                 at
             }
             other => bail!("{other} is not a client-side fault; apply it through the target or the proxy"),
@@ -434,28 +389,31 @@ pub async fn await_server_close(conn: &mut Connection<ClientStream>, within: Dur
 impl Sensor {
     /// Publishes without waiting for the acknowledgement (the flow is left unfinished), so a fault
     /// can follow the PUBLISH on the wire at once (mosquitto #7, tbmq PR #314).
-    pub async fn publish_no_wait(&mut self, mut p: Publish) -> anyhow::Result<()> {
-        if p.qos != QoS::AtMostOnce && p.packet_id.is_none() {
-            self.next_pid = self.next_pid.wrapping_add(1).max(1);
-            p.packet_id = Some(self.next_pid);
-        }
-        self.send(&Packet::Publish(p)).await
+    pub async fn publish_no_wait(&mut self, p: Publish) -> anyhow::Result<()> {
+        self.client.publish_no_wait(p).await.map(drop).map_err(|e| waiting_for("PUBLISH", e))
     }
 
     /// The next packet the broker sends within `within` (`None` when nothing came), e.g. the AUTH
     /// answering a re-authentication; an error when the connection ended.
     pub async fn next_packet(&mut self, within: Duration) -> anyhow::Result<Option<Packet>> {
-        match tokio::time::timeout(within, self.conn.read_packet()).await {
-            Err(_) => Ok(None),
-            Ok(Ok(Some(p))) => Ok(Some(p)),
-            Ok(Ok(None)) => bail!("end of stream"),
-            Ok(Err(e)) => bail!("{e}"),
+        match self.client.read_until(within, |p| Some(p.clone())).await {
+            Ok(p) => Ok(Some(p)),
+            Err(Ended::Silent) => Ok(None),
+            Err(e) => bail!("{e}"),
         }
     }
 
     /// Waits until the broker sends DISCONNECT or closes this connection (a taken-over sensor).
     pub async fn await_server_close(&mut self, within: Duration) -> ServerClose {
-        await_server_close(&mut self.conn, within).await
+        await_server_close(self.client.connection_mut(), within).await
+    }
+}
+
+/// An error for a request whose answer did not come (a set-up failure, never a verdict).
+fn waiting_for(what: &str, e: Ended) -> anyhow::Error {
+    match e {
+        Ended::Silent => anyhow::anyhow!("no {what} within {REPLY_TIMEOUT:?}"),
+        other => anyhow::anyhow!("{other} while waiting for {what}"),
     }
 }
 

@@ -416,15 +416,7 @@ pub const PROBE_WITHIN: Duration = Duration::from_secs(5);
 /// broker: proof the observer was live and everything the broker sent it before has arrived. `Ok`
 /// with the probe's return time, or why not.
 pub async fn prove_live(observer: &Actuator) -> Result<Instant, String> {
-    let nonce = probe_nonce();
-    let pt = probe_topic(observer);
-    if let Err(e) = observer.publish(lwt_codec::Publish::new(pt.clone(), nonce.clone().into_bytes())).await {
-        return Err(observer.broken().unwrap_or_else(|| format!("probe not sent: {e}")));
-    }
-    match observer.wait_for(|o| o.topic == pt && o.payload == nonce.as_bytes(), Instant::now() + PROBE_WITHIN).await {
-        Some(p) => Ok(p.at),
-        None => Err(observer.broken().unwrap_or_else(|| "liveness probe not received".into())),
-    }
+    crate::client::reader::Watching::probe(observer, &probe_topic(observer), PROBE_WITHIN).await
 }
 
 fn live_text(live: &Result<Instant, String>) -> String {

@@ -162,7 +162,7 @@ pub async fn ensure_connected(w: &mut LwtWorld, name: &str) {
     match connect_sensor(w, name).await {
         ConnectOutcome::Accepted(s) => {
             let slot = w.sensor(name);
-            slot.keep_alive = s.connack.properties.server_keep_alive().unwrap_or(s.spec.keep_alive);
+            slot.keep_alive = s.session().keep_alive;
             slot.live = Some(s);
         }
         ConnectOutcome::Refused(a) => panic!("{name} was refused with reason code {:#04x}", a.code),

@@ -19,8 +19,8 @@ use anyhow::{bail, Context};
 use bytes::Bytes;
 use cucumber::gherkin::Step;
 use cucumber::{given, then, when};
-use lwt_codec::{Packet, Properties, Property, ProtocolVersion, PubResp, Publish, QoS, SubOptions, Subscribe};
-use lwt_codec::connection::Connection;
+use lwt_codec::{Packet, Properties, Property, ProtocolVersion, Publish, QoS, SubOptions};
+use crate::client::{Client, Ended, Hello};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
@@ -135,6 +135,16 @@ pub enum PublishOutcome {
     Silent,
 }
 
+impl From<Ended> for PublishOutcome {
+    fn from(e: Ended) -> PublishOutcome {
+        match e {
+            Ended::Silent => PublishOutcome::Silent,
+            Ended::Disconnected(code) => PublishOutcome::Disconnected(code),
+            Ended::Closed(why) => PublishOutcome::Closed(why),
+        }
+    }
+}
+
 /// How SUBSCRIBE attempts were answered: each SUBACK's codes in order, or the close.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SubscribeOutcome {
@@ -147,67 +157,26 @@ pub struct SubscribeOutcome {
 /// A codec-level client for authorization checks: it sends exactly what the step says and reports
 /// exactly what the broker answered.
 pub struct RawClient {
-    conn: Connection<ClientStream>,
+    /// The shared client, acknowledging deliveries it meets (named `conn` for the step files
+    /// that write packets on it by hand).
+    conn: Client,
     version: ProtocolVersion,
-    next_pid: u16,
-    closed: Option<String>,
 }
 
 impl RawClient {
     /// Sends `connect` over `stream`; the client if CONNACK is 0, else the refusal.
     pub async fn connect(stream: ClientStream, connect: lwt_codec::Connect) -> anyhow::Result<RawClient> {
         let version = connect.protocol;
-        let mut conn = Connection::new(stream);
-        conn.set_version(version);
-        conn.write_packet(&Packet::Connect(connect)).await?;
-        match tokio::time::timeout(REPLY_TIMEOUT, conn.read_packet()).await {
-            Ok(Ok(Some(Packet::ConnAck(a)))) if a.code == 0 => Ok(RawClient { conn, version, next_pid: 0, closed: None }),
-            Ok(Ok(Some(Packet::ConnAck(a)))) => bail!("CONNECT refused with {:#04x}", a.code),
-            Ok(Ok(other)) => bail!("expected CONNACK, got {other:?}"),
-            Ok(Err(e)) => bail!("CONNECT failed: {e}"),
-            Err(_) => bail!("no CONNACK within {REPLY_TIMEOUT:?}"),
-        }
-    }
-
-    fn pid(&mut self) -> u16 {
-        self.next_pid = self.next_pid.wrapping_add(1).max(1);
-        self.next_pid
+        let hello = Hello { clean_start: connect.clean_start, keep_alive: connect.keep_alive, ..Hello::new(&connect.client_id, version) };
+        let bytes = Packet::Connect(connect.clone()).to_bytes(version);
+        let conn = Client::connect_raw(stream, &hello, &bytes, REPLY_TIMEOUT).await?.accepted()?.acknowledging();
+        Ok(RawClient { conn, version })
     }
 
     /// Reads until `want` picks a packet, the broker disconnects or closes, or `within` passes.
     /// Deliveries to this client are acknowledged and otherwise ignored.
     async fn read_until<T>(&mut self, within: Duration, want: impl Fn(&Packet) -> Option<T>) -> Result<T, PublishOutcome> {
-        if let Some(why) = &self.closed {
-            return Err(PublishOutcome::Closed(format!("already closed: {why}")));
-        }
-        let deadline = Instant::now() + within;
-        loop {
-            let p = match tokio::time::timeout_at(deadline, self.conn.read_packet()).await {
-                Err(_) => return Err(PublishOutcome::Silent),
-                Ok(Ok(Some(p))) => p,
-                Ok(Ok(None)) => {
-                    self.closed = Some("end of stream".into());
-                    return Err(PublishOutcome::Closed("end of stream".into()));
-                }
-                Ok(Err(e)) => {
-                    self.closed = Some(e.to_string());
-                    return Err(PublishOutcome::Closed(e.to_string()));
-                }
-            };
-            if let Some(t) = want(&p) {
-                return Ok(t);
-            }
-            match p {
-                Packet::Disconnect(d) => {
-                    self.closed = Some(format!("DISCONNECT {:#04x}", d.reason));
-                    return Err(PublishOutcome::Disconnected(d.reason));
-                }
-                Packet::Publish(Publish { qos: QoS::AtLeastOnce, packet_id: Some(id), .. }) => {
-                    let _ = self.conn.write_packet(&Packet::PubAck(PubResp::new(id))).await;
-                }
-                _ => {}
-            }
-        }
+        self.conn.read_until(within, want).await.map_err(PublishOutcome::from)
     }
 
     /// Publishes `payload` on `topic` at `qos` and reports the broker's answer: the PUBACK code
@@ -216,51 +185,19 @@ impl RawClient {
         let mut p = Publish::new(topic.to_owned(), Bytes::copy_from_slice(payload));
         p.qos = qos;
         p.properties = properties;
-        if qos != QoS::AtMostOnce {
-            p.packet_id = Some(self.pid());
-        }
-        let id = p.packet_id;
-        if let Err(e) = self.conn.write_packet(&Packet::Publish(p)).await {
-            // The broker may have answered (DISCONNECT) and closed before the write ended: read
-            // what it sent before calling it a plain close.
-            return match self.read_until(Duration::from_millis(500), |_| None::<()>).await {
-                Err(PublishOutcome::Disconnected(code)) => PublishOutcome::Disconnected(code),
-                _ => PublishOutcome::Closed(format!("write failed: {e}")),
-            };
-        }
-        let r = if qos == QoS::AtMostOnce {
-            if let Err(e) = self.conn.write_packet(&Packet::PingReq).await {
-                return PublishOutcome::Closed(format!("write failed: {e}"));
-            }
-            self.read_until(REPLY_TIMEOUT, |p| matches!(p, Packet::PingResp).then_some(PublishOutcome::StillOpen)).await
-        } else {
-            self.read_until(REPLY_TIMEOUT, |p| match p {
-                Packet::PubAck(r) if Some(r.packet_id) == id => Some(PublishOutcome::Acknowledged(r.reason)),
-                _ => None,
-            })
-            .await
+        let r = match self.conn.publish(p).await {
+            Ok(_) if qos == QoS::AtMostOnce => self.conn.ping().await.map(|_| PublishOutcome::StillOpen),
+            Ok(reason) => Ok(PublishOutcome::Acknowledged(reason)),
+            Err(e) => Err(e),
         };
-        r.unwrap_or_else(|e| e)
+        r.unwrap_or_else(PublishOutcome::from)
     }
 
     /// Sends one SUBSCRIBE with `filters` at `qos` (and `properties`, 5.0) and returns the SUBACK
     /// codes, or how it ended.
     pub async fn subscribe(&mut self, filters: &[String], qos: QoS, properties: Properties) -> Result<Vec<u8>, String> {
-        let packet_id = self.pid();
-        let s = Subscribe {
-            packet_id,
-            properties,
-            filters: filters.iter().map(|f| (f.clone(), SubOptions::qos(qos))).collect(),
-        };
-        if let Err(e) = self.conn.write_packet(&Packet::Subscribe(s)).await {
-            return Err(format!("write failed: {e}"));
-        }
-        self.read_until(REPLY_TIMEOUT, |p| match p {
-            Packet::SubAck(a) if a.packet_id == packet_id => Some(a.codes.clone()),
-            _ => None,
-        })
-        .await
-        .map_err(|e| format!("{e:?}"))
+        let filters = filters.iter().map(|f| (f.clone(), SubOptions::qos(qos))).collect();
+        self.conn.subscribe(filters, properties).await.map_err(|e| format!("{:?}", PublishOutcome::from(e)))
     }
 
     /// The protocol version it speaks.

@@ -1,24 +1,24 @@
-//! Lean fleet members and observers for load runs. A [`crate::sensor::Sensor`] is right for one
-//! exact fault but costs a `Connection` with its buffers per client; a load run holds 15,000 victims
-//! in one process, so a member here is just its socket, its id and when it last sent. Observers are
-//! one task each that decodes with the shared codec, timestamps every PUBLISH with `Instant` as it is
-//! decoded, and acknowledges QoS 1/2 in one write per read.
+//! Fleet members and observers for load runs, on the shared client ([`crate::client`]). A member is
+//! its lean form: the handshake every client does, after which only the socket, its index, its
+//! keep-alive and when it last sent are kept (a load run holds 15,000 victims in one process: no
+//! task, no buffer per member). An observer is the shared client with its background reader, on a
+//! thread of its own for plain TCP so its timestamps are not held up by the fleet's tasks; it keeps
+//! the observers' keep-alive (load runs have no profile: 60 s, or the broker's Server Keep Alive) and
+//! pings at half of it, and ends every count with an awaitable probe.
 
+use crate::client::handshake::{connect_lean, Hello};
+use crate::client::reader::Watching;
+use crate::client::{Client, Observation, Reader};
 use crate::transport::{ClientStream, Endpoint, TlsClient};
-use rustls::pki_types::pem::PemObject;
 use anyhow::{bail, Context};
-use bytes::{Bytes, BytesMut};
-use lwt_codec::{
-    decode_frame, read_frame, Connect, Packet, Properties, Property, ProtocolVersion, PubResp, Publish, QoS, SubOptions,
-    Subscribe, Will,
-};
+use bytes::Bytes;
+use lwt_codec::{Packet, Properties, Property, ProtocolVersion, QoS, SubOptions, Will};
+use rustls::pki_types::pem::PemObject;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpSocket;
-use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 /// How long a CONNACK or SUBACK may take.
@@ -101,20 +101,8 @@ pub fn device_configs(tls: &TlsClient, ids: &[String]) -> anyhow::Result<Vec<Arc
         .collect()
 }
 
-/// Reads one packet from a stream into `buf` (keeping what follows it).
-async fn read_one(stream: &mut ClientStream, buf: &mut BytesMut, version: ProtocolVersion) -> anyhow::Result<Packet> {
-    loop {
-        if let Some(frame) = read_frame(buf, 1 << 20)? {
-            return Ok(decode_frame(&frame, version)?);
-        }
-        let n = stream.read_buf(buf).await?;
-        if n == 0 {
-            bail!("connection closed by the broker");
-        }
-    }
-}
-
-/// Connects a member: CONNECT, then CONNACK code 0 within [`REPLY_TIMEOUT`].
+/// Connects a member: CONNECT, then CONNACK code 0 within [`REPLY_TIMEOUT`] (the shared handshake's
+/// lean form; a Server Keep Alive replaces the member's own).
 pub async fn connect_member(
     endpoint: &Endpoint,
     source: Option<IpAddr>,
@@ -122,71 +110,79 @@ pub async fn connect_member(
     c: &MemberConnect,
     device: Option<Arc<rustls::ClientConfig>>,
 ) -> anyhow::Result<Member> {
-    let mut stream = match (&endpoint.tls, device) {
+    let stream = match (&endpoint.tls, device) {
         (Some(tls), Some(cfg)) => tls.connect_with(endpoint.addr, cfg).await?,
         _ => dial(endpoint, source).await?,
     };
-    let bytes = Packet::Connect(c.to_connect()).to_bytes(c.version);
-    let last_sent = Instant::now();
-    send(&mut stream, &bytes).await?;
-    let mut buf = BytesMut::with_capacity(64);
-    let ack = tokio::time::timeout(REPLY_TIMEOUT, read_one(&mut stream, &mut buf, c.version))
-        .await
-        .map_err(|_| anyhow::anyhow!("{}: no CONNACK within {REPLY_TIMEOUT:?}", c.client_id))??;
-    let mut keep_alive = c.keep_alive;
-    match ack {
-        Packet::ConnAck(a) if a.code == 0 => {
-            for p in a.properties.0.iter() {
-                if let Property::ServerKeepAlive(k) = p {
-                    keep_alive = *k;
-                }
-            }
-        }
-        Packet::ConnAck(a) => bail!("{}: CONNECT refused with code {:#04x}", c.client_id, a.code),
-        other => bail!("{}: expected CONNACK, got {}", c.client_id, other.name()),
+    let (stream, session, last_sent) = connect_lean(stream, &c.hello(), REPLY_TIMEOUT).await?;
+    Ok(Member { index, keep_alive: session.keep_alive, stream, last_sent })
+}
+
+impl Member {
+    /// Writes `bytes` (one or more encoded packets) and notes when: the base of its keep-alive.
+    pub async fn send(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        send(&mut self.stream, bytes).await?;
+        self.last_sent = Instant::now();
+        Ok(())
     }
-    Ok(Member { index, keep_alive, stream, last_sent })
+
+    /// PINGREQ when the member has been silent for half its keep-alive, so the broker never ends it
+    /// for silence. The PINGRESP is left unread (two bytes; reading would cost a buffer per member).
+    pub async fn keep_alive_if_idle(&mut self, version: ProtocolVersion) -> std::io::Result<()> {
+        match crate::client_settings::ping_interval(self.keep_alive) {
+            Some(every) if self.last_sent.elapsed() >= every => self.send(&Packet::PingReq.to_bytes(version)).await,
+            _ => Ok(()),
+        }
+    }
+
+    /// DISCONNECT 0x00 (5.0: with Session Expiry 0 so nothing lingers), then FIN.
+    async fn goodbye(&mut self, version: ProtocolVersion) {
+        let mut d = lwt_codec::Disconnect::new(0);
+        if version.is_v5() {
+            d.properties.push(Property::SessionExpiryInterval(0));
+        }
+        let _ = self.send(&Packet::Disconnect(d).to_bytes(version)).await;
+        let _ = self.stream.shutdown().await;
+    }
 }
 
 /// Ends a member normally: DISCONNECT 0x00 (5.0: with Session Expiry 0 so nothing lingers) and close.
 pub async fn disconnect_normally(mut m: Member, version: ProtocolVersion) {
-    let mut d = lwt_codec::Disconnect::new(0);
-    if version.is_v5() {
-        d.properties.push(Property::SessionExpiryInterval(0));
-    }
-    let _ = send(&mut m.stream, &Packet::Disconnect(d).to_bytes(version)).await;
-    let _ = m.stream.shutdown().await;
+    m.goodbye(version).await;
 }
 
-/// One PUBLISH an observer decoded.
-#[derive(Clone, Debug)]
-pub struct Receipt {
-    /// When it was decoded.
-    pub at: Instant,
-    /// Topic.
-    pub topic: String,
-    /// Payload.
-    pub payload: Bytes,
+/// [`disconnect_normally`], then waits (at most `within`) until the broker closes its side: only then
+/// has it handled the DISCONNECT, so a next connection with the same id (which the broker may see
+/// first) cannot take over the old one and fire its will.
+pub async fn disconnect_and_wait(mut m: Member, version: ProtocolVersion, within: Duration) {
+    use tokio::io::AsyncReadExt;
+    m.goodbye(version).await;
+    let mut buf = [0u8; 256];
+    let _ = tokio::time::timeout(within, async {
+        while let Ok(n) = m.stream.read(&mut buf).await {
+            if n == 0 {
+                break;
+            }
+        }
+    })
+    .await;
 }
 
-/// A running observer.
+/// One PUBLISH an observer decoded (the shared reader's record).
+pub type Receipt = Observation;
+
+/// A running observer: the shared client and its background reader.
 pub struct Observer {
     /// Client id.
     pub client_id: String,
     /// Topic its probe goes to.
     pub probe_topic: String,
-    log: Arc<Mutex<Vec<Receipt>>>,
-    received: Arc<AtomicU64>,
-    broken: Arc<Mutex<Option<String>>>,
-    out: mpsc::Sender<Packet>,
-    /// The reader task for TLS observers; plain TCP observers run on their own thread, which ends when
-    /// `out` is dropped or DISCONNECT is sent.
-    task: Option<tokio::task::JoinHandle<()>>,
+    reader: Reader,
 }
 
 impl Observer {
-    /// Connects (keep-alive 0, clean start), subscribes to `filters` at `qos` and to its probe topic,
-    /// and starts recording.
+    /// Connects (clean start, the observers' keep-alive, which its reader pings to keep), starts
+    /// recording, and subscribes to `filters` at `qos` and to its probe topic in one SUBSCRIBE.
     pub async fn start(
         endpoint: &Endpoint,
         client_id: String,
@@ -194,203 +190,49 @@ impl Observer {
         filters: &[String],
         qos: u8,
     ) -> anyhow::Result<Observer> {
-        let mut stream = endpoint.dial(None).await.with_context(|| format!("observer {client_id} cannot connect"))?;
-        let mut c = Connect::new(version, client_id.clone());
-        c.keep_alive = 0;
-        send(&mut stream, &Packet::Connect(c).to_bytes(version)).await?;
-        let mut buf = BytesMut::with_capacity(4096);
-        match tokio::time::timeout(REPLY_TIMEOUT, read_one(&mut stream, &mut buf, version)).await {
-            Ok(Ok(Packet::ConnAck(a))) if a.code == 0 => {}
-            Ok(Ok(other)) => bail!("observer {client_id}: expected CONNACK 0, got {other:?}"),
-            Ok(Err(e)) => bail!("observer {client_id}: {e}"),
-            Err(_) => bail!("observer {client_id}: no CONNACK"),
-        }
+        let stream = endpoint.dial(None).await.with_context(|| format!("observer {client_id} cannot connect"))?;
+        let hello = Hello { keep_alive: crate::client_settings::OBSERVER_KEEP_ALIVE, ..Hello::new(&client_id, version) };
+        let client = Client::connect(stream, &hello, REPLY_TIMEOUT)
+            .await?
+            .accepted()
+            .map_err(|e| anyhow::anyhow!("observer {client_id}: {e}"))?;
+        let session = client.session.clone();
+        // Clean start and nothing subscribed yet: nothing can be buffered after the CONNACK.
+        let reader = Reader::start_on_own_thread(client.into_connection(), session).await?;
         let probe_topic = format!("lwt-load/probe/{client_id}");
         let q = QoS::from_u8(qos).unwrap_or(QoS::AtMostOnce);
         let mut all: Vec<(String, SubOptions)> = filters.iter().map(|f| (f.clone(), SubOptions::qos(q))).collect();
         all.push((probe_topic.clone(), SubOptions::qos(QoS::AtMostOnce)));
-        let sub = Subscribe { packet_id: 1, properties: Properties::new(), filters: all };
-        send(&mut stream, &Packet::Subscribe(sub).to_bytes(version)).await?;
-        match tokio::time::timeout(REPLY_TIMEOUT, read_one(&mut stream, &mut buf, version)).await {
-            Ok(Ok(Packet::SubAck(a))) => {
-                if let Some(bad) = a.codes.iter().find(|c| **c >= 0x80) {
-                    bail!("observer {client_id}: subscription refused with code {bad:#04x}");
-                }
-            }
-            Ok(Ok(other)) => bail!("observer {client_id}: expected SUBACK, got {}", other.name()),
-            Ok(Err(e)) => bail!("observer {client_id}: {e}"),
-            Err(_) => bail!("observer {client_id}: no SUBACK"),
+        let codes = reader.subscribe(all, Properties::new()).await?;
+        if let Some(bad) = codes.iter().find(|c| **c >= 0x80) {
+            bail!("observer {client_id}: subscription refused with code {bad:#04x}");
         }
-        let log: Arc<Mutex<Vec<Receipt>>> = Arc::default();
-        let received = Arc::new(AtomicU64::new(0));
-        let broken: Arc<Mutex<Option<String>>> = Arc::default();
-        let (out, rx) = mpsc::channel(16);
-        let (l2, r2, b2) = (log.clone(), received.clone(), broken.clone());
-        let task = match stream {
-            // Plain TCP: the observer gets its own thread and runtime, so its timestamps are not held
-            // up by the fleet's tasks (tens of thousands of closes compete for the shared workers).
-            ClientStream::Tcp(tcp) => {
-                let std_stream = tcp.into_std()?;
-                std::thread::Builder::new().name(format!("observer-{client_id}")).spawn(move || {
-                    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
-                        Ok(rt) => rt,
-                        Err(e) => {
-                            *b2.lock().unwrap() = Some(format!("observer runtime: {e}"));
-                            return;
-                        }
-                    };
-                    rt.block_on(async move {
-                        match tokio::net::TcpStream::from_std(std_stream) {
-                            Ok(t) => observe(ClientStream::Tcp(t), buf, version, rx, l2, r2, b2).await,
-                            Err(e) => *b2.lock().unwrap() = Some(format!("observer socket: {e}")),
-                        }
-                    });
-                })?;
-                None
-            }
-            tls => Some(tokio::spawn(observe(tls, buf, version, rx, l2, r2, b2))),
-        };
-        Ok(Observer { client_id, probe_topic, log, received, broken, out, task })
+        Ok(Observer { client_id, probe_topic, reader })
     }
 
     /// PUBLISH packets received so far (wills and probes).
     pub fn received(&self) -> u64 {
-        self.received.load(Ordering::Relaxed)
+        self.reader.received() as u64
     }
 
     /// Receipts from `from` on (returns them and the new cursor).
     pub fn since(&self, from: usize) -> (Vec<Receipt>, usize) {
-        let log = self.log.lock().unwrap();
-        let from = from.min(log.len());
-        (log[from..].to_vec(), log.len())
+        self.reader.since(from)
     }
 
     /// Why the observer stopped, if it did.
     pub fn broken(&self) -> Option<String> {
-        self.broken.lock().unwrap().clone()
+        self.reader.broken()
     }
 
-    /// Publishes a probe to itself through the broker and waits until it comes back: proof that the
-    /// observer was connected and subscribed up to now.
+    /// Publishes a unique probe to itself through the broker and waits until it comes back: proof
+    /// that the observer was connected and subscribed up to now.
     pub async fn probe(&self, within: Duration) -> anyhow::Result<Instant> {
-        let nonce = crate::verdict::probe_nonce();
-        let p = Publish::new(self.probe_topic.clone(), nonce.clone());
-        self.out.send(Packet::Publish(p)).await.map_err(|_| anyhow::anyhow!("observer {} has stopped", self.client_id))?;
-        let deadline = Instant::now() + within;
-        let mut cursor = 0;
-        loop {
-            let (new, next) = self.since(cursor);
-            cursor = next;
-            if let Some(r) = new.iter().find(|r| r.topic == self.probe_topic && r.payload == nonce.as_bytes()) {
-                return Ok(r.at);
-            }
-            if let Some(why) = self.broken() {
-                bail!("observer {} broke: {why}", self.client_id);
-            }
-            if Instant::now() > deadline {
-                bail!("observer {}: its probe did not come back within {within:?}", self.client_id);
-            }
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
+        self.reader.probe(&self.probe_topic, within).await.map_err(|why| anyhow::anyhow!("observer {}: {why}", self.client_id))
     }
 
     /// Sends DISCONNECT 0x00 and stops.
-    pub async fn stop(mut self) {
-        let _ = self.out.send(Packet::Disconnect(lwt_codec::Disconnect::new(0))).await;
-        if let Some(t) = &mut self.task {
-            let _ = tokio::time::timeout(Duration::from_secs(1), t).await;
-        }
-    }
-}
-
-impl Drop for Observer {
-    fn drop(&mut self) {
-        if let Some(t) = &self.task {
-            t.abort();
-        }
-    }
-}
-
-async fn observe(
-    mut stream: ClientStream,
-    mut buf: BytesMut,
-    version: ProtocolVersion,
-    mut rx: mpsc::Receiver<Packet>,
-    log: Arc<Mutex<Vec<Receipt>>>,
-    received: Arc<AtomicU64>,
-    broken: Arc<Mutex<Option<String>>>,
-) {
-    let mut acks = BytesMut::new();
-    let mut batch = Vec::new();
-    loop {
-        // Decode everything buffered, timestamping each PUBLISH as it is decoded.
-        loop {
-            match read_frame(&mut buf, 1 << 20) {
-                Ok(Some(frame)) => match decode_frame(&frame, version) {
-                    Ok(Packet::Publish(p)) => {
-                        let at = Instant::now();
-                        match (p.qos, p.packet_id) {
-                            (QoS::AtLeastOnce, Some(id)) => Packet::PubAck(PubResp::new(id)).encode(version, &mut acks),
-                            (QoS::ExactlyOnce, Some(id)) => Packet::PubRec(PubResp::new(id)).encode(version, &mut acks),
-                            _ => {}
-                        }
-                        batch.push(Receipt { at, topic: p.topic, payload: p.payload });
-                    }
-                    Ok(Packet::PubRel(r)) => Packet::PubComp(PubResp::new(r.packet_id)).encode(version, &mut acks),
-                    Ok(Packet::Disconnect(d)) => {
-                        *broken.lock().unwrap() = Some(format!("broker sent DISCONNECT {:#04x}", d.reason));
-                        return;
-                    }
-                    Ok(_) => {}
-                    Err(e) => {
-                        *broken.lock().unwrap() = Some(format!("undecodable packet: {e}"));
-                        return;
-                    }
-                },
-                Ok(None) => break,
-                Err(e) => {
-                    *broken.lock().unwrap() = Some(format!("bad frame: {e}"));
-                    return;
-                }
-            }
-        }
-        if !batch.is_empty() {
-            received.fetch_add(batch.len() as u64, Ordering::Relaxed);
-            log.lock().unwrap().append(&mut batch);
-        }
-        if !acks.is_empty() {
-            if let Err(e) = send(&mut stream, &acks).await {
-                *broken.lock().unwrap() = Some(format!("ack write failed: {e}"));
-                return;
-            }
-            acks.clear();
-        }
-        tokio::select! {
-            r = stream.read_buf(&mut buf) => match r {
-                Ok(0) => {
-                    *broken.lock().unwrap() = Some("broker closed the observer's connection".into());
-                    return;
-                }
-                Ok(_) => {}
-                Err(e) => {
-                    *broken.lock().unwrap() = Some(format!("read failed: {e}"));
-                    return;
-                }
-            },
-            cmd = rx.recv() => match cmd {
-                Some(p) => {
-                    let last = matches!(p, Packet::Disconnect(_));
-                    if send(&mut stream, &p.to_bytes(version)).await.is_err() && !last {
-                        *broken.lock().unwrap() = Some("observer write failed".into());
-                        return;
-                    }
-                    if last {
-                        let _ = stream.shutdown().await;
-                        return;
-                    }
-                }
-                None => return,
-            }
-        }
+    pub async fn stop(self) {
+        self.reader.disconnect(None).await;
     }
 }

@@ -96,10 +96,9 @@ enum Expect {
 struct Client {
     id: String,
     gen: u32,
+    /// The live generation; past half its Keep Alive it pings, so the broker never ends it for
+    /// silence (a will the soak would then count as sent after DISCONNECT 0x00).
     member: Option<Member>,
-    /// When this client last sent a packet: past half its Keep Alive it pings, so the broker never
-    /// ends it for silence (a will the soak would then count as sent after DISCONNECT 0x00).
-    last_sent: Instant,
 }
 
 fn payload(s: &Scenario, c: &Client, i: u32) -> String {
@@ -127,12 +126,10 @@ pub async fn run(target: &Target, s: &Scenario) -> anyhow::Result<SoakTally> {
     obs.subscribe(&expand(&s.fleet.will.topic, "+", 0, 0, 0), lwt_codec::QoS::AtLeastOnce).await?;
     crate::verdict::arm_probe(&obs).await?;
     let mut clients: Vec<Client> =
-        (0..s.fleet.count).map(|i| Client { id: expand(&s.fleet.id, "", i, 0, 0), gen: 0, member: None, last_sent: Instant::now() }).collect();
+        (0..s.fleet.count).map(|i| Client { id: expand(&s.fleet.id, "", i, 0, 0), gen: 0, member: None }).collect();
     for (i, c) in clients.iter_mut().enumerate() {
         c.member = Some(connect(target, s, c, i as u32).await?);
-        c.last_sent = Instant::now();
     }
-    let ping_after = Duration::from_secs(u64::from(s.fleet.keep_alive.max(2)) / 2);
     let mut next_ping_pass = Instant::now() + Duration::from_secs(1);
     let mut expect: HashMap<String, Expect> = HashMap::new();
     let mut rng = SplitMix(s.fault.seed);
@@ -148,7 +145,9 @@ pub async fn run(target: &Target, s: &Scenario) -> anyhow::Result<SoakTally> {
             next_sample += Duration::from_secs(spec.sample_s);
         }
         if s.fleet.keep_alive > 0 && Instant::now() >= next_ping_pass {
-            keep_alive(&mut clients, ping_after, version).await;
+            for m in clients.iter_mut().filter_map(|c| c.member.as_mut()) {
+                let _ = m.keep_alive_if_idle(version).await;
+            }
             next_ping_pass += Duration::from_secs(1);
         }
         churn_due += spec.churn_per_s as f64 / 100.0;
@@ -165,9 +164,8 @@ pub async fn run(target: &Target, s: &Scenario) -> anyhow::Result<SoakTally> {
             let c = &mut clients[i];
             if let Some(m) = c.member.as_mut() {
                 let p = lwt_codec::Publish::new(format!("soak-data/{}", c.id), "x");
-                if super::fleet::send(&mut m.stream, &lwt_codec::Packet::Publish(p).to_bytes(version)).await.is_ok() {
+                if m.send(&lwt_codec::Packet::Publish(p).to_bytes(version)).await.is_ok() {
                     tally.published += 1;
-                    c.last_sent = Instant::now();
                 }
             }
         }
@@ -203,7 +201,7 @@ async fn churn(target: &Target, s: &Scenario, c: &mut Client, i: u32, kind: usiz
             (1, Expect::Once, None) // dropped below: RST
         }
         6..=8 => {
-            disconnect_and_wait(m, version).await;
+            super::fleet::disconnect_and_wait(m, version, Duration::from_secs(5)).await;
             (2, Expect::Never, None)
         }
         // A takeover keeps the old socket open until the broker closes it.
@@ -215,40 +213,7 @@ async fn churn(target: &Target, s: &Scenario, c: &mut Client, i: u32, kind: usiz
     let next = connect(target, s, c, i).await?;
     drop(held);
     c.member = Some(next);
-    c.last_sent = Instant::now();
     Ok(())
-}
-
-/// PINGREQ from every client silent for `after` (half its Keep Alive). The PINGRESPs are left
-/// unread: two bytes each, a few per client per run.
-async fn keep_alive(clients: &mut [Client], after: Duration, version: lwt_codec::ProtocolVersion) {
-    let ping = lwt_codec::Packet::PingReq.to_bytes(version);
-    for c in clients.iter_mut().filter(|c| c.last_sent.elapsed() >= after) {
-        if let Some(m) = c.member.as_mut() {
-            if super::fleet::send(&mut m.stream, &ping).await.is_ok() {
-                c.last_sent = Instant::now();
-            }
-        }
-    }
-}
-
-/// DISCONNECT 0x00, FIN, then wait until the broker closes its side: only then has it handled the
-/// DISCONNECT, so the next generation's CONNECT (another connection, which the broker may see
-/// first) cannot take over the old connection and fire its will.
-async fn disconnect_and_wait(mut m: Member, version: lwt_codec::ProtocolVersion) {
-    use tokio::io::AsyncReadExt;
-    let d = lwt_codec::Disconnect::new(0);
-    let _ = super::fleet::send(&mut m.stream, &lwt_codec::Packet::Disconnect(d).to_bytes(version)).await;
-    let _ = m.stream.shutdown().await;
-    let mut buf = [0u8; 256];
-    let _ = tokio::time::timeout(Duration::from_secs(5), async {
-        while let Ok(n) = m.stream.read(&mut buf).await {
-            if n == 0 {
-                break;
-            }
-        }
-    })
-    .await;
 }
 
 fn judge(t: &mut SoakTally, obs: &Actuator, expect: &HashMap<String, Expect>, spec: &SoakSpec) {

@@ -3,45 +3,26 @@
 //! loopback), QoS 1 publishers keep a window of unacknowledged messages, and subscribers only count,
 //! so the figure is the broker's, not the client's.
 
-use super::fleet::REPLY_TIMEOUT;
+use super::fleet::{send, REPLY_TIMEOUT};
 use super::scenario::BackgroundSpec;
-use crate::transport::{ClientStream, Endpoint};
+use crate::client::handshake::Hello;
+use crate::client::{Client, PacketIds};
+use crate::transport::Endpoint;
 use anyhow::bail;
 use bytes::{Bytes, BytesMut};
-use lwt_codec::{
-    decode_frame, read_frame, Connect, Packet, Properties, ProtocolVersion, PubResp, Publish, QoS, SubOptions, Subscribe,
-};
+use futures::FutureExt;
+use lwt_codec::connection::Connection;
+use lwt_codec::{decode_frame, Frame, Packet, Properties, ProtocolVersion, PubResp, Publish, QoS, SubOptions};
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::AsyncReadExt;
 use tokio::time::Instant;
 
-async fn read_one(stream: &mut ClientStream, buf: &mut BytesMut, version: ProtocolVersion) -> anyhow::Result<Packet> {
-    loop {
-        if let Some(frame) = read_frame(buf, 1 << 24)? {
-            return Ok(decode_frame(&frame, version)?);
-        }
-        if stream.read_buf(buf).await? == 0 {
-            bail!("connection closed by the broker");
-        }
-    }
-}
-
-/// Connects a plain client (keep-alive 0, clean start).
-async fn client(endpoint: &Endpoint, id: &str, version: ProtocolVersion) -> anyhow::Result<(ClientStream, BytesMut)> {
-    let mut s = endpoint.dial(None).await?;
-    let mut c = Connect::new(version, id.to_string());
-    c.keep_alive = 0;
-    super::fleet::send(&mut s, &Packet::Connect(c).to_bytes(version)).await?;
-    let mut buf = BytesMut::new();
-    match tokio::time::timeout(REPLY_TIMEOUT, read_one(&mut s, &mut buf, version)).await {
-        Ok(Ok(Packet::ConnAck(a))) if a.code == 0 => Ok((s, buf)),
-        Ok(Ok(p)) => bail!("{id}: expected CONNACK 0, got {p:?}"),
-        Ok(Err(e)) => bail!("{id}: {e}"),
-        Err(_) => bail!("{id}: no CONNACK"),
-    }
+/// Connects a plain client (keep-alive 0: it never idles, clean start) with the shared handshake.
+async fn client(endpoint: &Endpoint, id: &str, version: ProtocolVersion) -> anyhow::Result<Client> {
+    let s = endpoint.dial(None).await?;
+    Client::connect(s, &Hello::new(id, version), REPLY_TIMEOUT).await?.accepted().map_err(|e| anyhow::anyhow!("{id}: {e}"))
 }
 
 /// A subscriber that counts PUBLISH packets (and acknowledges QoS 1/2).
@@ -57,44 +38,43 @@ impl Drop for Counter {
     }
 }
 
-async fn counter(endpoint: &Endpoint, id: &str, filter: &str, qos: QoS, version: ProtocolVersion) -> anyhow::Result<Counter> {
-    let (mut s, mut buf) = client(endpoint, id, version).await?;
-    let sub = Subscribe { packet_id: 1, properties: Properties::new(), filters: vec![(filter.to_string(), SubOptions::qos(qos))] };
-    super::fleet::send(&mut s, &Packet::Subscribe(sub).to_bytes(version)).await?;
-    match tokio::time::timeout(REPLY_TIMEOUT, read_one(&mut s, &mut buf, version)).await {
-        Ok(Ok(Packet::SubAck(_))) => {}
-        other => bail!("{id}: no SUBACK ({other:?})"),
+/// Counts one frame; a QoS 1 PUBLISH gets its PUBACK encoded into `acks` (sent once per read).
+fn count_frame(frame: &Frame, version: ProtocolVersion, acks: &mut BytesMut) -> u64 {
+    if frame.header >> 4 != 3 {
+        return 0;
     }
+    if let Ok(Packet::Publish(Publish { qos: QoS::AtLeastOnce, packet_id: Some(id), .. })) = decode_frame(frame, version) {
+        Packet::PubAck(PubResp::new(id)).encode(version, acks);
+    }
+    1
+}
+
+async fn counter(endpoint: &Endpoint, id: &str, filter: &str, qos: QoS, version: ProtocolVersion) -> anyhow::Result<Counter> {
+    let mut c = client(endpoint, id, version).await?;
+    if let Err(e) = c.subscribe(vec![(filter.to_string(), SubOptions::qos(qos))], Properties::new()).await {
+        bail!("{id}: no SUBACK ({e})");
+    }
+    let mut conn = c.into_connection();
     let count = Arc::new(AtomicU64::new(0));
     let last = Arc::new(std::sync::Mutex::new(None));
     let (c2, l2) = (count.clone(), last.clone());
     let task = tokio::spawn(async move {
         let mut acks = BytesMut::new();
-        loop {
-            let mut n = 0;
-            while let Ok(Some(frame)) = read_frame(&mut buf, 1 << 24) {
-                if frame.header >> 4 == 3 {
-                    n += 1;
-                    if let Ok(Packet::Publish(p)) = decode_frame(&frame, version) {
-                        if let (QoS::AtLeastOnce, Some(id)) = (p.qos, p.packet_id) {
-                            Packet::PubAck(PubResp::new(id)).encode(version, &mut acks);
-                        }
-                    }
-                }
+        // One awaited frame, then every frame already buffered, then one write of their PUBACKs.
+        while let Ok(Some(frame)) = conn.read_frame().await {
+            let mut n = count_frame(&frame, version, &mut acks);
+            while let Some(Ok(Some(frame))) = conn.read_frame().now_or_never() {
+                n += count_frame(&frame, version, &mut acks);
             }
             if n > 0 {
                 c2.fetch_add(n, Ordering::Relaxed);
                 *l2.lock().unwrap() = Some(Instant::now());
             }
             if !acks.is_empty() {
-                if super::fleet::send(&mut s, &acks).await.is_err() {
+                if conn.write_raw(&acks).await.is_err() {
                     return;
                 }
                 acks.clear();
-            }
-            match s.read_buf(&mut buf).await {
-                Ok(0) | Err(_) => return,
-                Ok(_) => {}
             }
         }
     });
@@ -102,18 +82,11 @@ async fn counter(endpoint: &Endpoint, id: &str, filter: &str, qos: QoS, version:
 }
 
 /// Publishes `n` messages on `topic` as fast as the broker takes them; QoS 1 keeps `window` in flight.
-async fn publish_burst(
-    mut s: ClientStream,
-    mut buf: BytesMut,
-    topic: String,
-    n: u64,
-    qos: QoS,
-    payload: Bytes,
-    version: ProtocolVersion,
-) -> anyhow::Result<u64> {
+async fn publish_burst(c: Client, topic: String, n: u64, qos: QoS, payload: Bytes, version: ProtocolVersion) -> anyhow::Result<u64> {
     const BATCH: u64 = 64;
+    let mut conn = c.into_connection();
     let mut sent = 0u64;
-    let mut pid: u16 = 0;
+    let mut pids = PacketIds::default();
     let mut out = BytesMut::new();
     while sent < n {
         let k = BATCH.min(n - sent);
@@ -122,26 +95,26 @@ async fn publish_burst(
             let mut p = Publish::new(topic.clone(), payload.clone());
             p.qos = qos;
             if qos != QoS::AtMostOnce {
-                pid = pid.wrapping_add(1).max(1);
-                p.packet_id = Some(pid);
+                p.packet_id = Some(pids.next_id());
             }
             Packet::Publish(p).encode(version, &mut out);
         }
-        super::fleet::send(&mut s, &out).await?;
+        conn.write_raw(&out).await?;
         sent += k;
         if qos == QoS::AtLeastOnce {
             let mut acked = 0;
             while acked < k {
-                match tokio::time::timeout(REPLY_TIMEOUT, read_one(&mut s, &mut buf, version)).await {
-                    Ok(Ok(Packet::PubAck(_))) => acked += 1,
-                    Ok(Ok(_)) => {}
+                match tokio::time::timeout(REPLY_TIMEOUT, conn.read_packet()).await {
+                    Ok(Ok(Some(Packet::PubAck(_)))) => acked += 1,
+                    Ok(Ok(Some(_))) => {}
+                    Ok(Ok(None)) => bail!("publisher: connection closed by the broker"),
                     Ok(Err(e)) => bail!("publisher: {e}"),
                     Err(_) => bail!("publisher: no PUBACK within {REPLY_TIMEOUT:?}"),
                 }
             }
         }
     }
-    let _ = super::fleet::send(&mut s, &Packet::Disconnect(lwt_codec::Disconnect::new(0)).to_bytes(version)).await;
+    let _ = conn.write_packet(&Packet::Disconnect(lwt_codec::Disconnect::new(0))).await;
     Ok(sent)
 }
 
@@ -211,8 +184,8 @@ pub async fn measure(
     let payload = Bytes::from(vec![b'x'; payload_size]);
     let start = Instant::now();
     let mut set = tokio::task::JoinSet::new();
-    for (k, (s, buf)) in publishers.into_iter().enumerate() {
-        set.spawn(publish_burst(s, buf, format!("{base}/{k}"), per_publisher, q, payload.clone(), version));
+    for (k, c) in publishers.into_iter().enumerate() {
+        set.spawn(publish_burst(c, format!("{base}/{k}"), per_publisher, q, payload.clone(), version));
     }
     let mut sent = 0;
     while let Some(r) = set.join_next().await {
@@ -290,22 +263,18 @@ pub async fn background(endpoint: &Endpoint, b: BackgroundSpec, version: Protoco
     let mut tasks = tokio::task::JoinSet::new();
     let q = QoS::from_u8(b.qos).unwrap_or(QoS::AtMostOnce);
     let started = Instant::now();
-    for (i, (s, mut buf)) in conns.into_iter().enumerate() {
+    for (i, c) in conns.into_iter().enumerate() {
         let topic = super::scenario::expand(&b.topic, "", i as u32, 0, 0);
         let payload = Bytes::from(vec![b'b'; b.payload_size]);
         let period = Duration::from_secs_f64(1.0 / b.rate as f64);
-        let (mut rd, mut wr) = tokio::io::split(s);
+        // A publisher: nothing is delivered to it, so nothing is buffered past its CONNACK.
+        let (rd, mut wr) = tokio::io::split(c.into_connection().into_inner());
+        let mut rd = Connection::new(rd);
         let acked = acked.clone();
         tasks.spawn(async move {
-            loop {
-                while let Ok(Some(frame)) = read_frame(&mut buf, 1 << 20) {
-                    if frame.header >> 4 == 4 {
-                        acked.fetch_add(1, Ordering::Relaxed);
-                    }
-                }
-                match rd.read_buf(&mut buf).await {
-                    Ok(0) | Err(_) => return,
-                    Ok(_) => {}
+            while let Ok(Some(frame)) = rd.read_frame().await {
+                if frame.header >> 4 == 4 {
+                    acked.fetch_add(1, Ordering::Relaxed);
                 }
             }
         });
@@ -313,16 +282,15 @@ pub async fn background(endpoint: &Endpoint, b: BackgroundSpec, version: Protoco
         tasks.spawn(async move {
             let mut tick = tokio::time::interval(period);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
-            let mut pid: u16 = 0;
+            let mut pids = PacketIds::default();
             loop {
                 tick.tick().await;
                 let mut p = Publish::new(topic.clone(), payload.clone());
                 p.qos = q;
                 if q != QoS::AtMostOnce {
-                    pid = pid.wrapping_add(1).max(1);
-                    p.packet_id = Some(pid);
+                    p.packet_id = Some(pids.next_id());
                 }
-                if super::fleet::send(&mut wr, &Packet::Publish(p).to_bytes(version)).await.is_err() {
+                if send(&mut wr, &Packet::Publish(p).to_bytes(version)).await.is_err() {
                     return;
                 }
                 sent.fetch_add(1, Ordering::Relaxed);
