@@ -3,7 +3,7 @@
 //! broker state, and writing never blocks reading, so a stalled peer never blocks anyone else.
 
 use crate::codec::{reason, ConnAck, Connect, DecodeError, Packet, Properties, Property, ProtocolVersion};
-use crate::eventgrid::{AuthRequest, Namespace, Principal, WillAuthorization};
+use crate::eventgrid::{webhook_authn, AuthRequest, Namespace, Principal, WillAuthorization};
 use rustls::pki_types::CertificateDer;
 use crate::config::Config;
 use crate::connection::{Connection, ReadError};
@@ -77,7 +77,9 @@ where
     // The handshake is boxed: its state is freed once the client is in.
     let hs = Box::pin(async move {
         match handshake(&mut c, peer, conn, &cfg, &core, outbox, certs).await {
-            Some(keep_alive) => Ok(Live::new(c, out, core, conn, keep_alive_grace(&cfg.will_hook, keep_alive))),
+            Some((keep_alive, expires)) => {
+                Ok(Live::new(c, out, core, conn, keep_alive_grace(&cfg.will_hook, keep_alive), expires))
+            }
             None => Err(out),
         }
     });
@@ -169,6 +171,8 @@ struct Live<R, W> {
     /// A packet waiting for room in the core's queue, and whether it is a DISCONNECT. Reading
     /// pauses meanwhile, so packets stay in order.
     waiting: Option<(BoxFuture<bool>, bool)>,
+    /// When the client's authentication expires (an Event Grid webhook's `expiration`).
+    expires: Option<Instant>,
 }
 
 fn far_future() -> Instant {
@@ -176,19 +180,24 @@ fn far_future() -> Instant {
 }
 
 impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Live<R, W> {
-    fn new(c: Connection<R>, out: Out<W>, core: mpsc::Sender<Event>, conn: ConnId, grace: Option<Duration>) -> Self {
+    fn new(
+        c: Connection<R>,
+        out: Out<W>,
+        core: mpsc::Sender<Event>,
+        conn: ConnId,
+        grace: Option<Duration>,
+        expires: Option<Instant>,
+    ) -> Self {
         let last_rx = Instant::now();
-        let armed = grace.map(|g| last_rx + g).unwrap_or_else(far_future);
+        let armed = grace.map(|g| last_rx + g).into_iter().chain(expires).min().unwrap_or_else(far_future);
         let timer = Box::pin(tokio::time::sleep_until(armed));
-        Live { c, out, core, conn, grace, last_rx, armed, timer, waiting: None }
+        Live { c, out, core, conn, grace, last_rx, armed, timer, waiting: None, expires }
     }
 
-    /// The next instant the timer must check: the keep-alive deadline or the write-stall limit.
+    /// The next instant the timer must check: the keep-alive deadline, the write-stall limit or
+    /// the authentication's expiry.
     fn due(&self) -> Option<Instant> {
-        match (self.grace.map(|g| self.last_rx + g), self.out.stall_deadline()) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        [self.grace.map(|g| self.last_rx + g), self.out.stall_deadline(), self.expires].into_iter().flatten().min()
     }
 
     /// Runs until the connection ends: `Some(reason)` when the core must hear why, `None` after a
@@ -242,6 +251,10 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Live<R, W> {
                 if self.grace.is_some_and(|g| self.last_rx + g <= now) {
                     return Poll::Ready(Some(CloseReason::KeepAliveTimeout));
                 }
+                if self.expires.is_some_and(|t| t <= now) {
+                    let detail = "authentication expired (the webhook's expiration)".to_owned();
+                    return Poll::Ready(Some(CloseReason::BadPacket { code: reason::MAXIMUM_CONNECT_TIME, detail }));
+                }
                 self.armed = self.due().unwrap_or_else(far_future);
                 self.timer.as_mut().reset(self.armed);
                 progress = true;
@@ -256,7 +269,8 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Live<R, W> {
 }
 
 /// Reads and judges the CONNECT, hands it to the core and waits for its verdict. Gives the
-/// negotiated keep-alive once the client is in; `None` when it is refused or gone.
+/// negotiated keep-alive (and when its authentication expires) once the client is in; `None`
+/// when it is refused or gone.
 async fn handshake<R: AsyncRead + Unpin>(
     c: &mut Connection<R>,
     peer: SocketAddr,
@@ -265,7 +279,7 @@ async fn handshake<R: AsyncRead + Unpin>(
     core: &mpsc::Sender<Event>,
     outbox: Outbox,
     certs: Vec<CertificateDer<'static>>,
-) -> Option<u16> {
+) -> Option<(u16, Option<Instant>)> {
     // CONNECT must come first, within the connect timeout.
     let first = tokio::time::timeout(Duration::from_secs(cfg.connect_timeout_secs), c.read_frame()).await;
     let frame = match first {
@@ -314,10 +328,14 @@ async fn handshake<R: AsyncRead + Unpin>(
     let version = connect.protocol;
     c.set_version(version);
     tracing::Span::current().record("client", connect.client_id.as_str());
+    let mut expires = None;
     let principal = match cfg.namespace.get() {
         None => None,
-        Some(ns) => match authenticate(ns, &connect, &certs) {
-            Ok(p) => Some(Arc::new(p)),
+        Some(ns) => match authenticate(ns, &connect, &certs).await {
+            Ok((p, until)) => {
+                expires = until.map(|t| Instant::now() + t.duration_since(std::time::SystemTime::now()).unwrap_or_default());
+                Some(Arc::new(p))
+            }
             Err((code5, code311, why)) => {
                 info!(conn, %peer, client = %connect.client_id, "CONNECT refused by the namespace: {why}");
                 if let Some(w) = &connect.will {
@@ -343,7 +361,7 @@ async fn handshake<R: AsyncRead + Unpin>(
     }
     drop(outbox);
     match reply_rx.await {
-        Ok(ConnectReply { accepted: true, keep_alive }) => Some(keep_alive),
+        Ok(ConnectReply { accepted: true, keep_alive }) => Some((keep_alive, expires)),
         _ => None,
     }
 }
@@ -408,13 +426,13 @@ async fn to_core(core: &mpsc::Sender<Event>, ev: Event) -> bool {
     }
 }
 
-/// The namespace's verdict on a CONNECT: who the client is, or the refusal as (5.0 code, 3.1.1
-/// code or `None` = close without CONNACK, reason for the log).
-fn authenticate(
+/// The namespace's verdict on a CONNECT: who the client is (and until when, if a webhook said),
+/// or the refusal as (5.0 code, 3.1.1 code or `None` = close without CONNACK, reason for the log).
+async fn authenticate(
     ns: &Namespace,
     connect: &Connect,
     certs: &[CertificateDer<'static>],
-) -> Result<Principal, (u8, Option<u8>, String)> {
+) -> Result<(Principal, Option<std::time::SystemTime>), (u8, Option<u8>, String)> {
     let auth_method = connect.properties.authentication_method();
     let req = AuthRequest {
         username: connect.username.as_deref(),
@@ -423,7 +441,13 @@ fn authenticate(
         now: std::time::SystemTime::now(),
         auth_method: auth_method.as_deref(),
     };
-    let principal = ns.authenticate(&req).map_err(|f| (f.v5_code(), Some(f.v311_code()), f.to_string()))?;
+    let (principal, expires) = match webhook_authn::routes_to_webhook(ns, connect, certs) {
+        Some(hook) => webhook_authn::authenticate(ns, hook, connect, certs)
+            .await
+            .map(|a| (a.principal, a.expires_at))
+            .map_err(|f| (f.v5_code(), Some(f.v311_code()), f.to_string()))?,
+        None => (ns.authenticate(&req).map_err(|f| (f.v5_code(), Some(f.v311_code()), f.to_string()))?, None),
+    };
     let settings = ns.settings();
     if let Some(w) = &connect.will {
         if settings.legacy_no_will {
@@ -443,7 +467,7 @@ fn authenticate(
             }
         }
     }
-    Ok(principal)
+    Ok((principal, expires))
 }
 
 fn refuse_connect(outbox: &Outbox, version: ProtocolVersion, code: u8, why: &str) {

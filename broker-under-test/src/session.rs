@@ -84,7 +84,8 @@ impl Core {
                 "client id is not 1 to 23 characters of 0-9a-zA-Z (strict_client_ids; MQTT-3.1.3-5)",
             ));
         }
-        if v5 && c.properties.authentication_method().is_some() {
+        // With a namespace, its authentication already judged the method (webhook, JWT, refusal).
+        if v5 && principal.is_none() && c.properties.authentication_method().is_some() {
             return Err((reason::BAD_AUTHENTICATION_METHOD, 0, "enhanced authentication is not supported"));
         }
         if v5 && !self.cfg.user_properties_on_connect_and_subscribe && c.properties.has(crate::codec::property_id::USER_PROPERTY) {

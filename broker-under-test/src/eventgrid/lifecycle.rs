@@ -108,7 +108,7 @@ impl DisconnectionReason {
             }
             Ending::Network(CloseReason::BadPacket { code, .. }) => match *code {
                 reason::NOT_AUTHORIZED => Self::ClientAuthorizationError,
-                reason::BAD_AUTHENTICATION_METHOD => Self::ClientAuthenticationError,
+                reason::BAD_AUTHENTICATION_METHOD | reason::MAXIMUM_CONNECT_TIME => Self::ClientAuthenticationError,
                 reason::QUOTA_EXCEEDED | reason::MESSAGE_RATE_TOO_HIGH => Self::QuotaExceeded,
                 _ => Self::ClientError,
             },

@@ -14,6 +14,7 @@ pub mod namespace;
 pub mod query;
 pub mod template;
 pub mod webhook;
+pub mod webhook_authn;
 
 pub use authn::{AuthFailure, AuthRequest};
 pub use namespace::{
@@ -75,6 +76,7 @@ pub fn client_reason(settings: &Settings, code: u8, full: &str) -> String {
         reason::NOT_AUTHORIZED => "not authorized",
         reason::BAD_AUTHENTICATION_METHOD => "bad authentication method",
         reason::QUOTA_EXCEEDED => "quota exceeded",
+        reason::SERVER_UNAVAILABLE => "server unavailable",
         _ => "request refused",
     }
     .to_owned()

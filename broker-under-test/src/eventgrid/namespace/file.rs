@@ -45,6 +45,8 @@ pub(super) struct RawNamespace {
     pub(super) permission_bindings: Vec<RawBinding>,
     #[serde(default)]
     pub(super) lifecycle_events: Option<crate::eventgrid::lifecycle::LifecycleSettings>,
+    #[serde(default)]
+    pub(super) web_hook_authentication: Option<super::webhook_authentication::RawWebhookAuthentication>,
 }
 
 #[derive(Deserialize)]

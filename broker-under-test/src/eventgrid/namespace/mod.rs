@@ -17,6 +17,7 @@ mod groups;
 mod rules;
 mod settings;
 mod topic_spaces;
+mod webhook_authentication;
 
 pub use bindings::{Permission, PermissionBinding, MAX_PERMISSION_BINDINGS};
 pub use ca_certificates::MAX_CA_CERTIFICATES;
@@ -28,6 +29,7 @@ pub use settings::{
     WillDelayOverMax, MAX_WILL_DELAY_SECS, RETAIN_PREVIEW_MAX_BYTES,
 };
 pub use topic_spaces::{TopicSpace, MAX_TEMPLATES_PER_SPACE, MAX_TOPIC_SPACES};
+pub use webhook_authentication::{WebhookAuthentication, DEFAULT_TIMEOUT_MS, MAX_TIMEOUT_MS};
 
 use super::AttrValue;
 use error::Ctx;
@@ -51,6 +53,8 @@ pub struct Namespace {
     pub(crate) bindings: Vec<PermissionBinding>,
     /// `lifecycleEvents:` (its file resolved against the namespace file's directory).
     pub(crate) lifecycle: super::lifecycle::LifecycleSettings,
+    /// `webHookAuthentication:`, if the namespace authenticates clients through a webhook.
+    pub(crate) webhook_authentication: Option<WebhookAuthentication>,
 }
 
 impl Namespace {
@@ -76,10 +80,12 @@ impl Namespace {
         let groups = groups::parse_groups(&cx, &raw.client_groups)?;
         let spaces = topic_spaces::parse_spaces(&cx, &raw.topic_spaces)?;
         let bindings = bindings::resolve_bindings(&cx, &raw.permission_bindings, &groups, &spaces)?;
+        let webhook_authentication = webhook_authentication::check(&cx, raw.web_hook_authentication)?;
         let mut lifecycle = raw.lifecycle_events.unwrap_or_default();
         lifecycle.file = lifecycle.file.map(|f| base_dir.join(f));
         Ok(Namespace {
             lifecycle,
+            webhook_authentication,
             name: raw.name.value,
             settings,
             ca_names,
@@ -105,6 +111,12 @@ impl Namespace {
     /// `lifecycleEvents:`: where client life-cycle events go (file relative paths already resolved).
     pub fn lifecycle_events(&self) -> &super::lifecycle::LifecycleSettings {
         &self.lifecycle
+    }
+
+    /// `webHookAuthentication:`: the webhook that authenticates the CONNECTs the registry does not
+    /// (routing: [`crate::eventgrid::webhook_authn::routes_to_webhook`]).
+    pub fn webhook_authentication(&self) -> Option<&WebhookAuthentication> {
+        self.webhook_authentication.as_ref()
     }
 
     /// The registered clients, in file order.
