@@ -13,6 +13,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 mod checks_cli;
+mod webhook_cli;
 use checks_cli::run_checks;
 
 /// Know that MQTT Last Will and Testament works.
@@ -216,6 +217,9 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         json: Option<PathBuf>,
     },
+    /// A configurable Event Grid authentication webhook (allow / deny lists, delay, failures) on
+    /// loopback, for a namespace's `webHookAuthentication.endpointUrl`; prints each request.
+    Webhook(webhook_cli::WebhookArgs),
 }
 
 fn main() -> ExitCode {
@@ -350,6 +354,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Checks { target, only, protocol } => run_checks(target, only, protocol).await,
+        Command::Webhook(args) => webhook_cli::run_webhook(args).await,
     }
 }
 
