@@ -191,14 +191,18 @@ impl Drop for WebhookServer {
 
 type Shared<T> = Arc<Mutex<T>>;
 
+/// Accepts and serves connections; the connections live in a `JoinSet` owned by this task, so
+/// stopping the server (aborting it) also ends kept-alive connections: a stopped webhook is down.
 async fn accept_loop(listener: TcpListener, rules: Shared<WebhookRules>, requests: Shared<Vec<Value>>) {
+    let mut connections = tokio::task::JoinSet::new();
     while let Ok((stream, _)) = listener.accept().await {
+        while connections.try_join_next().is_some() {}
         let (rules, requests) = (rules.clone(), requests.clone());
         let service = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
             answer(req, rules.clone(), requests.clone())
         });
         let io = hyper_util::rt::TokioIo::new(stream);
-        tokio::spawn(hyper::server::conn::http1::Builder::new().serve_connection(io, service));
+        connections.spawn(hyper::server::conn::http1::Builder::new().serve_connection(io, service));
     }
 }
 
@@ -306,5 +310,20 @@ mod tests {
         server.set_rules(WebhookRules { failure: Some(Failure::Http500), ..WebhookRules::default() });
         assert_eq!(post("{}").await.unwrap().unwrap().0, 500);
         assert_eq!(server.requests(), vec![json!({"clientId": "actuator1"}), json!({"clientId": "actuator1"}), json!({})]);
+    }
+
+    #[tokio::test]
+    async fn a_stopped_server_is_down_even_for_kept_alive_connections() {
+        let server = WebhookServer::start("127.0.0.1:0".parse().unwrap(), rules()).await.unwrap();
+        let url = server.url();
+        let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+        let post = move || {
+            let (agent, url) = (agent.clone(), url.clone());
+            tokio::task::spawn_blocking(move || agent.post(&url).send(r#"{"clientId":"actuator1"}"#).map(|r| r.status().as_u16()))
+        };
+        assert_eq!(post().await.unwrap().unwrap(), 200, "served (and the connection pooled by the agent)");
+        drop(server);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(post().await.unwrap().is_err(), "nothing answers once the server is dropped");
     }
 }

@@ -25,10 +25,12 @@
 //! - Expiration: the broker ends the connection at that instant with v5 DISCONNECT 0xA0 Maximum
 //!   connect time (3.1.1: a plain close). It is not a normal DISCONNECT, so the will follows the
 //!   usual rules (published, after its delay); life-cycle reason `ClientAuthenticationError`.
-//! - The HTTP call: one process-wide `ureq` agent (keep-alive pooling) run on tokio's blocking
-//!   pool, bounded by `timeoutMs` twice (ureq's global timeout, and a tokio timeout around the
-//!   task); `Content-Type: application/json`; no `Authorization` header (no Entra ID offline);
-//!   no retries; any 2xx status with the JSON body counts.
+//! - The HTTP call: one process-wide `ureq` agent run on tokio's blocking pool, bounded by
+//!   `timeoutMs` twice (ureq's global timeout, and a tokio timeout around the task); a fresh
+//!   connection per call (no idle pool: a POST is not retried, so a pooled connection the webhook
+//!   had closed would refuse a client for nothing); `Content-Type: application/json`; no
+//!   `Authorization` header (no Entra ID offline); no retries; any 2xx status with the JSON body
+//!   counts.
 //! - User properties: the docs' request has no field for them; the emulator adds
 //!   `userProperties` (array of one-key objects) when the CONNECT has some. With the `eventgrid`
 //!   limits such a CONNECT is refused before authentication, as Event Grid documents.
@@ -189,10 +191,13 @@ pub async fn authenticate(
     Ok(Admission { principal, expires_at })
 }
 
-/// The process's HTTP client for webhook calls (statuses are read, not turned into errors).
+/// The process's HTTP client for webhook calls (statuses are read, not turned into errors; no
+/// idle connections kept, see the module documentation).
 fn agent() -> &'static ureq::Agent {
     static AGENT: OnceLock<ureq::Agent> = OnceLock::new();
-    AGENT.get_or_init(|| ureq::Agent::config_builder().http_status_as_error(false).build().into())
+    AGENT.get_or_init(|| {
+        ureq::Agent::config_builder().http_status_as_error(false).max_idle_connections(0).build().into()
+    })
 }
 
 /// POSTs `body` to the hook on the blocking pool; the 2xx answer's body.

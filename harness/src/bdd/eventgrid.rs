@@ -28,6 +28,7 @@ use tokio::time::Instant;
 
 mod attacks;
 mod lifecycle;
+mod webhook;
 pub use lifecycle::{with_lifecycle_events, LIFECYCLE_FILE};
 
 /// A scenario's own certificates in a temporary identities folder: `ca.pem` (the namespace's

@@ -131,6 +131,8 @@ pub struct LwtWorld {
     pub subscribe_outcomes: BTreeMap<String, eventgrid::SubscribeOutcome>,
     /// Shared-subscription groups as the feature names them: group → member names.
     pub groups: BTreeMap<String, Vec<String>>,
+    /// The scenario's Event Grid authentication webhook, if a step started one.
+    pub webhook: Option<crate::webhook_server::WebhookServer>,
     /// Set when a verdict (a MUST failure or an error) stopped the scenario, so the after hook knows
     /// the step failure is already judged; any other step failure is a panic, judged as an error.
     pub stopped_by_verdict: bool,
@@ -178,6 +180,7 @@ impl LwtWorld {
             publish_outcomes: BTreeMap::new(),
             subscribe_outcomes: BTreeMap::new(),
             groups: BTreeMap::new(),
+            webhook: None,
             stopped_by_verdict: false,
         }
     }
