@@ -39,6 +39,23 @@ struct Hook {
 
 impl Hook {
     async fn start(answer: impl Fn(&Value) -> Answer + Send + Sync + 'static) -> Hook {
+        Hook::serve(None, answer).await
+    }
+
+    /// The same over TLS with the test PKI's server certificate (for 127.0.0.1).
+    async fn start_tls(pki: &Pki, answer: impl Fn(&Value) -> Answer + Send + Sync + 'static) -> Hook {
+        let certs = CertificateDer::pem_slice_iter(pki.server.pem.as_bytes()).collect::<Result<Vec<_>, _>>().unwrap();
+        let key = rustls::pki_types::PrivateKeyDer::from_pem_slice(pki.server.key.as_bytes()).unwrap();
+        let cfg = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(certs, key)
+            .unwrap();
+        Hook::serve(Some(tokio_rustls::TlsAcceptor::from(Arc::new(cfg))), answer).await
+    }
+
+    async fn serve(tls: Option<tokio_rustls::TlsAcceptor>, answer: impl Fn(&Value) -> Answer + Send + Sync + 'static) -> Hook {
         use http_body_util::BodyExt;
         let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = l.local_addr().unwrap();
@@ -50,7 +67,7 @@ impl Hook {
                 let service = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
                     let (keep, answer) = (keep.clone(), answer.clone());
                     async move {
-                        let body = req.into_body().collect().await?.to_bytes();
+                        let body = req.into_body().collect().await.map_err(std::io::Error::other)?.to_bytes();
                         let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
                         keep.lock().unwrap().push(v.clone());
                         let (status, text) = match answer(&v) {
@@ -59,15 +76,24 @@ impl Hook {
                                 tokio::time::sleep(d).await;
                                 (200, t)
                             }
-                            Answer::Close => return Err("close without an answer".into()),
+                            Answer::Close => return Err(std::io::Error::other("close without an answer")),
                         };
                         let mut r = hyper::Response::new(http_body_util::Full::new(Bytes::from(text)));
                         *r.status_mut() = hyper::StatusCode::from_u16(status).unwrap();
-                        Ok::<_, Box<dyn std::error::Error + Send + Sync>>(r)
+                        Ok::<_, std::io::Error>(r)
                     }
                 });
-                let io = hyper_util::rt::TokioIo::new(stream);
-                tokio::spawn(hyper::server::conn::http1::Builder::new().serve_connection(io, service));
+                let tls = tls.clone();
+                tokio::spawn(async move {
+                    let http = hyper::server::conn::http1::Builder::new();
+                    match tls {
+                        None => http.serve_connection(hyper_util::rt::TokioIo::new(stream), service).await,
+                        Some(acceptor) => match acceptor.accept(stream).await {
+                            Ok(s) => http.serve_connection(hyper_util::rt::TokioIo::new(s), service).await,
+                            Err(_) => Ok(()), // the broker refused our certificate
+                        },
+                    }
+                });
             }
         });
         Hook { addr, requests }
@@ -75,6 +101,10 @@ impl Hook {
 
     fn url(&self) -> String {
         format!("http://{}/auth", self.addr)
+    }
+
+    fn https_url(&self) -> String {
+        format!("https://{}/auth", self.addr)
     }
 
     fn requests(&self) -> Vec<Value> {
@@ -302,4 +332,24 @@ async fn a_bad_endpoint_stops_the_namespace_with_a_clear_error() {
     let e = Namespace::parse("name: hooked\nwebHookAuthentication:\n  endpointUrl: ftp://127.0.0.1/x\n", "ns.yaml").unwrap_err();
     let e = e.to_string();
     assert!(e.contains("ns.yaml:3") && e.contains("webHookAuthentication.endpointUrl"), "{e}");
+}
+
+#[tokio::test]
+async fn an_https_webhook_is_called_over_tls_and_its_certificate_checked() {
+    let w = Walkthrough::new();
+    let hook = Hook::start_tls(&w.pki, |r| allow(r["clientId"].as_str().unwrap_or("?"), json!({}))).await;
+    let ca = w.pki.write("webhook-ca.pem", &w.pki.ca_pem);
+    let b = broker(&w, &hook.https_url(), &format!("  caCertificateFile: {}\n", ca.display())).await;
+    let (_s, ack) = hooked(&w, &b, connect(ProtocolVersion::V5, "dev-1", None)).await;
+    assert_eq!(ack.code, 0, "{ack:?}");
+    assert_eq!(hook.requests().len(), 1);
+    b.shutdown().await;
+
+    // Without the namespace naming its CA, the webhook's certificate is not trusted (Mozilla's roots).
+    let b = broker(&w, &hook.https_url(), "").await;
+    let (code, why) = refused(&w, &b, connect(ProtocolVersion::V5, "dev-2", None)).await;
+    assert_eq!(code, reason::SERVER_UNAVAILABLE);
+    assert!(why.contains("failed") && why.to_lowercase().contains("certificate"), "{why}");
+    assert_eq!(hook.requests().len(), 1, "no request reaches an untrusted webhook");
+    b.shutdown().await;
 }

@@ -13,6 +13,8 @@
 //! `clientAuthenticationName` required on allow, `attributes` (int32, string, array of strings),
 //! `expiration` (Unix seconds), `errorReason`; deny → "Not authorized"; timeout, crash, platform
 //! or broker failure → "Server unavailable". Choices where the docs leave room:
+//! - The endpoint: `https://` (rustls with ring; Mozilla's roots, or `caCertificateFile`'s) or
+//!   `http://` for local webhooks.
 //! - Routing: with `webHookAuthentication` set, a CONNECT goes to the webhook unless its v5
 //!   Authentication Method is a JWT one ([`JWT_METHODS`], authenticated by the namespace itself),
 //!   or its username names a registered client (ignoring case; X.509 as before), or it has no
@@ -202,8 +204,8 @@ fn agent() -> &'static ureq::Agent {
 
 /// POSTs `body` to the hook on the blocking pool; the 2xx answer's body.
 async fn post(hook: &WebhookAuthentication, body: Vec<u8>) -> Result<Vec<u8>, WebhookFailure> {
-    let (url, timeout) = (hook.endpoint_url.clone(), hook.timeout);
-    let task = tokio::task::spawn_blocking(move || post_blocking(&url, timeout, &body));
+    let (url, timeout, roots) = (hook.endpoint_url.clone(), hook.timeout, hook.ca_certificates.clone());
+    let task = tokio::task::spawn_blocking(move || post_blocking(&url, timeout, &roots, &body));
     // ureq's own limit ends the call; this one only guards against a call that overstays it.
     match tokio::time::timeout(timeout + Duration::from_millis(250), task).await {
         Ok(Ok(result)) => result,
@@ -212,7 +214,13 @@ async fn post(hook: &WebhookAuthentication, body: Vec<u8>) -> Result<Vec<u8>, We
     }
 }
 
-fn post_blocking(url: &str, timeout: Duration, body: &[u8]) -> Result<Vec<u8>, WebhookFailure> {
+/// The call itself; `roots` (DER) replace Mozilla's roots for an `https://` endpoint when given.
+fn post_blocking(
+    url: &str,
+    timeout: Duration,
+    roots: &[CertificateDer<'static>],
+    body: &[u8],
+) -> Result<Vec<u8>, WebhookFailure> {
     let failed = |e: ureq::Error| match e {
         ureq::Error::Timeout(_) => WebhookFailure::Timeout { url: url.to_owned(), after: timeout },
         ureq::Error::BodyExceedsLimit(n) => {
@@ -220,14 +228,12 @@ fn post_blocking(url: &str, timeout: Duration, body: &[u8]) -> Result<Vec<u8>, W
         }
         other => WebhookFailure::Unreachable { url: url.to_owned(), reason: other.to_string() },
     };
-    let mut answer = agent()
-        .post(url)
-        .header("Content-Type", "application/json")
-        .config()
-        .timeout_global(Some(timeout))
-        .build()
-        .send(body)
-        .map_err(failed)?;
+    let mut config = agent().post(url).header("Content-Type", "application/json").config().timeout_global(Some(timeout));
+    if !roots.is_empty() {
+        let certs: Vec<_> = roots.iter().map(|c| ureq::tls::Certificate::from_der(c.as_ref()).to_owned()).collect();
+        config = config.tls_config(ureq::tls::TlsConfig::builder().root_certs(ureq::tls::RootCerts::new_with_certs(&certs)).build());
+    }
+    let mut answer = config.build().send(body).map_err(failed)?;
     let status = answer.status().as_u16();
     if !(200..300).contains(&status) {
         return Err(WebhookFailure::Status { url: url.to_owned(), status });

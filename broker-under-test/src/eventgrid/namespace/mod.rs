@@ -80,7 +80,7 @@ impl Namespace {
         let groups = groups::parse_groups(&cx, &raw.client_groups)?;
         let spaces = topic_spaces::parse_spaces(&cx, &raw.topic_spaces)?;
         let bindings = bindings::resolve_bindings(&cx, &raw.permission_bindings, &groups, &spaces)?;
-        let webhook_authentication = webhook_authentication::check(&cx, raw.web_hook_authentication)?;
+        let webhook_authentication = webhook_authentication::check(&cx, raw.web_hook_authentication, base_dir)?;
         let mut lifecycle = raw.lifecycle_events.unwrap_or_default();
         lifecycle.file = lifecycle.file.map(|f| base_dir.join(f));
         Ok(Namespace {

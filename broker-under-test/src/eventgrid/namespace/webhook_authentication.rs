@@ -4,17 +4,24 @@
 //!
 //! Choices (Event Grid documents an `https://` endpoint called with a Microsoft Entra token and
 //! recommends answering "within approximately 5 seconds"; the emulator runs offline):
-//! - `endpointUrl` must be `http://HOST[:PORT][/PATH]` (the life-cycle webhook's rule, shared with
-//!   [`crate::eventgrid::webhook::Endpoint`]): the emulator calls local endpoints only, sends no
-//!   `Authorization` header, and the Entra keys of ARM (`identity`,
-//!   `azureActiveDirectoryApplicationIdOrUri`, `azureActiveDirectoryTenantId`) are not accepted.
+//! - `endpointUrl` is `https://HOST[:PORT][/PATH]` (rustls, ring) or, for local endpoints,
+//!   `http://…` (both checked by the life-cycle webhook's rule,
+//!   [`crate::eventgrid::webhook::Endpoint`]). The emulator sends no `Authorization` header, and
+//!   the Entra keys of ARM (`identity`, `azureActiveDirectoryApplicationIdOrUri`,
+//!   `azureActiveDirectoryTenantId`) are not accepted.
+//! - `caCertificateFile` (emulator key, `https://` only): PEM file, relative to the namespace
+//!   file, whose certificates are the only roots trusted for the webhook; without it, Mozilla's
+//!   roots (webpki-roots).
 //! - `timeoutMs` (emulator key, default [`DEFAULT_TIMEOUT_MS`], 1..=[`MAX_TIMEOUT_MS`]) bounds the
-//!   whole call: connect, request, answer.
+//!   whole call: connect, TLS, request, answer.
 
 use super::error::{Ctx, NamespaceError};
 use crate::eventgrid::webhook::Endpoint;
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::CertificateDer;
 use serde::Deserialize;
 use serde_saphyr::Spanned;
+use std::path::Path;
 use std::time::Duration;
 
 /// The default wait for the webhook's answer: the 5 seconds the docs recommend answering within.
@@ -30,6 +37,8 @@ pub(super) struct RawWebhookAuthentication {
     endpoint_url: Spanned<String>,
     #[serde(default)]
     timeout_ms: Option<Spanned<u64>>,
+    #[serde(default)]
+    ca_certificate_file: Option<Spanned<String>>,
 }
 
 /// Where and how the broker asks the webhook about a CONNECT (checked).
@@ -39,16 +48,32 @@ pub struct WebhookAuthentication {
     pub endpoint_url: String,
     /// The whole call's time limit.
     pub timeout: Duration,
+    /// `https://`: the roots trusted for the webhook (DER), from `caCertificateFile`; empty =
+    /// Mozilla's roots.
+    pub ca_certificates: Vec<CertificateDer<'static>>,
 }
 
 /// Checks `webHookAuthentication:`; errors name the line and the field.
 pub(super) fn check(
     cx: &Ctx<'_>,
     raw: Option<RawWebhookAuthentication>,
+    base_dir: &Path,
 ) -> Result<Option<WebhookAuthentication>, NamespaceError> {
     let Some(raw) = raw else { return Ok(None) };
     let url = &raw.endpoint_url;
-    Endpoint::parse(&url.value).map_err(|e| cx.at(url, "webHookAuthentication.endpointUrl", e))?;
+    let https = url.value.strip_prefix("https://");
+    let as_http = https.map_or_else(|| url.value.clone(), |rest| format!("http://{rest}"));
+    Endpoint::parse(&as_http).map_err(|_| {
+        let e = format!("{:?}: expected http(s)://HOST[:PORT][/PATH]", url.value);
+        cx.at(url, "webHookAuthentication.endpointUrl", e)
+    })?;
+    let ca_certificates = match (&raw.ca_certificate_file, https) {
+        (None, _) => Vec::new(),
+        (Some(f), None) => {
+            return Err(cx.at(f, "webHookAuthentication.caCertificateFile", "only for an https:// endpointUrl"))
+        }
+        (Some(f), Some(_)) => roots(cx, f, base_dir)?,
+    };
     let timeout_ms = match &raw.timeout_ms {
         None => DEFAULT_TIMEOUT_MS,
         Some(t) if (1..=MAX_TIMEOUT_MS).contains(&t.value) => t.value,
@@ -63,7 +88,22 @@ pub(super) fn check(
     Ok(Some(WebhookAuthentication {
         endpoint_url: url.value.clone(),
         timeout: Duration::from_millis(timeout_ms),
+        ca_certificates,
     }))
+}
+
+/// Every CERTIFICATE block of `caCertificateFile` (at least one).
+fn roots(cx: &Ctx<'_>, file: &Spanned<String>, base_dir: &Path) -> Result<Vec<CertificateDer<'static>>, NamespaceError> {
+    let field = "webHookAuthentication.caCertificateFile";
+    let path = base_dir.join(&file.value);
+    let text = std::fs::read(&path).map_err(|e| cx.at(file, field, format!("cannot read {}: {e}", path.display())))?;
+    let certs = CertificateDer::pem_slice_iter(&text)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| cx.at(file, field, format!("{}: bad PEM: {e}", path.display())))?;
+    if certs.is_empty() {
+        return Err(cx.at(file, field, format!("{}: no PEM CERTIFICATE block found", path.display())));
+    }
+    Ok(certs)
 }
 
 #[cfg(test)]
@@ -82,13 +122,19 @@ mod tests {
         assert_eq!((w.endpoint_url.as_str(), w.timeout), ("http://127.0.0.1:9000/auth", Duration::from_millis(250)));
         let ns = parse("  endpointUrl: http://localhost/auth\n").unwrap();
         assert_eq!(ns.webhook_authentication().unwrap().timeout, Duration::from_secs(5));
+        let ns = parse("  endpointUrl: https://auth.example.com/mqtt\n").unwrap();
+        assert!(ns.webhook_authentication().unwrap().ca_certificates.is_empty(), "Mozilla's roots");
         assert!(Namespace::parse("name: plain\n", "ns.yaml").unwrap().webhook_authentication().is_none());
     }
 
     #[test]
     fn bad_values_name_line_and_field() {
-        let e = parse("  endpointUrl: https://example.com/auth\n").unwrap_err();
-        assert!(e.contains("ns.yaml:3") && e.contains("webHookAuthentication.endpointUrl") && e.contains("only http://"), "{e}");
+        let e = parse("  endpointUrl: ftp://example.com/auth\n").unwrap_err();
+        assert!(e.contains("ns.yaml:3") && e.contains("webHookAuthentication.endpointUrl") && e.contains("http(s)://"), "{e}");
+        let e = parse("  endpointUrl: http://127.0.0.1:1/\n  caCertificateFile: ca.pem\n").unwrap_err();
+        assert!(e.contains("ns.yaml:4") && e.contains("only for an https://"), "{e}");
+        let e = parse("  endpointUrl: https://127.0.0.1:1/\n  caCertificateFile: /nonexistent/ca.pem\n").unwrap_err();
+        assert!(e.contains("cannot read /nonexistent/ca.pem"), "{e}");
         let e = parse("  endpointUrl: http://127.0.0.1:1/\n  timeoutMs: 0\n").unwrap_err();
         assert!(e.contains("ns.yaml:4") && e.contains("timeoutMs") && e.contains("1..=60000"), "{e}");
         let e = parse("  endpointUrl: http://127.0.0.1:1/\n  azureActiveDirectoryTenantId: x\n").unwrap_err();
