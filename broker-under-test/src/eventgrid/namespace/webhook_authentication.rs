@@ -128,6 +128,14 @@ mod tests {
     }
 
     #[test]
+    fn the_fixture_loads() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/namespaces/webhook.yaml");
+        let ns = Namespace::load(&path).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(ns.webhook_authentication().unwrap().endpoint_url, "http://127.0.0.1:9000/authenticate");
+        assert!(ns.clients().is_empty(), "every client comes from the webhook");
+    }
+
+    #[test]
     fn bad_values_name_line_and_field() {
         let e = parse("  endpointUrl: ftp://example.com/auth\n").unwrap_err();
         assert!(e.contains("ns.yaml:3") && e.contains("webHookAuthentication.endpointUrl") && e.contains("http(s)://"), "{e}");
