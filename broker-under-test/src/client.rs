@@ -3,7 +3,7 @@
 //! broker state, and writing never blocks reading, so a stalled peer never blocks anyone else.
 
 use crate::codec::{reason, ConnAck, Connect, DecodeError, Packet, Properties, Property, ProtocolVersion};
-use crate::eventgrid::{AuthRequest, Namespace, Principal, WillAuthorization};
+use crate::eventgrid::{webhook_authn, AuthRequest, Namespace, Principal, WillAuthorization};
 use rustls::pki_types::CertificateDer;
 use crate::config::Config;
 use crate::connection::{Connection, ReadError};
@@ -202,7 +202,8 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Live<R, W> {
         self.grace_ms.and_then(|g| self.last_rx.instant().checked_add(Duration::from_millis(g.get())))
     }
 
-    /// The next instant the timer must check: the keep-alive deadline or the write-stall limit.
+    /// The next instant the timer must check: the keep-alive deadline, the write-stall limit or
+    /// the authentication's expiry.
     fn due(&self) -> Option<Instant> {
         match (self.keep_alive_deadline(), self.out.stall_deadline()) {
             (Some(a), Some(b)) => Some(a.min(b)),
@@ -275,7 +276,8 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Live<R, W> {
 }
 
 /// Reads and judges the CONNECT, hands it to the core and waits for its verdict. Gives the
-/// negotiated keep-alive once the client is in; `None` when it is refused or gone.
+/// negotiated keep-alive once the client is in; `None`
+/// when it is refused or gone.
 async fn handshake<R: AsyncRead + Unpin>(
     c: &mut Connection<R>,
     peer: SocketAddr,
@@ -308,7 +310,7 @@ async fn handshake<R: AsyncRead + Unpin>(
     if frame.header >> 4 != 1 {
         debug!("first packet is not CONNECT (MQTT-3.1.0-1): closed");
         outbox.close();
-            return None;
+        return None;
     }
     // The level byte tells which CONNACK encoding the client understands, even if the rest is bad.
     let level = if frame.body.len() >= 7 && frame.body[..6] == *b"\x00\x04MQTT" { frame.body[6] } else { 0 };
@@ -335,7 +337,7 @@ async fn handshake<R: AsyncRead + Unpin>(
     tracing::Span::current().record("client", connect.client_id.as_str());
     let principal = match cfg.namespace.get() {
         None => None,
-        Some(ns) => match authenticate(ns, &connect, &certs) {
+        Some(ns) => match authenticate(ns, &connect, &certs).await {
             Ok(p) => Some(Arc::new(p)),
             Err((code5, code311, why)) => {
                 info!(conn, %peer, client = %connect.client_id, "CONNECT refused by the namespace: {why}");
@@ -349,7 +351,7 @@ async fn handshake<R: AsyncRead + Unpin>(
                     (false, None) => {}
                 }
                 outbox.close();
-            return None;
+                return None;
             }
         },
     };
@@ -358,7 +360,7 @@ async fn handshake<R: AsyncRead + Unpin>(
     let event = Event::Connect { conn, peer, connect, principal, outbox: outbox.clone(), reply: reply_tx };
     if !to_core(core, event).await {
         outbox.close();
-            return None;
+        return None;
     }
     drop(outbox);
     match reply_rx.await {
@@ -442,9 +444,9 @@ async fn to_core(core: &mpsc::Sender<Event>, ev: Event) -> bool {
     }
 }
 
-/// The namespace's verdict on a CONNECT: who the client is, or the refusal as (5.0 code, 3.1.1
-/// code or `None` = close without CONNACK, reason for the log).
-fn authenticate(
+/// The namespace's verdict on a CONNECT: who the client is (and until when, if a webhook said),
+/// or the refusal as (5.0 code, 3.1.1 code or `None` = close without CONNACK, reason for the log).
+async fn authenticate(
     ns: &Namespace,
     connect: &Connect,
     certs: &[CertificateDer<'static>],
@@ -459,7 +461,14 @@ fn authenticate(
         auth_method: auth_method.as_deref(),
         auth_data: auth_data.as_deref(),
     };
-    let principal = ns.authenticate(&req).map_err(|f| (f.v5_code(), Some(f.v311_code()), f.to_string()))?;
+    // A webhook's `expiration` ends the connection as a token's would (the core's token timer).
+    let principal = match webhook_authn::routes_to_webhook(ns, connect, certs) {
+        Some(hook) => webhook_authn::authenticate(ns, hook, connect, certs)
+            .await
+            .map(|a| Principal { valid_until: a.expires_at, ..a.principal })
+            .map_err(|f| (f.v5_code(), Some(f.v311_code()), f.to_string()))?,
+        None => ns.authenticate(&req).map_err(|f| (f.v5_code(), Some(f.v311_code()), f.to_string()))?,
+    };
     let settings = ns.settings();
     if let Some(w) = &connect.will {
         if settings.legacy_no_will {

@@ -26,11 +26,13 @@ use std::time::SystemTime;
 use tokio::time::Instant;
 use tracing::info;
 
-/// A JWT connection's method and the instant its token stops being valid.
+/// A JWT connection's method and the instant its token stops being valid (also a webhook-authenticated
+/// connection's `expiration`, with no method: it cannot re-authenticate).
 #[derive(Clone, Debug)]
 pub(crate) struct TokenAuth {
-    /// The Authentication Method of CONNECT (re-authentication must use the same).
-    pub(crate) method: String,
+    /// The Authentication Method of CONNECT (re-authentication must use the same); `None` when the
+    /// deadline came from an authentication webhook.
+    pub(crate) method: Option<String>,
     /// When the connection ends unless re-authenticated.
     pub(crate) until: Instant,
 }
@@ -45,10 +47,11 @@ fn instant_of(t: SystemTime) -> Instant {
 }
 
 impl Core {
-    /// The token deadline of a connection accepted with `method` and a principal valid until
-    /// `valid_until`: armed on the timer set, keyed by the session name.
+    /// The deadline of a connection accepted with `method` (if any) and a principal valid until
+    /// `valid_until` (a JWT's `exp`, a webhook's `expiration`): armed on the timer set, keyed by
+    /// the session name.
     pub(crate) fn arm_token(&mut self, client_id: &str, method: Option<String>, valid_until: Option<SystemTime>) -> Option<TokenAuth> {
-        let (method, t) = (method?, valid_until?);
+        let t = valid_until?;
         let until = instant_of(t);
         self.timers.insert(until, Timer::TokenExpiry, client_id);
         Some(TokenAuth { method, until })
@@ -69,12 +72,12 @@ impl Core {
     /// An AUTH after CONNACK: re-authentication with a fresh token, or the end of the connection.
     pub(crate) fn on_auth(&mut self, conn: ConnId, a: Auth) {
         let Some(c) = self.conns.get(&conn) else { return };
-        let Some(token) = c.token.clone() else {
+        let Some(TokenAuth { method: Some(token_method), .. }) = c.token.clone() else {
             return self.protocol_error(conn, reason::PROTOCOL_ERROR, "AUTH on a connection that did not authenticate with an Authentication Method".into());
         };
         let method = a.properties.authentication_method().unwrap_or_default();
-        if a.reason != reason::RE_AUTHENTICATE || method != token.method {
-            let why = format!("AUTH {:#04x} with method {method:?}: only 0x19 (Re-authenticate) with {:?} (MQTT-4.12.1-1)", a.reason, token.method);
+        if a.reason != reason::RE_AUTHENTICATE || method != token_method {
+            let why = format!("AUTH {:#04x} with method {method:?}: only 0x19 (Re-authenticate) with {token_method:?} (MQTT-4.12.1-1)", a.reason);
             return self.protocol_error(conn, reason::PROTOCOL_ERROR, why);
         }
         let Some(ns) = self.cfg.namespace.get() else { return };

@@ -84,7 +84,8 @@ impl Core {
                 "client id is not 1 to 23 characters of 0-9a-zA-Z (strict_client_ids; MQTT-3.1.3-5)",
             ));
         }
-        // With a namespace the method was judged at authentication (JWT); without one there is none.
+        // With a namespace, its authentication already judged the method (webhook, JWT, refusal);
+        // without one there is none.
         if v5 && principal.is_none() && c.properties.authentication_method().is_some() {
             return Err((reason::BAD_AUTHENTICATION_METHOD, 0, "enhanced authentication is not supported"));
         }

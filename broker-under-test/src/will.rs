@@ -37,7 +37,8 @@ pub enum CloseReason {
     Io(String),
     /// Nothing arrived for 1.5 × keep-alive.
     KeepAliveTimeout,
-    /// A malformed packet or protocol error; the code goes in the server's DISCONNECT.
+    /// A malformed packet, a protocol error or another end the server decides (e.g. 0xA0 when an
+    /// Event Grid webhook's authentication expires); the code goes in the server's DISCONNECT.
     BadPacket {
         /// 5.0 reason code for the DISCONNECT.
         code: u8,

@@ -33,3 +33,4 @@ pub mod sensor;
 pub mod target;
 pub mod transport;
 pub mod verdict;
+pub mod webhook_server;

@@ -13,6 +13,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 mod checks_cli;
+mod webhook_cli;
 
 /// Know that MQTT Last Will and Testament works.
 #[derive(Parser, Debug)]
@@ -240,6 +241,9 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         json: Option<PathBuf>,
     },
+    /// A configurable Event Grid authentication webhook (allow / deny lists, delay, failures) on
+    /// loopback, for a namespace's `webHookAuthentication.endpointUrl`; prints each request.
+    Webhook(webhook_cli::WebhookArgs),
 }
 
 fn main() -> ExitCode {
@@ -376,6 +380,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             let check = checks_cli::as_check(target, &protocol, tags)?;
             Box::pin(run(checks_cli::with_run_options(check, report_dir, concurrency, rerun_failures))).await
         }
+        Command::Webhook(args) => webhook_cli::run_webhook(args).await,
     }
 }
 

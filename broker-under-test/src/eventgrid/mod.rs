@@ -19,6 +19,7 @@ pub mod routing;
 pub mod sink;
 pub mod template;
 pub mod webhook;
+pub mod webhook_authn;
 
 pub use authn::{AuthFailure, AuthRequest};
 pub use jwt::{bearer_principal, JwtIdentity, TokenProblem};
@@ -85,6 +86,7 @@ pub fn client_reason(settings: &Settings, code: u8, full: &str) -> String {
         reason::NOT_AUTHORIZED => "not authorized",
         reason::BAD_AUTHENTICATION_METHOD => "bad authentication method",
         reason::QUOTA_EXCEEDED => "quota exceeded",
+        reason::SERVER_UNAVAILABLE => "server unavailable",
         _ => "request refused",
     }
     .to_owned()

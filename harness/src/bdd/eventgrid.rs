@@ -31,6 +31,7 @@ mod http_publish;
 mod jwt;
 mod lifecycle;
 mod routing;
+mod webhook;
 pub use http_publish::HttpPublishState;
 pub use lifecycle::{with_lifecycle_events, LIFECYCLE_FILE};
 

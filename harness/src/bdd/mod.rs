@@ -135,6 +135,8 @@ pub struct LwtWorld {
     pub groups: BTreeMap<String, Vec<String>>,
     /// Event Grid HTTP Publish: the scenario broker's bearer tokens and each caller's last answer.
     pub http_publish: eventgrid::HttpPublishState,
+    /// The scenario's Event Grid authentication webhook, if a step started one.
+    pub webhook: Option<crate::webhook_server::WebhookServer>,
     /// Set when a verdict (a MUST failure or an error) stopped the scenario, so the after hook knows
     /// the step failure is already judged; any other step failure is a panic, judged as an error.
     pub stopped_by_verdict: bool,
@@ -184,6 +186,7 @@ impl LwtWorld {
             subscribe_outcomes: BTreeMap::new(),
             groups: BTreeMap::new(),
             http_publish: Default::default(),
+            webhook: None,
             stopped_by_verdict: false,
         }
     }

@@ -50,6 +50,8 @@ pub(super) struct RawNamespace {
     pub(super) custom_jwt_authentication: Option<super::jwt::RawJwtAuth>,
     #[serde(default)]
     pub(super) entra_jwt_authentication: Option<super::jwt::RawJwtAuth>,
+    #[serde(default)]
+    pub(super) web_hook_authentication: Option<super::webhook_authentication::RawWebhookAuthentication>,
 }
 
 #[derive(Deserialize)]

@@ -20,6 +20,7 @@ mod jwt;
 mod rules;
 mod settings;
 mod topic_spaces;
+mod webhook_authentication;
 
 pub use bindings::{Permission, PermissionBinding, MAX_PERMISSION_BINDINGS};
 pub use ca_certificates::MAX_CA_CERTIFICATES;
@@ -36,6 +37,7 @@ pub use settings::{
     WillDelayOverMax, MAX_WILL_DELAY_SECS, RETAIN_PREVIEW_MAX_BYTES,
 };
 pub use topic_spaces::{TopicSpace, MAX_TEMPLATES_PER_SPACE, MAX_TOPIC_SPACES};
+pub use webhook_authentication::{WebhookAuthentication, DEFAULT_TIMEOUT_MS, MAX_TIMEOUT_MS};
 
 use super::AttrValue;
 use error::Ctx;
@@ -63,6 +65,8 @@ pub struct Namespace {
     pub(crate) routing: Option<RoutingSettings>,
     /// `customJwtAuthentication:` / `entraJwtAuthentication:` (keys loaded).
     pub(crate) jwt: JwtAuthentication,
+    /// `webHookAuthentication:`, if the namespace authenticates clients through a webhook.
+    pub(crate) webhook_authentication: Option<WebhookAuthentication>,
 }
 
 impl Namespace {
@@ -96,12 +100,14 @@ impl Namespace {
         if let Some(r) = &raw.entra_jwt_authentication {
             bindings.extend(jwt::role_bindings(&cx, r, &spaces)?);
         }
+        let webhook_authentication = webhook_authentication::check(&cx, raw.web_hook_authentication, base_dir)?;
         let mut lifecycle = raw.lifecycle_events.unwrap_or_default();
         lifecycle.file = lifecycle.file.map(|f| base_dir.join(f));
         let routing = routing::check(&cx, raw.routing, base_dir)?;
         Ok(Namespace {
             lifecycle,
             routing,
+            webhook_authentication,
             name: raw.name.value,
             settings,
             ca_names,
@@ -138,6 +144,12 @@ impl Namespace {
     /// `routing:`: where published messages are routed as CloudEvents (`None` = not routed).
     pub fn routing(&self) -> Option<&RoutingSettings> {
         self.routing.as_ref()
+    }
+
+    /// `webHookAuthentication:`: the webhook that authenticates the CONNECTs the registry does not
+    /// (routing: [`crate::eventgrid::webhook_authn::routes_to_webhook`]).
+    pub fn webhook_authentication(&self) -> Option<&WebhookAuthentication> {
+        self.webhook_authentication.as_ref()
     }
 
     /// The registered clients, in file order.
