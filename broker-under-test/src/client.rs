@@ -461,11 +461,12 @@ async fn authenticate(
         auth_method: auth_method.as_deref(),
         auth_data: auth_data.as_deref(),
     };
-    // A webhook's `expiration` ends the connection as a token's would (the core's token timer).
+    // A webhook's `expiration` is the principal's `valid_until`: it ends the connection as a
+    // token's `exp` would (the core's token timer).
     let principal = match webhook_authn::routes_to_webhook(ns, connect, certs) {
         Some(hook) => webhook_authn::authenticate(ns, hook, connect, certs)
             .await
-            .map(|a| Principal { valid_until: a.expires_at, ..a.principal })
+            .map(|a| a.principal)
             .map_err(|f| (f.v5_code(), Some(f.v311_code()), f.to_string()))?,
         None => ns.authenticate(&req).map_err(|f| (f.v5_code(), Some(f.v311_code()), f.to_string()))?,
     };

@@ -72,7 +72,7 @@ impl Core {
     /// An AUTH after CONNACK: re-authentication with a fresh token, or the end of the connection.
     pub(crate) fn on_auth(&mut self, conn: ConnId, a: Auth) {
         let Some(c) = self.conns.get(&conn) else { return };
-        let Some(TokenAuth { method: Some(token_method), .. }) = c.token.clone() else {
+        let Some(TokenAuth { method: Some(token_method), until }) = c.token.clone() else {
             return self.protocol_error(conn, reason::PROTOCOL_ERROR, "AUTH on a connection that did not authenticate with an Authentication Method".into());
         };
         let method = a.properties.authentication_method().unwrap_or_default();
@@ -100,7 +100,7 @@ impl Core {
             }
         };
         let client_id = c.client_id.clone();
-        self.timers.cancel(token.until, Timer::TokenExpiry, &client_id);
+        self.timers.cancel(until, Timer::TokenExpiry, &client_id);
         let fresh = self.arm_token(&client_id, Some(method.clone()), id.principal.valid_until);
         let Some(c) = self.conns.get_mut(&conn) else { return };
         c.token = fresh;

@@ -189,6 +189,8 @@ pub async fn authenticate(
         authentication_name: grant.authentication_name,
         attributes: grant.attributes,
         groups,
+        // The core's token timer ends the connection then, as at a JWT's `exp`.
+        valid_until: expires_at,
     };
     Ok(Admission { principal, expires_at })
 }
