@@ -124,6 +124,7 @@ impl Actuator {
             Reply::Accepted(ack) => ack,
             Reply::Refused(ack) => bail!("{who} refused with code {:#04x}", ack.code),
             Reply::Closed(why) => bail!("{who}: connection closed without CONNACK: {why}"),
+            Reply::Silent(t) => bail!("{who}: no CONNACK within {t:?}"),
         };
         let session = Session::negotiate(spec.version, &spec.client_id, spec.keep_alive, &ack);
         let session_present = session.session_present;

@@ -98,6 +98,8 @@ pub enum ConnectOutcome {
     Refused(ConnAck),
     /// The broker closed the connection without CONNACK.
     Closed(String),
+    /// Neither a CONNACK nor a close within this time (the connection stays open).
+    Silent(Duration),
 }
 
 impl ConnectOutcome {
@@ -107,6 +109,7 @@ impl ConnectOutcome {
             ConnectOutcome::Accepted(s) => Ok(s),
             ConnectOutcome::Refused(a) => bail!("CONNECT refused with code {:#04x}", a.code),
             ConnectOutcome::Closed(why) => bail!("connection closed without CONNACK: {why}"),
+            ConnectOutcome::Silent(t) => bail!("no CONNACK within {t:?}"),
         }
     }
 }
@@ -167,6 +170,7 @@ impl Sensor {
             Attempt::Accepted(client) => (ConnectOutcome::Accepted(Sensor { spec, connack: client.connack.clone(), client }), None),
             Attempt::Refused(ack, conn) => (ConnectOutcome::Refused(ack), Some(conn)),
             Attempt::Closed(why) => (ConnectOutcome::Closed(why), None),
+            Attempt::Silent(t) => (ConnectOutcome::Silent(t), None),
         })
     }
 

@@ -167,6 +167,7 @@ pub async fn ensure_connected(w: &mut LwtWorld, name: &str) {
         }
         ConnectOutcome::Refused(a) => panic!("{name} was refused with reason code {:#04x}", a.code),
         ConnectOutcome::Closed(why) => panic!("{name}: connection closed without CONNACK ({why})"),
+        ConnectOutcome::Silent(t) => panic!("{name}: no CONNACK within {t:?}"),
     }
 }
 

@@ -341,6 +341,7 @@ fn judge_admission(w: &mut LwtWorld, name: &str, want_accepted: bool, expected: 
         (Some(_), _) => "CONNACK 0x00".to_owned(),
         (None, Some(ConnectOutcome::Refused(a))) => format!("CONNACK {:#04x}", a.code),
         (None, Some(ConnectOutcome::Closed(why))) => format!("closed without CONNACK ({why})"),
+        (None, Some(ConnectOutcome::Silent(t))) => format!("no CONNACK and no close within {t:?}"),
         _ => panic!("{name} has not tried to connect"),
     };
     let ok = slot.live.is_some() == want_accepted;

@@ -98,6 +98,8 @@ pub enum Reply {
     Refused(ConnAck),
     /// The broker closed the connection without CONNACK.
     Closed(String),
+    /// Neither a CONNACK nor a close within this time: the connection is still open.
+    Silent(Duration),
 }
 
 /// Reads the answer to a CONNECT written with result `written`, for at most `timeout`. `who` names
@@ -109,7 +111,7 @@ pub async fn await_connack<R: AsyncRead + Unpin>(
     timeout: Duration,
 ) -> anyhow::Result<Reply> {
     match tokio::time::timeout(timeout, reader.read_packet()).await {
-        Err(_) => bail!("{who}: no CONNACK within {timeout:?}"),
+        Err(_) => Ok(Reply::Silent(timeout)),
         Ok(Ok(Some(Packet::ConnAck(ack)))) if ack.code == 0 => Ok(Reply::Accepted(ack)),
         Ok(Ok(Some(Packet::ConnAck(ack)))) => Ok(Reply::Refused(ack)),
         Ok(Ok(Some(other))) => bail!("{who}: expected CONNACK, got {}", other.name()),
@@ -132,6 +134,8 @@ pub enum Attempt {
     Refused(ConnAck, Connection<ClientStream>),
     /// Closed without CONNACK.
     Closed(String),
+    /// Neither a CONNACK nor a close within this time.
+    Silent(Duration),
 }
 
 impl Attempt {
@@ -141,6 +145,7 @@ impl Attempt {
             Attempt::Accepted(c) => Ok(c),
             Attempt::Refused(a, _) => bail!("CONNECT refused with code {:#04x}", a.code),
             Attempt::Closed(why) => bail!("connection closed without CONNACK: {why}"),
+            Attempt::Silent(t) => bail!("no CONNACK within {t:?}"),
         }
     }
 }
@@ -166,6 +171,7 @@ impl Client {
             }
             Reply::Refused(ack) => Attempt::Refused(ack, conn),
             Reply::Closed(why) => Attempt::Closed(why),
+            Reply::Silent(t) => Attempt::Silent(t),
         })
     }
 }

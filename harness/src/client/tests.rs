@@ -86,17 +86,23 @@ async fn stream(addr: SocketAddr) -> crate::transport::ClientStream {
     crate::transport::ClientStream::connect_tcp(addr).await.unwrap()
 }
 
-/// No CONNACK in time is an error (we could not establish the client), not an outcome to judge.
+/// No CONNACK in time is an error for a client the scenario needs (we could not establish it), and
+/// an outcome the refusal steps judge (`Silent`: a malformed CONNECT the broker never closed).
 #[tokio::test]
 async fn a_handshake_timeout_is_an_error_and_a_refusal_an_outcome() {
     let b = scripted(Script { silent: true, ..Script::default() }).await;
     let hello = Hello::new("quiet", ProtocolVersion::V311);
-    let err = Client::connect(stream(b.addr).await, &hello, Duration::from_millis(300)).await.unwrap_err();
+    let attempt = Client::connect(stream(b.addr).await, &hello, Duration::from_millis(300)).await.unwrap();
+    assert!(matches!(attempt, Attempt::Silent(t) if t == Duration::from_millis(300)), "{attempt:?}");
+    let err = attempt.accepted().unwrap_err();
     assert!(err.to_string().contains("no CONNACK within 300ms"), "{err}");
-    // The sensor's wait is bounded the same way (REPLY_TIMEOUT), and is an error too.
+    // The sensor's wait is bounded the same way (REPLY_TIMEOUT): an outcome, and an error to a
+    // step that needs the sensor connected.
     let b = scripted(Script { silent: true, ..Script::default() }).await;
     let sensor = crate::sensor::Sensor::connect(b.addr, crate::sensor::SensorSpec::new("s", ProtocolVersion::V5));
-    let err = tokio::time::timeout(Duration::from_secs(10), sensor).await.expect("bounded").unwrap_err();
+    let outcome = tokio::time::timeout(Duration::from_secs(10), sensor).await.expect("bounded").unwrap();
+    assert!(matches!(outcome, crate::sensor::ConnectOutcome::Silent(_)), "{outcome:?}");
+    let err = outcome.accepted().unwrap_err();
     assert!(err.to_string().contains("no CONNACK within"), "{err}");
 
     let b = scripted(Script { code: 0x87, ..Script::default() }).await;
