@@ -43,7 +43,7 @@ Feature: 5.0 will size and fan-out: large wills intact, the Maximum Packet Size,
     Then "sensor1" is refused with reason code 0x95 or disconnected without CONNACK
     And "actuator1" receives nothing on "clients/+/status" for 1 second
 
-  @MQTT-3.1.2-25 @MQTT-3.1.2-24 @must
+  @MQTT-3.1.2-24 @must
   Scenario: A will larger than a subscriber's Maximum Packet Size is not sent to it
     Given actuator "small" with maximum packet size 512 subscribed to "clients/+/status" at QoS 1
     And actuator "actuator1" subscribed to "clients/+/status" at QoS 1
@@ -51,7 +51,17 @@ Feature: 5.0 will size and fan-out: large wills intact, the Maximum Packet Size,
     And "sensor1" is connected
     When "sensor1" closes its connection
     Then "actuator1" receives the will of "sensor1" intact on "clients/sensor1/status" within 1 second
-    And "small" receives nothing on "clients/+/status" for 1 second
+    And "small" is sent nothing on "clients/+/status" within 1 second
+
+  @MQTT-3.1.2-25 @must
+  Scenario: A will too large for one subscriber is discarded for it alone: its connection goes on
+    Given actuator "small" with maximum packet size 512 subscribed to "clients/+/status" at QoS 1
+    And actuator "actuator1" subscribed to "clients/+/status" at QoS 1
+    And the will of "sensor1" has a payload of 2048 bytes
+    And "sensor1" is connected
+    When "sensor1" closes its connection
+    Then "actuator1" receives the will of "sensor1" intact on "clients/sensor1/status" within 1 second
+    And the broker keeps the connection of "small" open
 
   @MQTT-3.1.2-8 @must
   Scenario: Three observers with overlapping wildcard filters each get the will exactly once

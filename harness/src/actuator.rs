@@ -210,6 +210,15 @@ impl Actuator {
         }
     }
 
+    /// When the broker ended the connection cleanly (DISCONNECT or end of stream), so that every
+    /// packet it sent before was observed. Only the harness's own stack can tell; rumqttc: `None`.
+    pub fn closed_by_broker(&self) -> Option<Instant> {
+        match &self.link {
+            Link::Codec(l) => l.closed_by_broker(),
+            Link::Rumqttc(_) => None,
+        }
+    }
+
     /// Waits until an observation satisfies `pred` or `deadline` passes.
     pub async fn wait_for(&self, pred: impl Fn(&Observation) -> bool + Send, deadline: Instant) -> Option<Observation> {
         let l = match &self.link {

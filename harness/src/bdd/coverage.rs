@@ -174,3 +174,52 @@ async fn copy_at_qos(w: &mut LwtWorld, who: String, payload: String, topic: Stri
     let v = simple(w, format!("a copy of {payload:?} at QoS {}", want as u8), got.is_some(), format!("copies at QoS {seen:?}"));
     w.judge(v);
 }
+
+/// The broker sends `who` nothing on `topic` (a packet it must not send: a will over `who`'s
+/// Maximum Packet Size, MQTT-3.1.2-24) within the window. Proven by `who`'s probe coming back, or,
+/// if the broker ended `who`'s connection cleanly (DISCONNECT or end of stream), by having read
+/// everything it sent before the close: a closed connection carries nothing more. Whether closing
+/// it was right is the next step's verdict (MQTT-3.1.2-25), not this one's.
+#[then(expr = "{string} is sent nothing on {string} within {float} second(s)")]
+async fn sent_nothing_within(w: &mut LwtWorld, who: String, topic: String, secs: f64) {
+    let t = w.topic(&topic);
+    let from = w.fault_at();
+    let window = Duration::from_secs_f64(secs) + w.profile().late_tolerance();
+    let (rule, level) = (w.rule(), w.level);
+    tokio::time::sleep_until(from + window).await;
+    let a = w.actuator(&who);
+    let Some(closed) = a.closed_by_broker() else {
+        let v = verdict::expect_no_will(a, &t, from, window, &rule, level).await;
+        return w.judge(v);
+    };
+    let sent: Vec<Observation> = a.observations().into_iter().filter(|o| o.at >= from && lwt_codec::topic::matches(&t, &o.topic)).collect();
+    let after = closed.saturating_duration_since(from).as_secs_f64() * 1e3;
+    let observed = match sent.first() {
+        Some(o) => format!("{} message(s) on {t} ({} bytes of payload first), then the broker closed the connection", sent.len(), o.payload.len()),
+        None => format!("nothing; the broker closed the connection {after:.1} ms after the fault, and all it sent before was read"),
+    };
+    let v = simple(w, format!("nothing sent on {t} within {} ms", window.as_millis()), sent.is_empty(), observed);
+    w.judge(v);
+}
+
+/// A packet too large for `who` is discarded "and then [the Server behaves] as if it had completed
+/// sending that Application Message" (MQTT-3.1.2-25): `who`'s connection and session go on. Its
+/// probe must come back; a broker that ended the connection instead breaks the rule.
+#[then(expr = "the broker keeps the connection of {string} open")]
+async fn keeps_connection_open(w: &mut LwtWorld, who: String) {
+    let from = w.fault_at();
+    let a = w.actuator(&who);
+    let live = verdict::prove_live(a).await;
+    let closed = a.closed_by_broker();
+    let why = a.broken().unwrap_or_default();
+    let mut v = simple(w, format!("{who}'s connection stays open and its probe comes back"), live.is_ok(), String::new());
+    v.observed = match (&live, closed) {
+        (Ok(_), _) => "the probe came back".into(),
+        (Err(_), Some(at)) => format!("{why}, {:.1} ms after the fault", at.saturating_duration_since(from).as_secs_f64() * 1e3),
+        (Err(e), None) => {
+            v.status = Status::Error(e.clone());
+            format!("not established: the probe did not come back and the broker did not close the connection cleanly ({e})")
+        }
+    };
+    w.judge(v);
+}

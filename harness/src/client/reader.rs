@@ -49,6 +49,9 @@ struct Shared {
     pings: Vec<oneshot::Sender<Instant>>,
     /// Set when the connection ended or the broker sent something undecodable.
     broken: Option<String>,
+    /// When the broker ended the connection cleanly (DISCONNECT or end of stream): everything it
+    /// sent before was read, so the log is the connection's whole story.
+    closed_by_broker: Option<Instant>,
 }
 
 type Writer = Arc<tokio::sync::Mutex<Connection<WriteHalf<ClientStream>>>>;
@@ -201,6 +204,12 @@ impl Reader {
     /// Why the reader stopped working, if it did.
     pub fn broken(&self) -> Option<String> {
         self.shared.lock().unwrap().broken.clone()
+    }
+
+    /// When the broker ended the connection cleanly (a DISCONNECT or the end of the stream, not a
+    /// reset or an undecodable packet), if it did: every packet it sent before is in the log.
+    pub fn closed_by_broker(&self) -> Option<Instant> {
+        self.shared.lock().unwrap().closed_by_broker
     }
 
     /// Waits until an observation satisfies `pred` or `deadline` passes (or the reader breaks).
@@ -361,7 +370,10 @@ fn handle(packet: Packet, at: Instant, shared: &Mutex<Shared>) -> Result<Option<
             }
             None
         }
-        Packet::Disconnect(d) => return Err(format!("the broker sent DISCONNECT {:#04x}", d.reason)),
+        Packet::Disconnect(d) => {
+            s.closed_by_broker.get_or_insert(at);
+            return Err(format!("the broker sent DISCONNECT {:#04x}", d.reason));
+        }
         _ => None,
     })
 }
@@ -378,7 +390,10 @@ async fn read_loop(
         let packet = tokio::select! {
             r = reader.read_packet() => match r {
                 Ok(Some(p)) => p,
-                Ok(None) => break "the broker closed the connection".to_owned(),
+                Ok(None) => {
+                    shared.lock().unwrap().closed_by_broker.get_or_insert_with(Instant::now);
+                    break "the broker closed the connection".to_owned();
+                }
                 Err(e) => break format!("read failed: {e}"),
             },
             _ = &mut stop => break "stopped".to_owned(),
