@@ -4,12 +4,11 @@
 //! A proxy in front of the reference broker changes the code of every refusing CONNACK: in 5.0 the
 //! run reports SHOULD failures and no MUST failure (exit 0); in 3.1.1 it reports MUST failures (exit 1).
 
-use std::net::SocketAddr;
-use std::process::Command;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+mod proxied;
 
-const BIN: &str = env!("CARGO_BIN_EXE_lwt-harness");
-const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+use proxied::{check_through, failed};
+use std::net::SocketAddr;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// The code a refusing CONNACK gets instead of the broker's: 5.0 → 0x80 (Unspecified error),
 /// 3.1.1 → another non-zero return code.
@@ -64,30 +63,6 @@ async fn code_changing_proxy(upstream: SocketAddr) -> SocketAddr {
     addr
 }
 
-async fn check(addr: SocketAddr, feature: &'static str, report: std::path::PathBuf) -> std::process::Output {
-    tokio::task::spawn_blocking(move || {
-        Command::new(BIN)
-            .current_dir(ROOT)
-            .args(["check", feature, "--broker"])
-            .arg(format!("mqtt://{addr}"))
-            .arg("--report-dir")
-            .arg(report)
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap()
-}
-
-fn verdicts(dir: &std::path::Path) -> Vec<serde_json::Value> {
-    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("verdicts.json")).unwrap()).unwrap();
-    json["scenarios"].as_array().unwrap().iter().flat_map(|s| s["verdicts"].as_array().unwrap().clone()).collect()
-}
-
-fn failed(v: &serde_json::Value, level: &str) -> bool {
-    v["status"] == "Fail" && v["level"] == level
-}
-
 #[test]
 fn rewriting_changes_only_refusals() {
     let mut ok = [0x20, 0x03, 0x00, 0x00, 0x00];
@@ -103,13 +78,9 @@ fn rewriting_changes_only_refusals() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn another_refusal_code_in_5_0_is_a_should_failure_not_a_must_failure() {
-    let broker = lwt_broker::start_embedded().await.unwrap();
-    let addr = code_changing_proxy(broker.url().trim_start_matches("mqtt://").parse().unwrap()).await;
-    let dir = tempfile::tempdir().unwrap();
-    let out = check(addr, "features/v5/will-validation.feature", dir.path().to_path_buf()).await;
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "no MUST failure: {text}");
-    let all = verdicts(dir.path());
+    let run = check_through(code_changing_proxy, &["features/v5/will-validation.feature"]).await;
+    assert_eq!(run.out.status.code(), Some(0), "no MUST failure: {}", run.text());
+    let all = run.verdicts();
     assert!(!all.iter().any(|v| failed(v, "Must")), "{all:#?}");
     let should: Vec<_> = all.iter().filter(|v| failed(v, "Should")).collect();
     assert!(!should.is_empty(), "the exact code is still judged, at SHOULD: {all:#?}");
@@ -117,18 +88,12 @@ async fn another_refusal_code_in_5_0_is_a_should_failure_not_a_must_failure() {
         assert!(v["observed"].as_str().unwrap().starts_with("CONNACK 0x80"), "{v}");
         assert!(v["expected"].as_str().unwrap().starts_with("CONNACK 0x"), "{v}");
     }
-    broker.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn another_return_code_in_3_1_1_is_a_must_failure() {
-    let broker = lwt_broker::start_embedded().await.unwrap();
-    let addr = code_changing_proxy(broker.url().trim_start_matches("mqtt://").parse().unwrap()).await;
-    let dir = tempfile::tempdir().unwrap();
-    let out = check(addr, "features/v3.1.1/will-validation.feature", dir.path().to_path_buf()).await;
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(1), "{text}");
-    let all = verdicts(dir.path());
+    let run = check_through(code_changing_proxy, &["features/v3.1.1/will-validation.feature"]).await;
+    assert_eq!(run.out.status.code(), Some(1), "{}", run.text());
+    let all = run.verdicts();
     assert!(all.iter().any(|v| failed(v, "Must") && v["expected"].as_str().unwrap().starts_with("CONNACK 0x0")), "{all:#?}");
-    broker.shutdown().await;
 }

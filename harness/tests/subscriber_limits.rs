@@ -3,14 +3,13 @@
 //! reference broker plays a broker that ends such a subscriber's connection instead (as rmqtt 0.24
 //! does): the first rule still passes (nothing was sent, and the close proves it), the second fails.
 
+mod proxied;
+
+use proxied::check_through;
 use std::net::SocketAddr;
-use std::process::Command;
 use std::sync::Arc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::Notify;
-
-const BIN: &str = env!("CARGO_BIN_EXE_lwt-harness");
-const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
 
 /// The 5.0 CONNECT property Maximum Packet Size (0x27) = 512, as the scenario's "small" sends it.
 const MAX_512: [u8; 5] = [0x27, 0x00, 0x00, 0x02, 0x00];
@@ -59,27 +58,10 @@ async fn closing_proxy(upstream: SocketAddr) -> SocketAddr {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn closing_the_small_subscriber_passes_3_1_2_24_and_fails_3_1_2_25() {
-    let broker = lwt_broker::start_embedded().await.unwrap();
-    let addr = closing_proxy(broker.url().trim_start_matches("mqtt://").parse().unwrap()).await;
-    let dir = tempfile::tempdir().unwrap();
-    let report = dir.path().to_path_buf();
-    let out = tokio::task::spawn_blocking(move || {
-        Command::new(BIN)
-            .current_dir(ROOT)
-            .args(["check", "features/v5/will-size-and-fan-out.feature", "--tags", "@MQTT-3.1.2-24 or @MQTT-3.1.2-25", "--broker"])
-            .arg(format!("mqtt://{addr}"))
-            .arg("--report-dir")
-            .arg(report)
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(1), "{text}");
-    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("verdicts.json")).unwrap()).unwrap();
-    let scenarios = json["scenarios"].as_array().unwrap();
-    let by_rule = |rule: &str| scenarios.iter().find(|s| s["rules"][0] == rule).unwrap_or_else(|| panic!("{rule}: {json:#}"));
+    let args = ["features/v5/will-size-and-fan-out.feature", "--tags", "@MQTT-3.1.2-24 or @MQTT-3.1.2-25"];
+    let run = check_through(closing_proxy, &args).await;
+    assert_eq!(run.out.status.code(), Some(1), "{}", run.text());
+    let by_rule = |rule: &str| run.scenarios().iter().find(|s| s["rules"][0] == rule).unwrap_or_else(|| panic!("{rule}: {:#}", run.report));
     let sent = by_rule("MQTT-3.1.2-24");
     assert_eq!(sent["outcome"], "Passed", "{sent:#}");
     assert!(sent.to_string().contains("the broker closed the connection"), "{sent:#}");
@@ -87,5 +69,4 @@ async fn closing_the_small_subscriber_passes_3_1_2_24_and_fails_3_1_2_25() {
     let last = kept["verdicts"].as_array().unwrap().last().unwrap();
     assert_eq!((last["status"].as_str(), last["level"].as_str()), (Some("Fail"), Some("Must")), "{kept:#}");
     assert!(last["observed"].as_str().unwrap().contains("closed"), "{last}");
-    broker.shutdown().await;
 }
